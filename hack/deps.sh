@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, whatever tollgate needs to build, test and run its demo.
+# Idempotent and silent when nothing is missing. Runs apt-get as root, or through sudo.
+set -euo pipefail
+
+packages=(
+    gcc make cmake pkg-config git ca-certificates openssl
+    libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libwebsockets-dev libuv1-dev
+    libcmocka-dev
+    clang-format cppcheck
+    python3 python3-kubernetes
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+    echo "deps: installing ${missing[*]}" >&2
+    sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || { echo "deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+        sudo=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq >&2
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if ! command -v kubectl >/dev/null; then
+    echo "deps: kubectl is not installed and is not in Debian's packages; install kubectl 1.32" >&2
+    exit 1
+fi

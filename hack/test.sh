@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with AddressSanitizer and UndefinedBehaviorSanitizer, runs
+# hack/check.sh, then every test through ctest. The exit code is the result.
+#   hack/test.sh [ctest arguments...]     e.g. hack/test.sh -L unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+hack/deps.sh
+build=${TOLLGATE_BUILD_DIR:-build}
+cmake -S . -B "$build" -DTOLLGATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$build" -j "$(nproc)"
+hack/check.sh
+ctest --test-dir "$build" --output-on-failure -j "$(nproc)" "$@"

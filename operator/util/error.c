@@ -1,0 +1,85 @@
+/* Error codes and the last-error message; see error.h. */
+#include "util/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TG_ERROR_MAX 1024
+
+static _Thread_local char last[TG_ERROR_MAX];
+
+const char *tg_error_name(int code)
+{
+    switch (code) {
+    case TG_OK:
+        return "TG_OK";
+    case TG_ENOMEM:
+        return "TG_ENOMEM";
+    case TG_EINVALID:
+        return "TG_EINVALID";
+    case TG_ENOTFOUND:
+        return "TG_ENOTFOUND";
+    case TG_ECONFLICT:
+        return "TG_ECONFLICT";
+    case TG_EGONE:
+        return "TG_EGONE";
+    case TG_ETRANSIENT:
+        return "TG_ETRANSIENT";
+    case TG_EIO:
+        return "TG_EIO";
+    case TG_EUNAUTHORIZED:
+        return "TG_EUNAUTHORIZED";
+    case TG_EFORBIDDEN:
+        return "TG_EFORBIDDEN";
+    case TG_ETLS:
+        return "TG_ETLS";
+    case TG_ETOOBIG:
+        return "TG_ETOOBIG";
+    case TG_EUNREACHABLE:
+        return "TG_EUNREACHABLE";
+    case TG_ETIMEOUT:
+        return "TG_ETIMEOUT";
+    case TG_ECANCELED:
+        return "TG_ECANCELED";
+    default:
+        return "TG_EUNKNOWN";
+    }
+}
+
+int tg_error_set(int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(last, sizeof(last), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int tg_error_wrap(int code, const char *fmt, ...)
+{
+    char prefix[TG_ERROR_MAX];
+    char old[TG_ERROR_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    memcpy(old, last, sizeof(old));
+    /* Truncation is intended: the message is capped at TG_ERROR_MAX. */
+    int n = snprintf(last, sizeof(last), "%s: ", prefix);
+    if (n >= 0 && (size_t)n < sizeof(last))
+        snprintf(last + n, sizeof(last) - (size_t)n, "%s", old);
+    return code;
+}
+
+const char *tg_error_last(void)
+{
+    return last;
+}
+
+void tg_error_clear(void)
+{
+    last[0] = '\0';
+}
