@@ -364,6 +364,10 @@ int tg_leader_step(struct tg_leader *le, json_object *observed, struct tg_leader
         stop(le, plan);
         return 0;
     }
+    if (observed && !json_object_is_type(observed, json_type_object)) {
+        rc = tg_error_set(TG_EINVALID, "leader election: the observed Lease is not an object");
+        goto wait;
+    }
     read_record(observed, &r);
     rc = observe(le, &r, t);
     if (rc < 0)
@@ -393,7 +397,7 @@ void tg_leader_written(struct tg_leader *le, int rc, json_object *written)
     /* A leader past its renew deadline has lost; a late success does not bring it back. */
     if (rc < 0 || le->stopped || (le->leading && !leading_at(le, now(le))))
         return;
-    if (written) {
+    if (written && json_object_is_type(written, json_type_object)) {
         read_record(written, &r);
         /* What we wrote is the record we now observe; if that fails we simply see it anew. */
         (void)observe(le, &r, now(le));
@@ -415,8 +419,10 @@ int tg_leader_release(struct tg_leader *le, json_object *observed, struct tg_lea
     le->leading = false;
     le->stopped = true;
     le->pending = false;
+    if (!observed || !json_object_is_type(observed, json_type_object))
+        return 0;
     read_record(observed, &r);
-    if (!observed || strcmp(r.holder, le->identity) != 0)
+    if (strcmp(r.holder, le->identity) != 0)
         return 0;
     tg_leader_format_microtime(tg_clock_wall_ms(le->clock), stamp, sizeof(stamp));
     plan->lease = build_lease(le, observed, "", 1, stamp, stamp, r.transitions);

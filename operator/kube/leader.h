@@ -81,8 +81,12 @@ void tg_leader_free(struct tg_leader *le);
 
 /*
  * Decides what to do given the Lease as observed now (borrowed, not kept; NULL when it does not
- * exist). Fills *plan; a plan with a lease must be given back to tg_leader_written once the
- * write finishes. Returns 0 or TG_ENOMEM (plan.action is then TG_LEADER_WAIT).
+ * exist). Pass the freshest Lease there is: a GET, or the reply to our own last successful
+ * write (as client-go does); an informer's cache may lag behind our write and make the update
+ * fail with a conflict. Fills *plan; a plan with a lease must be given back to
+ * tg_leader_written once the write finishes. Returns 0, TG_EINVALID when observed is not a JSON
+ * object, or TG_ENOMEM; on error plan.action is TG_LEADER_WAIT (or TG_LEADER_STOP when the
+ * renew deadline has passed, which is checked first).
  */
 int tg_leader_step(struct tg_leader *le, json_object *observed, struct tg_leader_plan *plan);
 

@@ -47,7 +47,8 @@ struct tg_queue {
 
     struct entry **table; /* hash buckets; a power of two of them */
     size_t table_size;
-    size_t nkeys; /* entries tracked */
+    size_t nkeys;     /* entries tracked */
+    size_t key_bytes; /* bytes of the entries, keys included */
 
     struct entry **ring; /* ready keys, FIFO: ring[(head + i) % ring_cap] */
     size_t ring_cap;
@@ -246,6 +247,7 @@ static struct entry *lookup_or_create(struct tg_queue *q, const char *key)
     e = calloc(1, sizeof(*e) + len + 1);
     if (!e)
         return NULL;
+    q->key_bytes += sizeof(*e) + len + 1;
     memcpy(e->key, key, len + 1);
     e->hash = hash_key(key);
     e->heap_idx = NOT_ON_HEAP;
@@ -280,6 +282,7 @@ static void release(struct tg_queue *q, struct entry *e)
     for (pp = &q->table[e->hash & (q->table_size - 1)]; *pp != e; pp = &(*pp)->next)
         ;
     *pp = e->next;
+    q->key_bytes -= sizeof(*e) + strlen(e->key) + 1;
     free(e);
     q->nkeys--;
     shrink(q);
@@ -415,6 +418,8 @@ static int check_key(const char *key)
 {
     if (!key || !*key)
         return tg_error_set(TG_EINVALID, "work queue: empty key");
+    if (strnlen(key, TG_QUEUE_MAX_KEY + 1) > TG_QUEUE_MAX_KEY)
+        return tg_error_set(TG_EINVALID, "work queue: key longer than %d bytes", TG_QUEUE_MAX_KEY);
     return 0;
 }
 
@@ -647,5 +652,7 @@ void tg_queue_metrics(const struct tg_queue *q, struct tg_queue_metrics *m)
     m->delayed = q->heap_len;
     m->processing = q->nprocessing;
     m->keys = q->nkeys;
+    m->bytes = sizeof(*q) + q->key_bytes +
+               (q->table_size + q->ring_cap + q->heap_cap) * sizeof(struct entry *);
     m->longest_running_ms = q->run_head ? now(q) - q->run_head->started_ms : 0;
 }

@@ -57,6 +57,9 @@ struct tg_queue_config {
 #define TG_QUEUE_DEFAULT_QPS             10.0
 #define TG_QUEUE_DEFAULT_BURST           100
 
+/* The longest key accepted: "namespace/name" is at most 63 + 1 + 253 bytes. */
+#define TG_QUEUE_MAX_KEY 512
+
 /* Returned by tg_queue_next_deadline_ms when no key is delayed. */
 #define TG_QUEUE_NO_DEADLINE UINT64_MAX
 
@@ -70,6 +73,7 @@ struct tg_queue_metrics {
     size_t delayed;              /* keys waiting on the heap */
     size_t processing;           /* keys handed out and not yet done */
     size_t keys;                 /* distinct keys tracked (memory is proportional to this) */
+    size_t bytes;                /* heap memory the queue holds now, its own structs included */
     uint64_t adds;               /* adds that made a key dirty (de-duplicated adds not counted) */
     uint64_t retries;            /* calls to tg_queue_add_rate_limited */
     uint64_t longest_running_ms; /* how long the oldest key still processing has been; 0: none */
@@ -97,7 +101,8 @@ void tg_queue_free(struct tg_queue *q);
 /*
  * Marks key dirty: it will be handed out by tg_queue_get (at once if it is not processing,
  * after its tg_queue_done if it is). Adding a dirty key does nothing. The key is copied.
- * Returns 0 (also when ignored after shutdown), TG_EINVALID for an empty key, or TG_ENOMEM.
+ * Returns 0 (also when ignored after shutdown), TG_EINVALID for an empty key or one longer than
+ * TG_QUEUE_MAX_KEY, or TG_ENOMEM.
  */
 int tg_queue_add(struct tg_queue *q, const char *key);
 

@@ -431,6 +431,24 @@ static void standby_steps_every_retry_period(void **state)
     json_object_put(theirs);
 }
 
+static void malformed_lease_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    json_object *arr = json_object_new_array();
+    json_object *str = json_object_new_string("lease");
+    struct tg_leader_plan plan;
+
+    assert_int_equal(tg_leader_step(f->le, arr, &plan), TG_EINVALID);
+    assert_int_equal(plan.action, TG_LEADER_WAIT);
+    assert_null(plan.lease);
+    assert_int_equal(plan.next_ms, 502000);
+    assert_int_equal(tg_leader_step(f->le, str, &plan), TG_EINVALID);
+    assert_int_equal(tg_leader_release(f->le, arr, &plan), 0);
+    assert_int_equal(plan.action, TG_LEADER_WAIT);
+    json_object_put(arr);
+    json_object_put(str);
+}
+
 static void config_is_checked(void **state)
 {
     struct tg_fake_clock clock;
@@ -493,6 +511,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(release_of_a_lease_not_ours_writes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(standby_steps_every_retry_period, setup, teardown),
+        cmocka_unit_test_setup_teardown(malformed_lease_is_refused, setup, teardown),
         cmocka_unit_test(config_is_checked),
         cmocka_unit_test(microtime_has_microseconds),
     };

@@ -136,6 +136,16 @@ static void done_for_key_not_processing_fails(void **state)
     assert_int_equal(tg_queue_add(q, NULL), TG_EINVALID);
     assert_int_equal(tg_queue_add_after(q, "", 5), TG_EINVALID);
     assert_int_equal(tg_queue_add_rate_limited(q, NULL), TG_EINVALID);
+    {
+        char long_key[TG_QUEUE_MAX_KEY + 2];
+
+        memset(long_key, 'k', sizeof(long_key) - 1);
+        long_key[sizeof(long_key) - 1] = '\0';
+        assert_int_equal(tg_queue_add(q, long_key), TG_EINVALID);
+        long_key[TG_QUEUE_MAX_KEY] = '\0';
+        assert_int_equal(tg_queue_add(q, long_key), 0);
+        expect_get(q, long_key);
+    }
     tg_queue_free(q);
 }
 
@@ -493,8 +503,12 @@ static void hundred_thousand_keys(void **state)
     char key[32];
     const char *k;
     size_t n = 0;
+    struct tg_queue_metrics m;
+    size_t empty_bytes;
 
     (void)state;
+    tg_queue_metrics(q, &m);
+    empty_bytes = m.bytes;
     for (int i = 0; i < 100000; i++) {
         snprintf(key, sizeof(key), "ns/obj-%d", i);
         tg_queue_add(q, key);
@@ -505,6 +519,8 @@ static void hundred_thousand_keys(void **state)
             tg_queue_add_rate_limited(q, key);
     }
     assert_int_equal(tg_queue_len(q), 100000);
+    tg_queue_metrics(q, &m);
+    assert_true(m.bytes > 100000 * 20);
     while (tg_queue_get(q, &k)) {
         tg_queue_add(q, k); /* re-added while processing */
         tg_queue_done(q, k);
@@ -519,7 +535,10 @@ static void hundred_thousand_keys(void **state)
         tg_queue_forget(q, k);
         tg_queue_done(q, k);
     }
-    assert_int_equal(tracked_keys(q), 0);
+    /* Memory follows the keys back down: nothing grows without bound. */
+    tg_queue_metrics(q, &m);
+    assert_int_equal(m.keys, 0);
+    assert_true(m.bytes <= 2 * empty_bytes);
     /* Refill half, then free with keys waiting, delayed and processing. */
     for (int i = 0; i < 50000; i++) {
         snprintf(key, sizeof(key), "ns/obj-%d", i);
