@@ -272,13 +272,14 @@ static void free_call(struct tg_client_call *call)
     free(call);
 }
 
-/* Ends a call: one callback, then the call is freed. The body reference is dropped after. */
+/*
+ * Ends a call: one callback, then the call is freed; the caller drops the body reference after.
+ * The caller has set the last-error message when res->rc < 0.
+ */
 static void complete(struct tg_client_call *call, struct tg_client_result *res)
 {
     unlink_call(call->c, call);
     res->attempts = call->attempts;
-    if (res->rc < 0)
-        tg_error_set(res->rc, "%s", res->message);
     call->cb(res, call->arg);
     free_call(call);
 }
@@ -290,6 +291,7 @@ static void complete_error(struct tg_client_call *call, int rc, const char *mess
                                    .message = message,
                                    .reason = "",
                                    .retry_after_s = call->retry_after_s};
+    tg_error_set(rc, "%s", message);
     complete(call, &res);
 }
 
@@ -636,6 +638,9 @@ fail:
 
 void tg_client_cancel(struct tg_client_call *call)
 {
+    struct tg_client *c = call->c;
+    char msg[1024];
+
     if (call->canceled)
         return;
     call->canceled = true;
@@ -644,11 +649,11 @@ void tg_client_cancel(struct tg_client_call *call)
         return;
     }
     if (call->waiting)
-        wait_remove(call->c, call);
-    char msg[1024];
+        wait_remove(c, call);
     snprintf(msg, sizeof(msg), "%s %s: canceled", call->method, call->path);
     complete_error(call, TG_ECANCELED, msg);
-    arm_timer(call->c);
+    if (!c->closing)
+        arm_timer(c);
 }
 
 /* --- life cycle ------------------------------------------------------------------------ */
