@@ -251,9 +251,13 @@ static int env_setup(void **state)
 {
     struct env_dir *e = calloc(1, sizeof(*e));
 
-    snprintf(e->root, sizeof(e->root), "/tmp/tg-env-XXXXXX");
-    if (!mkdtemp(e->root))
+    if (!e)
         return -1;
+    snprintf(e->root, sizeof(e->root), "/tmp/tg-env-XXXXXX");
+    if (!mkdtemp(e->root)) {
+        free(e);
+        return -1;
+    }
     unsetenv("KUBECONFIG");
     unsetenv("KUBERNETES_SERVICE_HOST");
     unsetenv("KUBERNETES_SERVICE_PORT");
