@@ -213,6 +213,7 @@ struct world {
     char last_kind[64];
     uint64_t done_at[8];
     int closed_calls;
+    char stream[512]; /* what watch data callbacks received */
     uv_timer_t watchdog;
     bool timed_out;
 };
@@ -561,6 +562,70 @@ static void counts_by_verb_and_status(void **state)
     world_end(&w);
 }
 
+static int collect_stream(const char *data, size_t len, void *arg)
+{
+    struct world *w = arg;
+    size_t have = strlen(w->stream);
+
+    assert_true(have + len < sizeof(w->stream));
+    memcpy(w->stream + have, data, len);
+    w->stream[have + len] = '\0';
+    return 0;
+}
+
+static void watch_streams_bytes_and_is_never_retried(void **state)
+{
+    static const char *const script[] = {
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "8\r\n{\"a\":1}\n\r\n8\r\n{\"b\":2}\n\r\n0\r\n\r\n",
+        STATUS_503};
+    struct tg_client_options opt = {0};
+    struct tg_query q = {.resource_version = "7", .allow_watch_bookmarks = true};
+    struct world w;
+
+    (void)state;
+    world_start(&w, script, 2, &opt);
+    assert_int_equal(
+        tg_client_watch(w.client, &pods, "default", &q, collect_stream, on_done, &w, NULL), 0);
+    run_until(&w, 1);
+    assert_int_equal(w.last_rc, 0);
+    assert_int_equal(w.last_status, 200);
+    assert_non_null(strstr(w.srv.last_request,
+                           "GET /api/v1/namespaces/default/pods?"
+                           "resourceVersion=7&watch=1&allowWatchBookmarks=true "));
+    assert_string_equal(w.stream, "{\"a\":1}\n{\"b\":2}\n");
+    /* A 503 on a watch goes back to the caller at once: the informer owns its retries. */
+    assert_int_equal(
+        tg_client_watch(w.client, &pods, "default", &q, collect_stream, on_done, &w, NULL), 0);
+    run_until(&w, 2);
+    assert_int_equal(w.last_rc, TG_ETRANSIENT);
+    assert_int_equal(w.last_attempts, 1);
+    assert_int_equal(w.srv.requests, 2);
+    world_end(&w);
+}
+
+#define STATUS_410                                                                                 \
+    "HTTP/1.1 410 Gone\r\nContent-Type: application/json\r\nContent-Length: 91\r\n\r\n"            \
+    "{\"kind\":\"Status\",\"message\":\"too old resource version: 1 "                              \
+    "(5)\",\"reason\":\"Expired\",\"code\":410}"
+
+static void gone_carries_the_status(void **state)
+{
+    static const char *const script[] = {STATUS_410};
+    struct tg_client_options opt = {0};
+    struct tg_query q = {.resource_version = "1"};
+    struct world w;
+
+    (void)state;
+    world_start(&w, script, 1, &opt);
+    assert_int_equal(tg_client_list(w.client, &pods, NULL, &q, on_done, &w, NULL), 0);
+    run_until(&w, 1);
+    assert_int_equal(w.last_rc, TG_EGONE);
+    assert_string_equal(w.last_reason, "Expired");
+    assert_string_equal(w.last_message, "too old resource version: 1 (5)");
+    world_end(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +642,8 @@ int main(void)
         cmocka_unit_test(close_ends_waiting_and_in_flight_calls_once),
         cmocka_unit_test(cancel_a_waiting_call),
         cmocka_unit_test(counts_by_verb_and_status),
+        cmocka_unit_test(watch_streams_bytes_and_is_never_retried),
+        cmocka_unit_test(gone_carries_the_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
