@@ -596,9 +596,10 @@ static int build_call(struct tg_client *c, const struct tg_client_request *req,
     if (req->verb == TG_VERB_WATCH && !req->on_data)
         return tg_error_set(TG_EINVALID, "a watch needs a data callback");
     call->on_data = req->verb == TG_VERB_WATCH ? req->on_data : NULL;
-    call->timeout_ms = req->verb == TG_VERB_WATCH ? 0
-                       : req->timeout_ms > 0      ? req->timeout_ms
-                                                  : c->timeout_ms;
+    if (req->timeout_ms > 0)
+        call->timeout_ms = req->timeout_ms;
+    else
+        call->timeout_ms = req->verb == TG_VERB_WATCH ? 0 : c->timeout_ms;
     return 0;
 }
 

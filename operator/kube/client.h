@@ -87,7 +87,7 @@ struct tg_client_request {
     struct json_object *body;      /* create, update, patch; optional DeleteOptions for delete */
     enum tg_patch_type patch_type; /* patch only */
     tg_http_data_cb on_data;       /* watch: the bytes of the stream, with the call's arg */
-    long timeout_ms;               /* 0: the client's default; watches have none */
+    long timeout_ms;               /* 0: the client's default, none for a watch */
 };
 
 /* What a call's callback sees. Borrowed for the duration of the callback. */

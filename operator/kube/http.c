@@ -694,8 +694,9 @@ static void on_close_timer(uv_timer_t *t)
     while (h->requests)
         tg_http_cancel(h->requests);
     uv_timer_stop(&h->timer);
-    curl_multi_cleanup(h->multi);
-    h->multi = NULL;
+    CURLM *multi = h->multi;
+    h->multi = NULL; /* the socket callback must not touch the multi while it is cleaned up */
+    curl_multi_cleanup(multi);
     curl_global_cleanup();
     while (h->socks)
         close_sock(h, h->socks);
