@@ -619,9 +619,12 @@ int tg_kubeconfig_load(const struct tg_kubeconfig_options *opt, struct tg_kubeco
 {
     const char *env = getenv("KUBECONFIG");
     const char *home = getenv("HOME");
+    static const struct tg_kubeconfig_options defaults = {0};
     char path[4096] = "";
     int rc;
 
+    if (!opt)
+        opt = &defaults;
     if (opt->path)
         return tg_kubeconfig_load_file(opt->path, opt->context, out);
     if (env && *env)

@@ -49,7 +49,8 @@ struct tg_kubeconfig_options {
 };
 
 /*
- * Finds and loads the configuration. $KUBECONFIG, $HOME, KUBERNETES_SERVICE_HOST and
+ * Finds and loads the configuration (opt may be NULL: search everywhere, current-context).
+ * $KUBECONFIG, $HOME, KUBERNETES_SERVICE_HOST and
  * KUBERNETES_SERVICE_PORT are read from the environment. On success *out is the caller's, to
  * free with tg_kubeconfig_free. Returns 0, TG_ENOTFOUND (no configuration anywhere, or the
  * named context, cluster or user is missing), TG_EIO (a file cannot be read), TG_EINVALID (bad
