@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "fake_http_server.h"
@@ -626,6 +627,57 @@ static void gone_carries_the_status(void **state)
     world_end(&w);
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A token file that rotates between two requests: the second request carries the new token. */
+static void rotated_token_is_used_for_the_next_request(void **state)
+{
+    static const char *const script[] = {OBJ_200};
+    struct tg_client_options opt = {0};
+    struct tg_kubeconfig *kc;
+    char dir[] = "/tmp/tg-client-XXXXXX";
+    char kc_path[64], token_path[64], yaml[256];
+    struct world w;
+
+    (void)state;
+    world_start(&w, script, 1, &opt);
+    assert_non_null(mkdtemp(dir));
+    snprintf(kc_path, sizeof(kc_path), "%s/kubeconfig", dir);
+    snprintf(token_path, sizeof(token_path), "%s/token", dir);
+    snprintf(yaml, sizeof(yaml),
+             "current-context: x\nclusters: [{name: c, cluster: {server: \"%s\"}}]\n"
+             "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+             "users: [{name: u, user: {tokenFile: token}}]\n",
+             w.server);
+    write_text(kc_path, yaml);
+    write_text(token_path, "first-token\n");
+    assert_int_equal(tg_kubeconfig_load_file(kc_path, NULL, &kc), 0);
+    /* Swap the world's client for one on the file-based configuration. */
+    tg_client_close(w.client, NULL, NULL);
+    opt.config = kc;
+    assert_int_equal(tg_client_new(&w.loop, &opt, &w.client), 0);
+
+    assert_int_equal(tg_client_get_path(w.client, "/version", on_done, &w, NULL), 0);
+    run_until(&w, 1);
+    assert_non_null(strstr(w.srv.last_request, "Authorization: Bearer first-token\r\n"));
+    write_text(token_path, "second-token-rotated\n");
+    assert_int_equal(tg_client_get_path(w.client, "/version", on_done, &w, NULL), 0);
+    run_until(&w, 2);
+    assert_non_null(strstr(w.srv.last_request, "Authorization: Bearer second-token-rotated\r\n"));
+    world_end(&w);
+    tg_kubeconfig_free(kc);
+    unlink(token_path);
+    unlink(kc_path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +696,7 @@ int main(void)
         cmocka_unit_test(counts_by_verb_and_status),
         cmocka_unit_test(watch_streams_bytes_and_is_never_retried),
         cmocka_unit_test(gone_carries_the_status),
+        cmocka_unit_test(rotated_token_is_used_for_the_next_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
