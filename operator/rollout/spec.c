@@ -493,12 +493,42 @@ static void free_labels(struct tg_label *labels, size_t n)
     free(labels);
 }
 
+/* A label name, or a label value when non-empty: 1-63 of [A-Za-z0-9_.-], alphanumeric ends. */
+static bool is_label_name(const char *s, size_t n)
+{
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && ((i == 0 || i + 1 == n) || !(c == '-' || c == '_' || c == '.')))
+            return false;
+    }
+    return true;
+}
+
+/* A label or annotation key: an optional DNS subdomain prefix and '/', then a label name. */
+static bool is_label_key(const char *k)
+{
+    const char *slash = strchr(k, '/');
+    char prefix[254];
+
+    if (!slash)
+        return is_label_name(k, strlen(k));
+    size_t pn = (size_t)(slash - k);
+    if (pn == 0 || pn > 253)
+        return false;
+    memcpy(prefix, k, pn);
+    prefix[pn] = '\0';
+    return is_dns_name(prefix, 253, true, false) && is_label_name(slash + 1, strlen(slash + 1));
+}
+
 /*
- * Reads a map of strings (labels) at obj[key] into a new array. Returns the count; *out is
- * NULL when there are none.
+ * Reads a map of strings (labels) at obj[key] into a new array, checking the keys' syntax and,
+ * with values_are_labels, the values'. Returns the count; *out is NULL when there are none.
  */
 static size_t get_labels(struct tg_field_errors *errs, json_object *obj, const char *key,
-                         const char *prefix, struct tg_label **out)
+                         const char *prefix, bool values_are_labels, struct tg_label **out)
 {
     char path[PATH_MAX_LEN];
     json_object *map = get_object(errs, obj, key, prefix, false);
@@ -524,8 +554,20 @@ static size_t get_labels(struct tg_field_errors *errs, json_object *obj, const c
             tg_field_errors_add(errs, vpath, "must be a string");
             continue;
         }
+        const char *value = json_object_get_string(v);
+        if (!is_label_key(k))
+            tg_field_errors_add(errs, path,
+                                "invalid key \"%s\": an optional DNS prefix and '/', then at most "
+                                "63 letters, digits, '-', '_' or '.', starting and ending with a "
+                                "letter or digit",
+                                k);
+        else if (values_are_labels && value[0] != '\0' && !is_label_name(value, strlen(value)))
+            tg_field_errors_add(errs, vpath,
+                                "invalid label value \"%s\": at most 63 letters, digits, '-', '_' "
+                                "or '.', starting and ending with a letter or digit",
+                                value);
         labels[n].key = dup_or_flag(errs, k);
-        labels[n].value = dup_or_flag(errs, json_object_get_string(v));
+        labels[n].value = dup_or_flag(errs, value);
         n++;
     }
     *out = labels;
@@ -563,9 +605,9 @@ static void parse_template(struct tg_field_errors *errs, json_object *tmpl,
     if (meta) {
         struct tg_label *annotations = NULL;
         size_t n_ann =
-            get_labels(errs, meta, "annotations", "spec.template.metadata", &annotations);
+            get_labels(errs, meta, "annotations", "spec.template.metadata", false, &annotations);
         free_labels(annotations, n_ann);
-        *n_labels = get_labels(errs, meta, "labels", "spec.template.metadata", labels);
+        *n_labels = get_labels(errs, meta, "labels", "spec.template.metadata", true, labels);
         check_reserved_labels(errs, "spec.template.metadata.labels", *labels, *n_labels);
     }
     json_object *pod = get_object(errs, tmpl, "spec", prefix, true);
@@ -643,7 +685,7 @@ static void parse_selector(struct tg_field_errors *errs, json_object *spec,
     if (member(sel, "matchExpressions"))
         tg_field_errors_add(errs, "spec.selector.matchExpressions",
                             "is not supported; use matchLabels");
-    out->n_selector = get_labels(errs, sel, "matchLabels", "spec.selector", &out->selector);
+    out->n_selector = get_labels(errs, sel, "matchLabels", "spec.selector", true, &out->selector);
     if (out->n_selector == 0)
         tg_field_errors_add(errs, "spec.selector.matchLabels",
                             "must not be empty (an empty selector selects every pod)");

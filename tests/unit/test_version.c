@@ -145,12 +145,28 @@ static void valid_keeps_the_last_error(void **state)
 
 /* The semver.org precedence example, in ascending order, plus our own. */
 static const char *const ascending[] = {
-    "1.0.0-alpha",    "1.0.0-alpha.1", "v1.0.0-alpha.beta", "1.0.0-beta",
-    "1.0.0-beta.2",   "1.0.0-beta.11", "1.0.0-rc.1",        "1.0.0",
-    "1.0.1",          "1.1.0",         "1.9.0",             "1.10.0",
-    "2.0.0-0",        "2.0.0-1",       "2.0.0-9",           "2.0.0-10",
-    "2.0.0-99999999999999999999999",   "2.0.0-A",           "2.0.0-a",
-    "2.0.0-a.b.c",    "2.0.0",         "10.0.0",
+    "1.0.0-alpha",
+    "1.0.0-alpha.1",
+    "v1.0.0-alpha.beta",
+    "1.0.0-beta",
+    "1.0.0-beta.2",
+    "1.0.0-beta.11",
+    "1.0.0-rc.1",
+    "1.0.0",
+    "1.0.1",
+    "1.1.0",
+    "1.9.0",
+    "1.10.0",
+    "2.0.0-0",
+    "2.0.0-1",
+    "2.0.0-9",
+    "2.0.0-10",
+    "2.0.0-99999999999999999999999",
+    "2.0.0-A",
+    "2.0.0-a",
+    "2.0.0-a.b.c",
+    "2.0.0",
+    "10.0.0",
 };
 
 static void orders_by_semver_precedence(void **state)
@@ -211,6 +227,31 @@ static void copies_are_independent(void **state)
     assert_string_equal(b.sha, "abc1234");
 }
 
+/*
+ * Every prefix of a version is parsed or refused cleanly, and the prefixes that are versions
+ * themselves are exactly those a reader expects.
+ */
+static void prefixes_are_handled(void **state)
+{
+    const char *full = "v10.20.30-rc.1.build-7+meta.abc1234";
+    char buf[64];
+    /* The lengths at which the CRD's version pattern matches the prefix. */
+    const size_t whole[] = {8,  9,  11, 12, 14, 16, 17, 18, 19, 20, 21, 22,
+                            24, 25, 26, 27, 29, 30, 31, 32, 33, 34, 35};
+
+    (void)state;
+    for (size_t n = 0; n <= strlen(full); n++) {
+        struct tg_version v;
+        bool want = false;
+        memcpy(buf, full, n);
+        buf[n] = '\0';
+        for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+            want = want || whole[i] == n;
+        if ((tg_version_parse(buf, &v) == 0) != want)
+            fail_msg("prefix \"%s\": %s", buf, want ? tg_error_last() : "accepted");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +263,7 @@ int main(void)
         cmocka_unit_test(build_metadata_and_prefix_do_not_count),
         cmocka_unit_test(build_numbers_order_numerically_with_compare_build),
         cmocka_unit_test(copies_are_independent),
+        cmocka_unit_test(prefixes_are_handled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
