@@ -188,8 +188,10 @@ static int get_int(struct tg_field_errors *errs, json_object *obj, const char *k
     }
     int64_t n = json_object_get_int64(v);
     if (n < min || n > max) {
-        if (max == INT32_MAX)
+        if (max == INT32_MAX && n < min)
             tg_field_errors_add(errs, path, "must be at least %d (got %lld)", min, (long long)n);
+        else if (max == INT32_MAX)
+            tg_field_errors_add(errs, path, "must be at most %d (got %lld)", max, (long long)n);
         else
             tg_field_errors_add(errs, path, "must be between %d and %d (got %lld)", min, max,
                                 (long long)n);
@@ -1404,4 +1406,45 @@ void tg_release_spec_free(struct tg_release_spec *spec)
     free(spec->promoted_from_namespace);
     free(spec->promoted_from_release);
     free(spec);
+}
+
+/* ---- across objects ---- */
+
+int tg_release_target_container(const struct tg_release_spec *release, json_object *pod_template,
+                                size_t *index)
+{
+    json_object *pod = member(pod_template, "spec");
+    json_object *containers = member(pod, "containers");
+
+    if (!containers || !json_object_is_type(containers, json_type_array) ||
+        json_object_array_length(containers) == 0)
+        return tg_error_set(TG_EINVALID, "the pod template has no containers");
+    if (!release->container) {
+        *index = 0;
+        return 0;
+    }
+    size_t n = json_object_array_length(containers);
+    for (size_t i = 0; i < n; i++) {
+        json_object *name = member(json_object_array_get_idx(containers, i), "name");
+        if (name && json_object_is_type(name, json_type_string) &&
+            strcmp(json_object_get_string(name), release->container) == 0) {
+            *index = i;
+            return 0;
+        }
+    }
+    return tg_error_set(TG_EINVALID,
+                        "spec.artifact.container: no container \"%s\" in the pod template",
+                        release->container);
+}
+
+const char *tg_intent_pending(json_object *obj, const char *annotation, const char *handled)
+{
+    json_object *value = member(member(member(obj, "metadata"), "annotations"), annotation);
+
+    if (!value || !json_object_is_type(value, json_type_string))
+        return NULL;
+    const char *token = json_object_get_string(value);
+    if (token[0] == '\0' || (handled && strcmp(token, handled) == 0))
+        return NULL;
+    return token;
 }

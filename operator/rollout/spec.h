@@ -233,6 +233,23 @@ int tg_duration_parse_ms(json_object *value, int64_t *ms);
  */
 int tg_image_check(const char *image, bool allow_tags, char **out_digest);
 
+/*
+ * Finds the container a Release sets in a pod template (the Rollout's spec.template, or the
+ * adopted Deployment's): the one named by artifact.container, or the first. Returns 0 with its
+ * index in spec.containers, or TG_EINVALID with a last-error message naming the field
+ * ("spec.artifact.container: no container \"api\" in the pod template"). pod_template is
+ * borrowed.
+ */
+int tg_release_target_container(const struct tg_release_spec *release, json_object *pod_template,
+                                size_t *index);
+
+/*
+ * Intent recorded by kubectl-tollgate (docs/api.md): returns the value of obj's annotation when
+ * it is a non-empty string different from handled (the value last acted on, from
+ * status.handledIntents, or NULL when none), else NULL. The result is borrowed from obj.
+ */
+const char *tg_intent_pending(json_object *obj, const char *annotation, const char *handled);
+
 /* The annotations by which kubectl-tollgate records intent; see docs/api.md. */
 #define TG_ANNOTATION_PROMOTE      "tollgate.io/promote"      /* Rollout: past the pause */
 #define TG_ANNOTATION_PROMOTE_FULL "tollgate.io/promote-full" /* Rollout: skip all steps */

@@ -605,6 +605,66 @@ static void spec_hash_follows_meaning_not_form(void **state)
     assert_string_not_equal(a, e);
 }
 
+static void target_container_is_found_by_name_or_first(void **state)
+{
+    struct tg_release_spec rel = {0};
+    size_t i = 99;
+    json_object *tmpl =
+        json_tokener_parse("{\"spec\":{\"containers\":[{\"name\":\"proxy\"},{\"name\":\"api\"}]}}");
+    json_object *empty = json_tokener_parse("{\"spec\":{\"containers\":[]}}");
+
+    (void)state;
+    assert_int_equal(tg_release_target_container(&rel, tmpl, &i), 0);
+    assert_int_equal(i, 0);
+    rel.container = (char *)"api";
+    assert_int_equal(tg_release_target_container(&rel, tmpl, &i), 0);
+    assert_int_equal(i, 1);
+    rel.container = (char *)"web";
+    assert_int_equal(tg_release_target_container(&rel, tmpl, &i), TG_EINVALID);
+    assert_string_equal(tg_error_last(),
+                        "spec.artifact.container: no container \"web\" in the pod template");
+    assert_int_equal(tg_release_target_container(&rel, empty, &i), TG_EINVALID);
+    assert_int_equal(tg_release_target_container(&rel, NULL, &i), TG_EINVALID);
+    assert_string_equal(tg_error_last(), "the pod template has no containers");
+    json_object_put(tmpl);
+    json_object_put(empty);
+}
+
+static void intent_is_pending_until_handled(void **state)
+{
+    json_object *obj = json_tokener_parse(
+        "{\"metadata\":{\"annotations\":{\"tollgate.io/promote\":\"2026-11-26T07:00:00Z-1\","
+        "\"tollgate.io/abort\":\"\",\"tollgate.io/retry\":7}}}");
+
+    (void)state;
+    assert_string_equal(tg_intent_pending(obj, TG_ANNOTATION_PROMOTE, NULL),
+                        "2026-11-26T07:00:00Z-1");
+    assert_string_equal(tg_intent_pending(obj, TG_ANNOTATION_PROMOTE, "2026-11-26T06:00:00Z-9"),
+                        "2026-11-26T07:00:00Z-1");
+    assert_null(tg_intent_pending(obj, TG_ANNOTATION_PROMOTE, "2026-11-26T07:00:00Z-1"));
+    assert_null(tg_intent_pending(obj, TG_ANNOTATION_ABORT, NULL));
+    assert_null(tg_intent_pending(obj, TG_ANNOTATION_RETRY, NULL));
+    assert_null(tg_intent_pending(obj, TG_ANNOTATION_ROLLBACK, NULL));
+    assert_null(tg_intent_pending(NULL, TG_ANNOTATION_ROLLBACK, NULL));
+    json_object_put(obj);
+}
+
+static void out_of_range_integers_say_which_bound(void **state)
+{
+    struct tg_field_errors errs = {0};
+    struct tg_rollout_spec *spec = NULL;
+    json_object *obj = load_object("rollout-valid-canary-minimal.json");
+
+    (void)state;
+    json_object_object_add(json_object_object_get(obj, "spec"), "replicas",
+                           json_object_new_int64(1LL << 40));
+    assert_int_equal(tg_rollout_spec_parse(obj, &spec, &errs), TG_EINVALID);
+    assert_string_equal(errs.items[0].field, "spec.replicas");
+    assert_string_equal(errs.items[0].message, "must be at most 2147483647 (got 1099511627776)");
+    tg_field_errors_free(&errs);
+    json_object_put(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -617,6 +677,9 @@ int main(void)
         cmocka_unit_test(non_objects_are_refused),
         cmocka_unit_test(template_outlives_the_object),
         cmocka_unit_test(spec_hash_follows_meaning_not_form),
+        cmocka_unit_test(target_container_is_found_by_name_or_first),
+        cmocka_unit_test(intent_is_pending_until_handled),
+        cmocka_unit_test(out_of_range_integers_say_which_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
