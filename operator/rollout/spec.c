@@ -19,7 +19,8 @@
 #define TG_API_VERSION "tollgate.io/v1alpha1"
 
 /* Labels the operator puts on pods to tell tracks and colors apart; users may not use them. */
-static const char *const reserved_labels[] = {"tollgate.io/track", "tollgate.io/color"};
+static const char *const reserved_labels[] = {"tollgate.io/rollout", "tollgate.io/track",
+                                              "tollgate.io/color"};
 
 /* ---- the error list ---- */
 
