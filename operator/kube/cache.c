@@ -712,6 +712,8 @@ int tg_cache_replace_end(struct tg_cache *c, size_t *deleted)
                 unlink_entry(c, e);
                 notify(c, TG_CACHE_DELETED, e->key, old, NULL);
                 json_object_put(old);
+                /* A handler may have looked up an entry this sweep frees next: forget memos. */
+                drop_memos(c);
                 free_entry(e);
                 gone++;
             }

@@ -318,8 +318,10 @@ int tg_informer_watch_closed(struct tg_informer *inf, int err, struct tg_informe
 {
     if (inf->state != TG_INFORMER_WATCHING)
         return unexpected(inf, "watch end", next);
-    if (!err)
-        err = tg_watch_finish(&inf->watch); /* a last line without a newline, or a cut one */
+    /* Decode a last line without a newline; and a 410 the stream carried beats how it ended. */
+    int stream_err = tg_watch_finish(&inf->watch);
+    if (!err || stream_err == TG_EGONE)
+        err = stream_err;
     if (err == TG_EGONE) {
         /* Our resourceVersion fell out of the server's window: only a relist recovers. */
         inf->stats.gone++;

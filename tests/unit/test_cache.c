@@ -416,6 +416,41 @@ static void borrowed_pointers_live_until_mutation_or_release(void **state)
     tg_cache_free(c);
 }
 
+/* A handler that looks up every object it can while a relist deletes objects. */
+static void look_everything_up(void *ctx, enum tg_cache_op op, const char *key,
+                               struct json_object *old, struct json_object *new)
+{
+    struct tg_cache *c = ctx;
+    char k[32];
+
+    (void)op;
+    (void)key;
+    (void)old;
+    (void)new;
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof(k), "shop/d%d", i);
+        tg_cache_get(c, k);
+    }
+}
+
+static void handlers_may_read_during_a_relist(void **state)
+{
+    struct tg_cache *c = new_cache(state, NULL);
+    char name[16];
+    size_t deleted;
+
+    assert_int_equal(tg_cache_add_handler(c, look_everything_up, c), 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof(name), "d%d", i);
+        put(c, deployment("shop", name, "1", NULL, NULL));
+    }
+    assert_int_equal(tg_cache_replace_begin(c), 0);
+    assert_int_equal(tg_cache_replace_end(c, &deleted), 0);
+    assert_int_equal(deleted, 20);
+    assert_int_equal(tg_cache_count(c, TG_CACHE_ALL, NULL), 0);
+    tg_cache_free(c);
+}
+
 static void handlers_cannot_mutate(void **state)
 {
     struct events ev;
@@ -513,6 +548,7 @@ int main(void)
         BOTH(relist_reports_vanished_objects_as_deletes),
         BOTH(borrowed_pointers_live_until_mutation_or_release),
         BOTH(handlers_cannot_mutate),
+        BOTH(handlers_may_read_during_a_relist),
         BOTH(each_stops_when_asked),
         BOTH(objects_without_a_name_are_refused),
         BOTH(many_objects_stay_consistent),

@@ -304,6 +304,19 @@ static const struct step gone_relists_and_deletes_what_vanished[] = {
     {CLOSED, .err = TG_EGONE, .rc = TG_EGONE, .what = TG_INFORMER_DO_LIST, .str = "", .num = 2,
      .state = TG_INFORMER_LISTING},
     {STATS, .arg = "3 2 2 1 2"},
+    {PAGE, .arg = LIST("600", "", OBJ("a", "110")), .what = TG_INFORMER_DO_WATCH, .str = "600",
+     .num = 300, .state = TG_INFORMER_WATCHING},
+    /* The stream said 410 and the connection then broke: the 410 decides, a relist. */
+    {DATA, .arg = GONE, .rc = TG_EGONE},
+    {CLOSED, .err = TG_EUNREACHABLE, .rc = TG_EGONE, .what = TG_INFORMER_DO_LIST, .str = "",
+     .num = 2, .state = TG_INFORMER_LISTING},
+    /* The same when the server ends the response normally after the ERROR line. */
+    {PAGE, .arg = LIST("700", "", OBJ("a", "110")), .what = TG_INFORMER_DO_WATCH, .str = "700",
+     .num = 300, .state = TG_INFORMER_WATCHING},
+    {DATA, .arg = GONE, .rc = TG_EGONE},
+    {CLOSED, .err = 0, .rc = TG_EGONE, .what = TG_INFORMER_DO_LIST, .str = "", .num = 2,
+     .state = TG_INFORMER_LISTING},
+    {STATS, .arg = "5 4 4 3 4"},
 };
 
 static const struct step list_failures[] = {

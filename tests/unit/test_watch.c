@@ -322,6 +322,42 @@ static void bad_lines_are_invalid(void **state)
     assert_int_equal(k.calls, 0);
 }
 
+/* Feeds s split at every offset with the given cap; every run must end with want. */
+static void every_split_gives(const char *s, size_t cap, int want, int want_calls)
+{
+    size_t len = strlen(s);
+
+    for (size_t k = 0; k <= len; k++) {
+        struct keeper kp = {0};
+        struct tg_watch w;
+        assert_int_equal(tg_watch_init(&w, cap, keep, &kp), 0);
+        int rc = tg_watch_feed(&w, s, k);
+        if (!rc)
+            rc = tg_watch_feed(&w, s + k, len - k);
+        if (!rc)
+            rc = tg_watch_finish(&w);
+        if (rc != want || kp.calls != want_calls)
+            fail_msg("cap %zu, split %zu: %s after %d events", cap, k, tg_error_name(rc), kp.calls);
+        json_object_put(kp.kept);
+        tg_watch_free(&w);
+    }
+}
+
+static void the_cap_is_exact(void **state)
+{
+    const char *line = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}";
+    char s[256];
+    size_t n = strlen(line);
+
+    (void)state;
+    /* The cap counts the bytes before the newline, a CR included. */
+    snprintf(s, sizeof(s), "%s\n%s\r\n", line, line);
+    every_split_gives(s, n + 1, 0, 2);
+    every_split_gives(s, n, TG_ETOOBIG, 1);
+    every_split_gives(line, n, 0, 1);
+    every_split_gives(line, n - 1, TG_ETOOBIG, 0);
+}
+
 static void overlong_resource_version_is_refused(void **state)
 {
     char rv[300];
@@ -353,6 +389,7 @@ int main(void)
         cmocka_unit_test(gone_carries_the_server_message),
         cmocka_unit_test(errors_are_sticky_until_restart),
         cmocka_unit_test(bad_lines_are_invalid),
+        cmocka_unit_test(the_cap_is_exact),
         cmocka_unit_test(overlong_resource_version_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
