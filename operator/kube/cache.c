@@ -15,6 +15,8 @@
 /* "key=value" for a label: a key is at most 317 bytes, a value 63. */
 #define LABEL_MAX 512
 #define TABLE_MIN 16
+/* As deep as the watch decoder accepts: CRDs nest their schemas far. */
+#define PARSE_DEPTH 256
 
 #define CONTAINER(ptr, type, field) ((type *)(void *)((char *)(ptr)-offsetof(type, field)))
 
@@ -85,10 +87,11 @@ struct tg_cache {
     size_t nmemo;
     struct handler *handlers;
     size_t nhandlers;
-    uint64_t gen;        /* replace generation */
-    bool synced;         /* a replace has completed */
-    bool busy;           /* inside a handler or a visit: mutations are refused */
-    size_t stored_bytes; /* sum of text_len */
+    struct json_tokener *tok; /* re-parses stored text (text mode) */
+    uint64_t gen;             /* replace generation */
+    bool synced;              /* a replace has completed */
+    bool busy;                /* inside a handler or a visit: mutations are refused */
+    size_t stored_bytes;      /* sum of text_len */
 };
 
 /* ---- hash table ---- */
@@ -314,13 +317,16 @@ static void memoize(struct tg_cache *c, struct entry *e, struct json_object *tre
     c->nmemo++;
 }
 
-/* Parses an entry's text: a new reference, or NULL when out of memory. */
-static struct json_object *parse_text(const struct entry *e)
+/* Parses an entry's text: a new reference, or NULL when out of memory (the text is our own
+ * serialization, so nothing else can fail). */
+static struct json_object *parse_text(struct tg_cache *c, const struct entry *e)
 {
-    struct json_object *o = json_tokener_parse(e->text);
+    json_tokener_reset(c->tok);
+    struct json_object *o = json_tokener_parse_ex(c->tok, e->text, (int)e->text_len);
 
     if (!o)
-        tg_error_set(TG_ENOMEM, "out of memory parsing cached object %s", e->key);
+        tg_error_set(TG_ENOMEM, "cannot parse cached object %s: %s", e->key,
+                     json_tokener_error_desc(json_tokener_get_error(c->tok)));
     return o;
 }
 
@@ -330,7 +336,7 @@ static struct json_object *materialize(struct tg_cache *c, struct entry *e)
 {
     if (e->tree)
         return e->tree;
-    struct json_object *o = parse_text(e);
+    struct json_object *o = parse_text(c, e);
     if (o)
         memoize(c, e, o);
     return o;
@@ -490,7 +496,7 @@ static int update(struct tg_cache *c, struct entry *e, struct json_object *obj,
         goto free_rv;
     if (c->nhandlers) {
         /* Handlers are shown the previous state: the tree, or a parse of the old text. */
-        old = e->tree ? json_object_get(e->tree) : parse_text(e);
+        old = e->tree ? json_object_get(e->tree) : parse_text(c, e);
         if (!old) {
             rc = TG_ENOMEM;
             goto free_text;
@@ -603,6 +609,11 @@ int tg_cache_new(const struct tg_cache_opts *opts, struct tg_cache **out)
         tg_cache_free(c);
         return TG_ENOMEM;
     }
+    c->tok = json_tokener_new_ex(PARSE_DEPTH);
+    if (!c->tok) {
+        tg_cache_free(c);
+        return tg_error_set(TG_ENOMEM, "out of memory creating a JSON tokener");
+    }
     *out = c;
     return 0;
 }
@@ -627,6 +638,8 @@ void tg_cache_free(struct tg_cache *c)
     free(c->owners.buckets);
     free(c->labels.buckets);
     free(c->handlers);
+    if (c->tok)
+        json_tokener_free(c->tok);
     free(c);
 }
 
@@ -708,7 +721,7 @@ int tg_cache_replace_end(struct tg_cache *c, size_t *deleted)
                 /* Gone from the server while we were not watching: a delete. */
                 struct json_object *old = NULL;
                 if (c->nhandlers)
-                    old = e->tree ? json_object_get(e->tree) : parse_text(e);
+                    old = e->tree ? json_object_get(e->tree) : parse_text(c, e);
                 unlink_entry(c, e);
                 notify(c, TG_CACHE_DELETED, e->key, old, NULL);
                 json_object_put(old);
@@ -800,6 +813,46 @@ int tg_cache_each(struct tg_cache *c, enum tg_cache_index index, const char *val
     int rc = each(c, index, value, fn, ctx);
     c->busy = was_busy;
     return rc;
+}
+
+/* Appends each visited object to a struct collected. */
+struct collected {
+    struct json_object **items;
+    size_t n;
+    size_t cap;
+};
+
+static int collect(void *ctx, const char *key, struct json_object *obj)
+{
+    struct collected *col = ctx;
+
+    (void)key;
+    if (col->n == col->cap)
+        return tg_error_set(TG_EINVALID, "cache index changed while listing");
+    col->items[col->n++] = obj;
+    return 0;
+}
+
+int tg_cache_list(struct tg_cache *c, enum tg_cache_index index, const char *value,
+                  struct json_object ***items_out, size_t *n_out)
+{
+    struct collected col = {.cap = tg_cache_count(c, index, value)};
+    int rc;
+
+    *items_out = NULL;
+    *n_out = 0;
+    if (!col.cap)
+        return 0;
+    col.items = malloc(col.cap * sizeof(*col.items));
+    if (!col.items)
+        return tg_error_set(TG_ENOMEM, "out of memory listing %zu objects", col.cap);
+    if ((rc = tg_cache_each(c, index, value, collect, &col)) != 0) {
+        free(col.items);
+        return rc;
+    }
+    *items_out = col.items;
+    *n_out = col.n;
+    return 0;
 }
 
 size_t tg_cache_count(const struct tg_cache *c, enum tg_cache_index index, const char *value)

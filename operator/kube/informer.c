@@ -97,7 +97,7 @@ int tg_informer_new(struct tg_cache *cache, const struct tg_clock *clock,
     if (opts)
         inf->opts = *opts;
     if (!inf->opts.page_size)
-        inf->opts.page_size = 250;
+        inf->opts.page_size = 100;
     if (!inf->opts.watch_timeout_s)
         inf->opts.watch_timeout_s = 300;
     if (!inf->opts.backoff_base_ms)

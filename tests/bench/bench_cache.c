@@ -4,17 +4,22 @@
  * included) into a cache exactly as the informer would (parse one object, upsert, drop it) and
  * prints the process RSS against the raw JSON bytes received:
  *
- *   bench_cache n=10000 store=text strip=default json_mib=19.9 stored_mib=16.4 rss_mib=23.1
- *       rss_per_json_byte=1.16 delta_per_json_byte=1.02 bytes_per_object=2150 get_us=9.5
+ *   bench_cache n=10000 store=text strip=default load=direct json_mib=19.9 stored_mib=16.4
+ * rss_mib=23.1 rss_per_json_byte=1.16 delta_per_json_byte=1.02 bytes_per_object=2150 get_us=9.5
  *
  * rss is the whole process; delta is RSS after the load minus RSS before it; get_us is the
  * time of one tg_cache_get (a parse of the stored text in text mode). Each run happens
  * in its own child process so that one size does not inherit another's heap.
  *
- * Usage: bench_cache [--n N] [--store text|tree] [--strip default|none]
- * Without --n it runs N = 1000 and 10000, in both store modes, with the default strip.
+ * Usage: bench_cache [--n N] [--store text|tree] [--strip default|none] [--page P] [--trim]
+ * Without options it runs N = 1000 and 10000: text mode loaded directly and in 100-item pages,
+ * tree mode loaded directly, all with the default strip. --n, --store and --page narrow it. With
+ * --page the objects arrive as the pages of a list of P items through the informer (each page
+ * parsed whole, as the REST client delivers it), so the transient cost of a page shows too.
+ * --trim calls glibc's malloc_trim(0) after the load, handing the freed page trees back.
  */
 #include <json-c/json.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,9 @@
 #include <unistd.h>
 
 #include "kube/cache.h"
+#include "kube/informer.h"
+#include "util/buf.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -124,21 +132,13 @@ static double time_gets(struct tg_cache *c, unsigned n)
     return (now_us() - t0) / n;
 }
 
-static int run(unsigned n, enum tg_cache_store store, bool strip)
+/* Loads objects one at a time, as watch events arrive. Returns the JSON bytes loaded. */
+static size_t load_direct(struct tg_cache *c, unsigned n)
 {
-    struct tg_cache_opts opts = {.store = store,
-                                 .strip = strip ? tg_cache_strip_default : tg_cache_strip_none};
-    struct tg_cache_stats st;
-    struct tg_cache *c;
     char buf[8192];
     size_t json_bytes = 0;
-
-    size_t before = rss_bytes();
-    if (tg_cache_new(&opts, &c) < 0) {
-        fprintf(stderr, "bench_cache: %s\n", tg_error_last());
-        return 1;
-    }
     json_tokener *tok = json_tokener_new();
+
     for (unsigned i = 0; i < n; i++) {
         size_t len = rollout_json(buf, sizeof(buf), i);
         json_bytes += len;
@@ -146,18 +146,88 @@ static int run(unsigned n, enum tg_cache_store store, bool strip)
         struct json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
         if (!o || tg_cache_upsert(c, o, NULL) < 0) {
             fprintf(stderr, "bench_cache: object %u: %s\n", i, tg_error_last());
-            return 1;
+            exit(1);
         }
         json_object_put(o);
     }
     json_tokener_free(tok);
+    return json_bytes;
+}
+
+/* Loads objects through the informer as a paged list of `page` items, each page one JSON body
+ * parsed whole, as the REST client would hand it over. Returns the JSON bytes of the objects. */
+static size_t load_paged(struct tg_cache *c, unsigned n, unsigned page)
+{
+    struct tg_informer_opts opts = {.page_size = page};
+    struct tg_informer_action a;
+    struct tg_informer *inf;
+    struct tg_buf body;
+    char buf[8192];
+    size_t json_bytes = 0;
+    unsigned i = 0;
+
+    if (tg_informer_new(c, tg_clock_system(), &opts, &inf) < 0 || tg_informer_start(inf, &a) < 0)
+        exit(1);
+    tg_buf_init(&body, (size_t)1 << 30);
+    while (a.what == TG_INFORMER_DO_LIST) {
+        unsigned end = i + page < n ? i + page : n;
+        char head[128];
+        snprintf(head, sizeof(head),
+                 "{\"kind\":\"RolloutList\",\"metadata\":{\"resourceVersion\":\"999999\","
+                 "\"continue\":\"%s\"},\"items\":[",
+                 end < n ? "more" : "");
+        tg_buf_reset(&body);
+        tg_buf_append_str(&body, head);
+        for (; i < end; i++) {
+            size_t len = rollout_json(buf, sizeof(buf), i);
+            json_bytes += len;
+            if (tg_buf_append(&body, buf, len) < 0 ||
+                (i + 1 < end && tg_buf_append(&body, ",", 1) < 0))
+                exit(1);
+        }
+        tg_buf_append_str(&body, "]}");
+        struct json_object *list = json_tokener_parse(body.data);
+        if (!list || tg_informer_list_page(inf, list, &a) < 0) {
+            fprintf(stderr, "bench_cache: list page: %s\n", tg_error_last());
+            exit(1);
+        }
+        json_object_put(list);
+    }
+    tg_buf_free(&body);
+    tg_informer_free(inf);
+    return json_bytes;
+}
+
+static bool trim;
+
+static int run(unsigned n, enum tg_cache_store store, bool strip, unsigned page)
+{
+    struct tg_cache_opts opts = {.store = store,
+                                 .strip = strip ? tg_cache_strip_default : tg_cache_strip_none};
+    struct tg_cache_stats st;
+    struct tg_cache *c;
+    char load[32] = "direct";
+
+    size_t before = rss_bytes();
+    if (tg_cache_new(&opts, &c) < 0) {
+        fprintf(stderr, "bench_cache: %s\n", tg_error_last());
+        return 1;
+    }
+    size_t json_bytes = page ? load_paged(c, n, page) : load_direct(c, n);
+    if (page)
+        snprintf(load, sizeof(load), "paged%u", page);
+    if (trim)
+        snprintf(load + strlen(load), sizeof(load) - strlen(load), "+trim");
     tg_cache_release(c);
+    if (trim)
+        malloc_trim(0);
     size_t after = rss_bytes();
     tg_cache_stats(c, &st);
     double get_us = time_gets(c, n);
-    printf("bench_cache n=%u store=%s strip=%s json_mib=%.1f stored_mib=%.1f rss_mib=%.1f "
-           "rss_per_json_byte=%.2f delta_per_json_byte=%.2f bytes_per_object=%zu get_us=%.1f\n",
-           n, store == TG_CACHE_STORE_TEXT ? "text" : "tree", strip ? "default" : "none",
+    printf("bench_cache n=%u store=%s strip=%s load=%s json_mib=%.1f stored_mib=%.1f "
+           "rss_mib=%.1f rss_per_json_byte=%.2f delta_per_json_byte=%.2f bytes_per_object=%zu "
+           "get_us=%.1f\n",
+           n, store == TG_CACHE_STORE_TEXT ? "text" : "tree", strip ? "default" : "none", load,
            (double)json_bytes / 1048576.0, (double)st.stored_bytes / 1048576.0,
            (double)after / 1048576.0, (double)after / (double)json_bytes,
            (double)(after - before) / (double)json_bytes, (after - before) / n, get_us);
@@ -167,15 +237,15 @@ static int run(unsigned n, enum tg_cache_store store, bool strip)
 }
 
 /* Runs one measurement in a child process, so that every size starts from a fresh heap. */
-static int run_child(unsigned n, enum tg_cache_store store, bool strip)
+static int run_child(unsigned n, enum tg_cache_store store, bool strip, unsigned page)
 {
     int status;
     pid_t pid = fork();
 
     if (pid < 0)
-        return run(n, store, strip);
+        return run(n, store, strip, page);
     if (pid == 0)
-        _exit(run(n, store, strip));
+        _exit(run(n, store, strip, page));
     if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
         return 1;
     return WEXITSTATUS(status);
@@ -183,7 +253,7 @@ static int run_child(unsigned n, enum tg_cache_store store, bool strip)
 
 int main(int argc, char **argv)
 {
-    unsigned n = 0;
+    unsigned n = 0, page = 0;
     enum tg_cache_store store = TG_CACHE_STORE_TEXT;
     bool strip = true, one_store = false;
     int rc = 0;
@@ -194,10 +264,16 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--store") && i + 1 < argc) {
             store = !strcmp(argv[++i], "tree") ? TG_CACHE_STORE_TREE : TG_CACHE_STORE_TEXT;
             one_store = true;
+        } else if (!strcmp(argv[i], "--trim")) {
+            trim = true;
+        } else if (!strcmp(argv[i], "--page") && i + 1 < argc) {
+            page = (unsigned)strtoul(argv[++i], NULL, 10);
         } else if (!strcmp(argv[i], "--strip") && i + 1 < argc) {
             strip = strcmp(argv[++i], "none") != 0;
         } else {
-            fprintf(stderr, "usage: %s [--n N] [--store text|tree] [--strip default|none]\n",
+            fprintf(stderr,
+                    "usage: %s [--n N] [--store text|tree] [--strip default|none] [--page P] "
+                    "[--trim]\n",
                     argv[0]);
             return 2;
         }
@@ -205,15 +281,23 @@ int main(int argc, char **argv)
 #ifdef BENCH_SANITIZED
     fprintf(stderr, "bench_cache: built with AddressSanitizer; the figures are not meaningful\n");
 #endif
+    /* Without options: each size, stored as text (loaded directly and as 100-item list pages)
+     * and as trees (loaded directly). */
+    static const struct {
+        enum tg_cache_store store;
+        unsigned page;
+    } modes[] = {{TG_CACHE_STORE_TEXT, 0}, {TG_CACHE_STORE_TEXT, 100}, {TG_CACHE_STORE_TREE, 0}};
     unsigned sizes[] = {1000, 10000};
     for (size_t s = 0; s < 2; s++) {
         if (n && s)
             break;
-        for (int m = 0; m < 2; m++) {
-            enum tg_cache_store st = m ? TG_CACHE_STORE_TREE : TG_CACHE_STORE_TEXT;
-            if (one_store && st != store)
+        for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+            if (one_store && modes[m].store != store)
                 continue;
-            rc |= run_child(n ? n : sizes[s], st, strip);
+            if (page && m)
+                break;
+            rc |= run_child(n ? n : sizes[s], one_store ? store : modes[m].store, strip,
+                            page ? page : modes[m].page);
         }
     }
     return rc;

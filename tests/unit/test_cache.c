@@ -486,6 +486,64 @@ static void each_stops_when_asked(void **state)
     tg_cache_free(c);
 }
 
+static void deep_and_unicode_objects_round_trip(void **state)
+{
+    struct tg_cache *c = new_cache(state, NULL);
+    char deep[2048];
+    size_t len = 0;
+    struct json_object *v;
+
+    /* 60 levels: deeper than json-c's default limit of 32. */
+    len += (size_t)snprintf(deep + len, sizeof(deep) - len,
+                            "{\"metadata\":{\"name\":\"deep\",\"resourceVersion\":\"1\","
+                            "\"annotations\":{\"note\":\"\\u00e9 \\u65e5\\u672c \\ud83d\\ude80 "
+                            "a\\/b \\\"q\\\"\"}},\"spec\":");
+    for (int i = 0; i < 60; i++)
+        len += (size_t)snprintf(deep + len, sizeof(deep) - len, "{\"a\":");
+    len += (size_t)snprintf(deep + len, sizeof(deep) - len, "1");
+    for (int i = 0; i < 61; i++)
+        len += (size_t)snprintf(deep + len, sizeof(deep) - len, "}");
+    json_tokener *tok = json_tokener_new_ex(256);
+    struct json_object *o = json_tokener_parse_ex(tok, deep, (int)len);
+    json_tokener_free(tok);
+    assert_non_null(o);
+    put(c, o);
+    tg_cache_release(c);
+    struct json_object *got = tg_cache_get(c, "deep");
+    assert_non_null(got);
+    assert_true(json_object_object_get_ex(got, "metadata", &v));
+    assert_true(json_object_object_get_ex(v, "annotations", &v));
+    assert_true(json_object_object_get_ex(v, "note", &v));
+    assert_string_equal(json_object_get_string(v),
+                        "\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x9a\x80 a/b \"q\"");
+    v = got;
+    assert_true(json_object_object_get_ex(v, "spec", &v));
+    for (int i = 0; i < 60; i++)
+        assert_true(json_object_object_get_ex(v, "a", &v));
+    assert_int_equal(json_object_get_int(v), 1);
+    tg_cache_free(c);
+}
+
+static void list_gives_an_array_of_borrowed_objects(void **state)
+{
+    struct tg_cache *c = new_cache(state, NULL);
+    struct json_object **items;
+    size_t n;
+
+    put(c, deployment("shop", "a", "1", "uid-r", NULL));
+    put(c, deployment("shop", "b", "1", "uid-r", NULL));
+    put(c, deployment("shop", "c", "1", NULL, NULL));
+    assert_int_equal(tg_cache_list(c, TG_CACHE_BY_OWNER, "uid-r", &items, &n), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(rv_of(items[i]), "1");
+    free(items);
+    assert_int_equal(tg_cache_list(c, TG_CACHE_BY_OWNER, "nobody", &items, &n), 0);
+    assert_null(items);
+    assert_int_equal(n, 0);
+    tg_cache_free(c);
+}
+
 static void objects_without_a_name_are_refused(void **state)
 {
     struct tg_cache *c = new_cache(state, NULL);
@@ -551,6 +609,8 @@ int main(void)
         BOTH(handlers_may_read_during_a_relist),
         BOTH(each_stops_when_asked),
         BOTH(objects_without_a_name_are_refused),
+        BOTH(deep_and_unicode_objects_round_trip),
+        BOTH(list_gives_an_array_of_borrowed_objects),
         BOTH(many_objects_stay_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -428,7 +428,7 @@ static void default_jitter_stays_in_bounds(void **state)
     assert_int_equal(tg_cache_new(NULL, &c), 0);
     assert_int_equal(tg_informer_new(c, &clock.base, NULL, &inf), 0);
     assert_int_equal(tg_informer_start(inf, &a), 0);
-    assert_int_equal(a.limit, 250);
+    assert_int_equal(a.limit, 100);
     for (int i = 0; i < 50; i++) {
         assert_int_equal(tg_informer_list_failed(inf, TG_ETRANSIENT, &a), TG_ETRANSIENT);
         uint64_t base = i < 5 ? 1000u << i : 30000;
