@@ -510,7 +510,7 @@ int tg_events_record(struct tg_events *ev, const struct tg_event_object *obj,
     struct tg_buf key;
     struct node *series;
     char *name = NULL;
-    bool allowed;
+    bool allowed = false;
     int rc;
 
     memset(plan, 0, sizeof(*plan));
