@@ -1,10 +1,13 @@
 /* tollgate: the operator's entry point: flags, sub-commands, and wiring of the parts. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/manager.h"
+#include "rollout/reconciler.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -12,6 +15,15 @@
 struct flags {
     const char *kubeconfig;
     const char *context;
+    const char *namespace;   /* run: the namespace to watch; NULL: all */
+    const char *listen;      /* run: address:port of /healthz, /readyz, /metrics */
+    const char *gateway_api; /* run: auto, on, off */
+    const char *lease_name;  /* run */
+    const char *lease_ns;    /* run */
+    bool leader_elect;       /* run */
+    double qps;              /* run: API client rate limit */
+    unsigned burst;          /* run */
+    unsigned max_concurrent; /* run: reconciles at once */
     const char *command;
     enum tg_log_format log_format;
     enum tg_log_level log_level;
@@ -25,6 +37,17 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  check    connect to the API server and print its version\n"
+          "  run      run the operator (Rollout and Release reconcilers)\n"
+          "\n"
+          "run flags:\n"
+          "  --namespace NS               watch one namespace (default: all)\n"
+          "  --listen ADDR:PORT           /healthz, /readyz, /metrics (default 0.0.0.0:8080)\n"
+          "  --leader-elect true|false    elect a leader on a Lease (default true)\n"
+          "  --lease-name NAME            (default tollgate-leader)\n"
+          "  --lease-namespace NS         (default: the kubeconfig's namespace)\n"
+          "  --gateway-api auto|on|off    watch HTTPRoutes (auto: if the API is served)\n"
+          "  --qps N --burst N            the API client's rate limit (default 20, 30)\n"
+          "  --max-concurrent-reconciles N  (default 4)\n"
           "\n"
           "The configuration comes from --kubeconfig, else $KUBECONFIG (the first existing file\n"
           "of the list), else ~/.kube/config, else the in-cluster service account.\n",
@@ -49,6 +72,20 @@ static const char *flag_value(const char *name, int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* Parses a positive count flag; prints the problem and returns -1 when it is not one. */
+static int parse_count(const char *name, const char *v, unsigned *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+
+    if (!*v || *end || n < 1 || n > 100000) {
+        fprintf(stderr, "tollgate: %s must be a whole number from 1 to 100000\n", name);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
 /* Returns -1 to go on, or the exit code when parsing ends the program. */
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
@@ -66,6 +103,40 @@ static int parse_flags(int argc, char **argv, struct flags *f)
             f->kubeconfig = v;
         } else if ((v = flag_value("--context", argc, argv, &i))) {
             f->context = v;
+        } else if ((v = flag_value("--namespace", argc, argv, &i)) ||
+                   (v = flag_value("-n", argc, argv, &i))) {
+            f->namespace = v;
+        } else if ((v = flag_value("--listen", argc, argv, &i))) {
+            f->listen = v;
+        } else if ((v = flag_value("--gateway-api", argc, argv, &i))) {
+            if (strcmp(v, "auto") && strcmp(v, "on") && strcmp(v, "off")) {
+                fprintf(stderr, "tollgate: --gateway-api must be auto, on or off\n");
+                return 2;
+            }
+            f->gateway_api = v;
+        } else if ((v = flag_value("--lease-name", argc, argv, &i))) {
+            f->lease_name = v;
+        } else if ((v = flag_value("--lease-namespace", argc, argv, &i))) {
+            f->lease_ns = v;
+        } else if ((v = flag_value("--leader-elect", argc, argv, &i))) {
+            if (strcmp(v, "true") && strcmp(v, "false")) {
+                fprintf(stderr, "tollgate: --leader-elect must be true or false\n");
+                return 2;
+            }
+            f->leader_elect = strcmp(v, "true") == 0;
+        } else if ((v = flag_value("--qps", argc, argv, &i))) {
+            char *end;
+            f->qps = strtod(v, &end);
+            if (*end || f->qps < 0) {
+                fprintf(stderr, "tollgate: --qps must be a non-negative number\n");
+                return 2;
+            }
+        } else if ((v = flag_value("--burst", argc, argv, &i))) {
+            if (parse_count("--burst", v, &f->burst))
+                return 2;
+        } else if ((v = flag_value("--max-concurrent-reconciles", argc, argv, &i))) {
+            if (parse_count("--max-concurrent-reconciles", v, &f->max_concurrent))
+                return 2;
         } else if ((v = flag_value("--log-format", argc, argv, &i))) {
             if (tg_log_parse_format(v, &f->log_format) < 0) {
                 fprintf(stderr, "tollgate: --log-format: %s\n", tg_error_last());
@@ -164,9 +235,161 @@ free_config:
     return chk.exit_code;
 }
 
+/* ---- tollgate run ---------------------------------------------------------------------------- */
+
+static const struct tg_resource res_rollouts = {"tollgate.io", "v1alpha1", "rollouts", true};
+static const struct tg_resource res_releases = {"tollgate.io", "v1alpha1", "releases", true};
+static const struct tg_resource res_deployments = {"apps", "v1", "deployments", true};
+static const struct tg_resource res_services = {"", "v1", "services", true};
+static const struct tg_resource res_ingresses = {"networking.k8s.io", "v1", "ingresses", true};
+static const struct tg_resource res_httproutes = {"gateway.networking.k8s.io", "v1", "httproutes",
+                                                  true};
+
+/* The answer to "is Gateway API served?", asked before the caches are set up. */
+struct probe_api {
+    bool done;
+    int rc;
+};
+
+static void on_api_probe(const struct tg_client_result *res, void *arg)
+{
+    struct probe_api *p = arg;
+
+    p->done = true;
+    p->rc = res->rc;
+}
+
+/* Asks the server whether gateway.networking.k8s.io/v1 is served; runs the loop until it knows. */
+static int gateway_api_served(uv_loop_t *loop, struct tg_manager *m, bool *served)
+{
+    struct probe_api p = {0};
+    int rc = tg_client_get_path(tg_manager_client(m), "/apis/gateway.networking.k8s.io/v1",
+                                on_api_probe, &p, NULL);
+
+    if (rc)
+        return rc;
+    while (!p.done)
+        uv_run(loop, UV_RUN_ONCE);
+    if (p.rc && p.rc != TG_ENOTFOUND)
+        return tg_error_wrap(p.rc, "asking whether Gateway API is served");
+    *served = p.rc == 0;
+    return 0;
+}
+
+static int parse_listen(const char *listen, char *addr, size_t n, int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    long p;
+
+    if (!colon)
+        return tg_error_set(TG_EINVALID, "--listen %s: expected ADDRESS:PORT", listen);
+    p = strtol(colon + 1, &end, 10);
+    if (*end || p < 0 || p > 65535)
+        return tg_error_set(TG_EINVALID, "--listen %s: bad port", listen);
+    snprintf(addr, n, "%.*s", (int)(colon - listen), listen);
+    *port = (int)p;
+    return 0;
+}
+
+static int cmd_run(const struct flags *f)
+{
+    struct tg_kubeconfig_options kopt = {.path = f->kubeconfig, .context = f->context};
+    struct tg_manager_options mopt = {0};
+    struct tg_reflector_options ropt = {0};
+    struct tg_controller_options copt = {0};
+    struct tg_rollout_caches caches = {0};
+    struct tg_rollout_reconciler *rec = NULL;
+    struct tg_manager *m = NULL;
+    struct tg_controller *ctl;
+    struct tg_reflector *refl;
+    struct tg_kubeconfig *kc;
+    char addr[128];
+    int port, rc, exit_code = 1;
+    bool gateway = false;
+    uv_loop_t loop;
+
+    if (parse_listen(f->listen ? f->listen : "0.0.0.0:8080", addr, sizeof(addr), &port)) {
+        fprintf(stderr, "tollgate: %s\n", tg_error_last());
+        return 2;
+    }
+    if (tg_kubeconfig_load(&kopt, &kc) < 0) {
+        fprintf(stderr, "tollgate: %s\n", tg_error_last());
+        return 1;
+    }
+    uv_loop_init(&loop);
+    mopt.config = kc;
+    mopt.qps = f->qps;
+    mopt.burst = f->burst;
+    mopt.listen_addr = addr;
+    mopt.listen_port = port;
+    mopt.leader_elect = f->leader_elect;
+    mopt.lease_name = f->lease_name;
+    mopt.lease_namespace = f->lease_ns;
+    if ((rc = tg_manager_new(&loop, &mopt, &m))) {
+        fprintf(stderr, "tollgate: %s\n", tg_error_last());
+        goto close_loop;
+    }
+    if (f->gateway_api && strcmp(f->gateway_api, "auto") != 0) {
+        gateway = strcmp(f->gateway_api, "on") == 0;
+    } else if ((rc = gateway_api_served(&loop, m, &gateway))) {
+        fprintf(stderr, "tollgate: %s\n", tg_error_last());
+        tg_manager_shutdown(m, 1);
+        goto run_loop;
+    }
+    ropt.namespace = f->namespace;
+    struct {
+        const struct tg_resource *res;
+        struct tg_cache **cache;
+    } kinds[] = {
+        {&res_rollouts, &caches.rollouts},       {&res_releases, &caches.releases},
+        {&res_deployments, &caches.deployments}, {&res_services, &caches.services},
+        {&res_ingresses, &caches.ingresses},     {&res_httproutes, &caches.httproutes},
+    };
+    rc = 0;
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !rc; i++) {
+        if (kinds[i].res == &res_httproutes && !gateway)
+            continue;
+        ropt.resource = kinds[i].res;
+        if (!(rc = tg_manager_add_reflector(m, &ropt, &refl)))
+            *kinds[i].cache = tg_reflector_cache(refl);
+    }
+    if (!rc)
+        rc = tg_rollout_reconciler_new(m, &caches, &rec);
+    copt.name = "rollout";
+    tg_queue_config_default(&copt.queue);
+    copt.queue.max_concurrency = f->max_concurrent ? f->max_concurrent : 4;
+    if (!rc) {
+        copt.reconciler = tg_rollout_reconciler_as(rec);
+        rc = tg_manager_add_controller(m, &copt, &ctl);
+    }
+    if (!rc)
+        rc = tg_rollout_reconciler_watch(rec, ctl);
+    if (!rc)
+        rc = tg_manager_start(m);
+    if (rc) {
+        fprintf(stderr, "tollgate: %s\n", tg_error_last());
+        tg_manager_shutdown(m, 1);
+    } else {
+        tg_log(TG_LOG_INFO, "reconciling rollouts", "namespace",
+               f->namespace ? f->namespace : "(all)", "gateway_api", gateway ? "on" : "off");
+    }
+run_loop:
+    uv_run(&loop, UV_RUN_DEFAULT);
+    exit_code = tg_manager_exit_code(m);
+    tg_manager_free(m);
+    tg_rollout_reconciler_free(rec);
+close_loop:
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0)
+        tg_log(TG_LOG_WARN, "event loop handles left open at exit");
+    tg_kubeconfig_free(kc);
+    return exit_code;
+}
+
 int main(int argc, char **argv)
 {
-    struct flags f = {.log_format = TG_LOG_JSON, .log_level = TG_LOG_INFO};
+    struct flags f = {.log_format = TG_LOG_JSON, .log_level = TG_LOG_INFO, .leader_elect = true};
     int rc = parse_flags(argc, argv, &f);
 
     if (rc >= 0)
@@ -178,6 +401,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(f.command, "check") == 0)
         return cmd_check(&f);
+    if (strcmp(f.command, "run") == 0)
+        return cmd_run(&f);
     fprintf(stderr, "tollgate: unknown command %s\n", f.command);
     usage(stderr);
     return 2;

@@ -18,6 +18,15 @@ struct owned {
 
 #define MAX_OWNED 8
 
+/* Mapped registrations: a function that names the keys an object concerns. */
+struct mapped {
+    struct tg_controller *c;
+    tg_controller_map_fn fn;
+    void *ctx;
+};
+
+#define MAX_MAPPED 8
+
 /* One reconcile in flight: the key it holds and when it began. */
 struct running {
     struct tg_controller *c;
@@ -39,6 +48,8 @@ struct tg_controller {
     unsigned in_flight;
     struct owned owned[MAX_OWNED];
     size_t n_owned;
+    struct mapped mapped[MAX_MAPPED];
+    size_t n_mapped;
     uint64_t results[5]; /* by enum tg_reconcile_action */
     struct tg_histogram durations;
 };
@@ -183,6 +194,34 @@ int tg_controller_watch_owned(struct tg_controller *c, struct tg_cache *cache,
     }
     c->n_owned++;
     return tg_cache_add_handler(cache, on_owned, o);
+}
+
+static void on_mapped(void *ctx, enum tg_cache_op op, const char *key, struct json_object *old_obj,
+                      struct json_object *new_obj)
+{
+    struct mapped *m = ctx;
+
+    (void)key;
+    if (op == TG_CACHE_NONE)
+        return;
+    if (old_obj)
+        m->fn(m->ctx, old_obj, m->c);
+    if (new_obj)
+        m->fn(m->ctx, new_obj, m->c);
+}
+
+int tg_controller_watch_mapped(struct tg_controller *c, struct tg_cache *cache,
+                               tg_controller_map_fn fn, void *ctx)
+{
+    struct mapped *m;
+
+    if (c->n_mapped == MAX_MAPPED)
+        return tg_error_set(TG_EINVALID, "controller %s watches too many mapped kinds", c->name);
+    m = &c->mapped[c->n_mapped++];
+    m->c = c;
+    m->fn = fn;
+    m->ctx = ctx;
+    return tg_cache_add_handler(cache, on_mapped, m);
 }
 
 int tg_controller_enqueue(struct tg_controller *c, const char *key)

@@ -44,6 +44,17 @@ int tg_controller_watch(struct tg_controller *c, struct tg_cache *cache);
 int tg_controller_watch_owned(struct tg_controller *c, struct tg_cache *cache,
                               const char *owner_group, const char *owner_kind);
 
+/*
+ * Maps an object of a watched kind to the keys it concerns, calling tg_controller_enqueue for
+ * each: for objects that name the primary (a Release names its Rollout) or that the primary
+ * names (a user's HTTPRoute), where no ownerReference says so. obj is borrowed.
+ */
+typedef void (*tg_controller_map_fn)(void *ctx, struct json_object *obj, struct tg_controller *c);
+
+/* Calls fn with the old and the new object of every change in cache. */
+int tg_controller_watch_mapped(struct tg_controller *c, struct tg_cache *cache,
+                               tg_controller_map_fn fn, void *ctx);
+
 /* Enqueues key ("namespace/name"). Returns as tg_queue_add. */
 int tg_controller_enqueue(struct tg_controller *c, const char *key);
 

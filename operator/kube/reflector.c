@@ -1,6 +1,8 @@
 /* The informer wired to the REST client and a uv timer; see reflector.h. */
 #include "kube/reflector.h"
 
+#include <json-c/json.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +29,33 @@ static void log_failure(struct tg_reflector *r, const char *what, int rc)
            "message", tg_error_last());
 }
 
+/*
+ * The API server leaves kind and apiVersion out of the items of a built-in list (they are the
+ * list's, less "List"), but watch events carry them; the cache holds one shape, with both.
+ */
+static void stamp_kinds(json_object *list)
+{
+    json_object *items = json_object_object_get(list, "items");
+    const char *list_kind = json_object_get_string(json_object_object_get(list, "kind"));
+    json_object *api_version = json_object_object_get(list, "apiVersion");
+    size_t n;
+
+    if (!items || !json_object_is_type(items, json_type_array) || !list_kind || !api_version)
+        return;
+    n = strlen(list_kind);
+    if (n <= 4 || strcmp(list_kind + n - 4, "List") != 0)
+        return;
+    for (size_t i = 0; i < json_object_array_length(items); i++) {
+        json_object *item = json_object_array_get_idx(items, i);
+        if (!json_object_is_type(item, json_type_object))
+            continue;
+        if (!json_object_object_get(item, "kind"))
+            json_object_object_add(item, "kind", json_object_new_string_len(list_kind, (int)n - 4));
+        if (!json_object_object_get(item, "apiVersion"))
+            json_object_object_add(item, "apiVersion", json_object_get(api_version));
+    }
+}
+
 static void on_list(const struct tg_client_result *res, void *arg)
 {
     struct tg_reflector *r = arg;
@@ -37,6 +66,7 @@ static void on_list(const struct tg_client_result *res, void *arg)
     if (r->stopped)
         return;
     if (res->rc == 0 && res->body) {
+        stamp_kinds(res->body);
         rc = tg_informer_list_page(r->informer, res->body, &next);
     } else {
         int err = res->rc ? res->rc : TG_EINVALID;

@@ -42,8 +42,8 @@ static int setup(struct plan_ctx *ctx, const struct tg_plan_input *in)
     if (!ctx->name)
         return tg_error_set(TG_EINVALID, "plan: the Rollout has no metadata.name");
     json_object *st = jkey(in->rollout, "status");
-    ctx->status = st && json_object_is_type(st, json_type_object) ? jcopy(ctx, st)
-                                                                    : json_object_new_object();
+    ctx->status =
+        st && json_object_is_type(st, json_type_object) ? jcopy(ctx, st) : json_object_new_object();
     if (!ctx->status)
         return tg_error_set(TG_ENOMEM, "plan: out of memory");
     if (in->n_releases) {
@@ -62,7 +62,7 @@ static int setup(struct plan_ctx *ctx, const struct tg_plan_input *in)
         r->deleting = jstr(obj, "metadata.deletionTimestamp") != NULL;
         st = jkey(obj, "status");
         r->status = st && json_object_is_type(st, json_type_object) ? jcopy(ctx, st)
-                                                                     : json_object_new_object();
+                                                                    : json_object_new_object();
         ctx->n_rels++;
         if (!r->status)
             return tg_error_set(TG_ENOMEM, "plan: out of memory");
@@ -125,7 +125,7 @@ static void adopt(struct plan_ctx *ctx, bool stable_ready)
         json_object *p = nn(ctx, json_object_new_object());
         jset_int(ctx, p, "spec.replicas", 0);
         emit_patch(ctx, "apps/v1", "Deployment", ctx->spec->workload_ref->name, "scale",
-                   TG_PATCH_MERGE, p);
+                   TG_PLAN_PATCH_MERGE, p);
         rollout_event(ctx, false, "WorkloadScaledDown",
                       "Scaled the adopted Deployment %s to 0: the %s track serves it now; its "
                       "spec is otherwise never written",
@@ -174,15 +174,16 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
     struct plan_rel *rel = f->rel;
     const char *rphase = rel ? rel_phase(rel) : NULL;
     if (f->name) {
-        phase = f->rollback ? "RollingBack" : streq(rphase, PHASE_PAUSED) ? "Paused" : "Progressing";
+        phase = f->rollback                   ? "RollingBack"
+                : streq(rphase, PHASE_PAUSED) ? "Paused"
+                                              : "Progressing";
         snprintf(buf, sizeof(buf), "%s %s: %s", f->rollback ? "Rolling back to" : "Delivering",
                  f->name, rel ? jstr(rel->status, "message") : "");
         cond_set(ctx, ctx->status, "Progressing", true,
                  f->rollback ? "RollingBack" : "ReleaseInFlight", buf, ctx->generation);
     } else {
         phase = ready ? "Healthy" : "Degraded";
-        cond_set(ctx, ctx->status, "Progressing", false, "NoReleaseInFlight", "",
-                 ctx->generation);
+        cond_set(ctx, ctx->status, "Progressing", false, "NoReleaseInFlight", "", ctx->generation);
     }
     cond_set(ctx, ctx->status, "Paused", streq(phase, "Paused"),
              streq(phase, "Paused") ? (rel && rel->reason ? rel->reason : "Paused") : "NotPaused",
@@ -271,7 +272,7 @@ static void release_patches(struct plan_ctx *ctx)
         a->namespace = ctx->namespace ? nn(ctx, strdup(ctx->namespace)) : NULL;
         a->name = nn(ctx, strdup(rel->name));
         a->subresource = nn(ctx, strdup("status"));
-        a->patch_type = TG_PATCH_MERGE;
+        a->patch_type = TG_PLAN_PATCH_MERGE;
         a->body = json_object_new_object();
         if (a->body)
             json_object_object_add(a->body, "status", patch);
@@ -303,7 +304,7 @@ static void rollout_patch(struct plan_ctx *ctx)
     a->namespace = ctx->namespace ? nn(ctx, strdup(ctx->namespace)) : NULL;
     a->name = nn(ctx, strdup(ctx->name));
     a->subresource = nn(ctx, strdup("status"));
-    a->patch_type = TG_PATCH_MERGE;
+    a->patch_type = TG_PLAN_PATCH_MERGE;
     a->body = json_object_new_object();
     if (a->body)
         json_object_object_add(a->body, "status", patch);
@@ -427,14 +428,14 @@ static const char *op_name(enum tg_action_kind k)
     return "?";
 }
 
-static const char *patch_name(enum tg_patch_type t)
+static const char *patch_name(enum tg_plan_patch_type t)
 {
     switch (t) {
-    case TG_PATCH_MERGE:
+    case TG_PLAN_PATCH_MERGE:
         return "merge";
-    case TG_PATCH_STRATEGIC:
+    case TG_PLAN_PATCH_STRATEGIC:
         return "strategic";
-    case TG_PATCH_JSON:
+    case TG_PLAN_PATCH_JSON:
         return "json";
     }
     return "?";
@@ -461,8 +462,7 @@ json_object *tg_action_to_json(const struct tg_action *a)
         json_object_object_add(o, "type",
                                json_object_new_string(a->warning ? "Warning" : "Normal"));
         json_object_object_add(o, "reason", json_object_new_string(a->reason ? a->reason : ""));
-        json_object_object_add(o, "message",
-                               json_object_new_string(a->message ? a->message : ""));
+        json_object_object_add(o, "message", json_object_new_string(a->message ? a->message : ""));
     }
     return o;
 }

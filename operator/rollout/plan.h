@@ -27,8 +27,8 @@
 
 /* One Release naming the Rollout, as observed. Everything is borrowed from the caller. */
 struct tg_plan_release {
-    json_object *obj;                    /* the whole object: metadata, spec, status */
-    const struct tg_release_spec *spec;  /* its parsed spec, or NULL when it is invalid */
+    json_object *obj;                     /* the whole object: metadata, spec, status */
+    const struct tg_release_spec *spec;   /* its parsed spec, or NULL when it is invalid */
     const struct tg_field_errors *errors; /* with spec NULL: every problem found; may be NULL */
 };
 
@@ -37,8 +37,8 @@ struct tg_plan_release {
  * returns; the plan keeps no reference into it.
  */
 struct tg_plan_input {
-    json_object *rollout;                /* the Rollout object, with metadata and status */
-    const struct tg_rollout_spec *spec;  /* its parsed spec, or NULL when it is invalid */
+    json_object *rollout;                 /* the Rollout object, with metadata and status */
+    const struct tg_rollout_spec *spec;   /* its parsed spec, or NULL when it is invalid */
     const struct tg_field_errors *errors; /* with spec NULL: every problem found; may be NULL */
 
     const struct tg_plan_release *releases; /* the Releases whose spec.rollout names it */
@@ -65,10 +65,10 @@ enum tg_action_kind {
 };
 
 /* How a patch body is to be read. */
-enum tg_patch_type {
-    TG_PATCH_MERGE,     /* application/merge-patch+json (RFC 7386) */
-    TG_PATCH_STRATEGIC, /* application/strategic-merge-patch+json (built-in kinds only) */
-    TG_PATCH_JSON,      /* application/json-patch+json (RFC 6902), for exact replacements */
+enum tg_plan_patch_type {
+    TG_PLAN_PATCH_MERGE,     /* application/merge-patch+json (RFC 7386) */
+    TG_PLAN_PATCH_STRATEGIC, /* application/strategic-merge-patch+json (built-in kinds only) */
+    TG_PLAN_PATCH_JSON,      /* application/json-patch+json (RFC 6902), for exact replacements */
 };
 
 /* One thing to do. Every string and body is owned by the plan. */
@@ -78,13 +78,13 @@ struct tg_action {
     char *object_kind; /* "Deployment", "Service", "Rollout", ... */
     char *namespace;   /* or NULL for the Rollout's namespace when it has none */
     char *name;
-    char *uid;                     /* EVENT: the involved object's uid, or NULL */
-    char *subresource;             /* PATCH: "scale", or NULL; PATCH_STATUS: "status" */
-    enum tg_patch_type patch_type; /* PATCH and PATCH_STATUS */
-    json_object *body;             /* CREATE: the object; PATCH, PATCH_STATUS: the patch */
-    bool warning;                  /* EVENT: type Warning rather than Normal */
-    char *reason;                  /* EVENT: CamelCase reason */
-    char *message;                 /* EVENT: a sentence for humans */
+    char *uid;                          /* EVENT: the involved object's uid, or NULL */
+    char *subresource;                  /* PATCH: "scale", or NULL; PATCH_STATUS: "status" */
+    enum tg_plan_patch_type patch_type; /* PATCH and PATCH_STATUS */
+    json_object *body;                  /* CREATE: the object; PATCH, PATCH_STATUS: the patch */
+    bool warning;                       /* EVENT: type Warning rather than Normal */
+    char *reason;                       /* EVENT: CamelCase reason */
+    char *message;                      /* EVENT: a sentence for humans */
 };
 
 /* The result of planning. Free it with tg_plan_free(). */
@@ -131,13 +131,13 @@ int tg_plan_stable_replicas(int replicas, int weight);
 int tg_plan_actual_weight(int stable_ready, int canary_ready);
 
 /* Labels and annotations the operator puts on what it makes. */
-#define TG_LABEL_MANAGED_BY       "app.kubernetes.io/managed-by"
-#define TG_LABEL_ROLLOUT          "tollgate.io/rollout"
-#define TG_LABEL_TRACK            "tollgate.io/track"
-#define TG_LABEL_COLOR            "tollgate.io/color"
-#define TG_ANNOTATION_TEMPLATE    "tollgate.io/template-hash"
-#define TG_ANNOTATION_RELEASE     "tollgate.io/release"
-#define TG_NGINX_CANARY           "nginx.ingress.kubernetes.io/canary"
-#define TG_NGINX_CANARY_WEIGHT    "nginx.ingress.kubernetes.io/canary-weight"
+#define TG_LABEL_MANAGED_BY    "app.kubernetes.io/managed-by"
+#define TG_LABEL_ROLLOUT       "tollgate.io/rollout"
+#define TG_LABEL_TRACK         "tollgate.io/track"
+#define TG_LABEL_COLOR         "tollgate.io/color"
+#define TG_ANNOTATION_TEMPLATE "tollgate.io/template-hash"
+#define TG_ANNOTATION_RELEASE  "tollgate.io/release"
+#define TG_NGINX_CANARY        "nginx.ingress.kubernetes.io/canary"
+#define TG_NGINX_CANARY_WEIGHT "nginx.ingress.kubernetes.io/canary-weight"
 
 #endif

@@ -206,7 +206,8 @@ static json_object *world_find(struct world *w, const char *kind, const char *na
     for (size_t i = 0; i < json_object_array_length(arr); i++) {
         json_object *o = json_object_array_get_idx(arr, i);
         json_object *m = tl_get(o, "metadata");
-        if ((strcmp(kind, "Release") == 0 || (tl_str(o, "kind") && strcmp(tl_str(o, "kind"), kind) == 0)) &&
+        if ((strcmp(kind, "Release") == 0 ||
+             (tl_str(o, "kind") && strcmp(tl_str(o, "kind"), kind) == 0)) &&
             tl_str(m, "name") && strcmp(tl_str(m, "name"), name) == 0)
             return o;
     }
@@ -312,7 +313,7 @@ static void world_apply(struct world *w, const struct tg_plan *plan)
             json_object *old_spec = tl_copy(tl_get(obj, "spec"));
             if (a->subresource && strcmp(a->subresource, "scale") == 0)
                 tl_merge(obj, a->body);
-            else if (a->patch_type == TG_PATCH_JSON) {
+            else if (a->patch_type == TG_PLAN_PATCH_JSON) {
                 json_object *tmp = tl_copy(obj);
                 if (tl_json_patch(tmp, a->body)) {
                     json_object_object_foreach(tmp, k, v)
