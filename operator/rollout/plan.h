@@ -1,0 +1,143 @@
+/*
+ * The planner: the pure heart of the Rollout reconciler.
+ *
+ * tg_plan_build() takes what the reconciler observed (the Rollout, the Releases naming it, the
+ * objects it owns or references) and the current wall-clock time, and returns what must change:
+ * objects to create, patch or delete, status merge patches for the Rollout and its Releases,
+ * Events, and when to look again. It does no I/O, reads no clock and keeps no globals, so every
+ * decision is a table test (tests/unit/test_plan*.c, tests/fixtures/plan/).
+ *
+ * All state lives in the objects' status: the planner derives everything from the input, so a
+ * restarted operator continues exactly where the last one stopped, and a reconcile that finds
+ * the world converged plans no action at all.
+ *
+ * The policy (rounding, promotion, abort, retry, rollback, deadlines) is described in
+ * docs/planner.md and at the head of each plan_*.c file.
+ */
+#ifndef TG_ROLLOUT_PLAN_H
+#define TG_ROLLOUT_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "rollout/spec.h"
+
+/* One Release naming the Rollout, as observed. Everything is borrowed from the caller. */
+struct tg_plan_release {
+    json_object *obj;                    /* the whole object: metadata, spec, status */
+    const struct tg_release_spec *spec;  /* its parsed spec, or NULL when it is invalid */
+    const struct tg_field_errors *errors; /* with spec NULL: every problem found; may be NULL */
+};
+
+/*
+ * What the planner looks at. Everything is borrowed and must stay valid until tg_plan_build()
+ * returns; the plan keeps no reference into it.
+ */
+struct tg_plan_input {
+    json_object *rollout;                /* the Rollout object, with metadata and status */
+    const struct tg_rollout_spec *spec;  /* its parsed spec, or NULL when it is invalid */
+    const struct tg_field_errors *errors; /* with spec NULL: every problem found; may be NULL */
+
+    const struct tg_plan_release *releases; /* the Releases whose spec.rollout names it */
+    size_t n_releases;
+
+    /*
+     * The objects the planner may read: the Deployments, Services and Ingresses the Rollout
+     * owns, the HTTPRoute and the Ingress its traffic routing names, and the Deployment
+     * spec.workloadRef names. Found by kind and name; order does not matter.
+     */
+    json_object *const *objects;
+    size_t n_objects;
+
+    int64_t now_ms; /* wall-clock milliseconds since the Unix epoch */
+};
+
+/* What an action does. */
+enum tg_action_kind {
+    TG_ACTION_CREATE,       /* create body */
+    TG_ACTION_PATCH,        /* patch the object (or its subresource) with body */
+    TG_ACTION_DELETE,       /* delete the object */
+    TG_ACTION_PATCH_STATUS, /* merge-patch the status subresource with body */
+    TG_ACTION_EVENT,        /* record an Event about the object */
+};
+
+/* How a patch body is to be read. */
+enum tg_patch_type {
+    TG_PATCH_MERGE,     /* application/merge-patch+json (RFC 7386) */
+    TG_PATCH_STRATEGIC, /* application/strategic-merge-patch+json (built-in kinds only) */
+    TG_PATCH_JSON,      /* application/json-patch+json (RFC 6902), for exact replacements */
+};
+
+/* One thing to do. Every string and body is owned by the plan. */
+struct tg_action {
+    enum tg_action_kind kind;
+    char *api_version; /* of the object acted on: "apps/v1", "tollgate.io/v1alpha1", ... */
+    char *object_kind; /* "Deployment", "Service", "Rollout", ... */
+    char *namespace;   /* or NULL for the Rollout's namespace when it has none */
+    char *name;
+    char *uid;                     /* EVENT: the involved object's uid, or NULL */
+    char *subresource;             /* PATCH: "scale", or NULL; PATCH_STATUS: "status" */
+    enum tg_patch_type patch_type; /* PATCH and PATCH_STATUS */
+    json_object *body;             /* CREATE: the object; PATCH, PATCH_STATUS: the patch */
+    bool warning;                  /* EVENT: type Warning rather than Normal */
+    char *reason;                  /* EVENT: CamelCase reason */
+    char *message;                 /* EVENT: a sentence for humans */
+};
+
+/* The result of planning. Free it with tg_plan_free(). */
+struct tg_plan {
+    struct tg_action *actions; /* in the order they are to be applied */
+    size_t n_actions;
+    size_t cap_actions;
+    int64_t requeue_after_ms; /* look again after this long; 0 when nothing is waiting */
+};
+
+/*
+ * Plans one reconcile of in->rollout. On success returns 0 and *out is a plan the caller frees
+ * with tg_plan_free() (it may hold no action: the world is converged). Returns TG_ENOMEM when
+ * an allocation fails, or TG_EINVALID when the input is malformed beyond what a condition can
+ * report (no Rollout object); *out is then NULL and the last-error message says why.
+ */
+int tg_plan_build(const struct tg_plan_input *in, struct tg_plan **out);
+
+/* Frees a plan and everything it holds. NULL is fine. */
+void tg_plan_free(struct tg_plan *plan);
+
+/*
+ * Renders one action as JSON, the form the fixtures and the debug log use:
+ * {"op": "create"|"patch"|"delete"|"status"|"event", "kind", "name", "namespace"?,
+ *  "subresource"?, "patchType"?, "body"?, "type"?, "reason"?, "message"?}.
+ * Returns a new object the caller puts, or NULL when out of memory.
+ */
+json_object *tg_action_to_json(const struct tg_action *action);
+
+/* Renders the whole plan: {"actions": [...], "requeueAfterMs": n}. As tg_action_to_json. */
+json_object *tg_plan_to_json(const struct tg_plan *plan);
+
+/*
+ * Replicas routing (see plan_routing.c): the canary's pods for weight (0-100) of replicas:
+ * round(replicas * weight / 100), at least 1 when weight > 0, at most replicas - 1 when
+ * weight < 100.
+ */
+int tg_plan_canary_replicas(int replicas, int weight);
+
+/* ...and the stable track's: replicas - canary, but at least 1 while weight < 100. */
+int tg_plan_stable_replicas(int replicas, int weight);
+
+/* The weight actually achieved: round(100 * canary_ready / (stable_ready + canary_ready)). */
+int tg_plan_actual_weight(int stable_ready, int canary_ready);
+
+/* Labels and annotations the operator puts on what it makes. */
+#define TG_LABEL_MANAGED_BY       "app.kubernetes.io/managed-by"
+#define TG_LABEL_ROLLOUT          "tollgate.io/rollout"
+#define TG_LABEL_TRACK            "tollgate.io/track"
+#define TG_LABEL_COLOR            "tollgate.io/color"
+#define TG_ANNOTATION_TEMPLATE    "tollgate.io/template-hash"
+#define TG_ANNOTATION_RELEASE     "tollgate.io/release"
+#define TG_NGINX_CANARY           "nginx.ingress.kubernetes.io/canary"
+#define TG_NGINX_CANARY_WEIGHT    "nginx.ingress.kubernetes.io/canary-weight"
+
+#endif

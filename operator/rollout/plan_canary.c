@@ -1,0 +1,344 @@
+/*
+ * The canary strategy: Deployments <rollout>-stable and <rollout>-canary, told apart by the
+ * tollgate.io/track label, and the steps.
+ *
+ * - No stable Release yet: the first Release goes straight to stable (<rollout>-stable runs its
+ *   image at spec.replicas); it succeeds when those pods are ready.
+ * - setWeight w: the canary runs the Release's image on canary_replicas(R, w) pods (see
+ *   plan_routing.c); once they are ready the router carries w and the step is done.
+ * - pause with a duration: status.pauseStartedAt records its start; it ends when the duration
+ *   has passed (requeue then) or on promote.
+ * - pause without a duration: waits for promote (annotation tollgate.io/promote with a value not
+ *   yet in status.handledIntents.promote). A promote that arrives while no pause is running is
+ *   consumed and ignored with an Event, so it can never skip a later pause by surprise.
+ * - promote --full (tollgate.io/promote-full) skips the remaining steps.
+ * - After the last step (and for promote --full and rollbacks, at once) the stable Deployment
+ *   takes the new image in place (a rolling update of the stable track while the canary keeps
+ *   its share); when the stable track is ready on it the canary's share goes back to stable,
+ *   the canary scales to 0, and the Release has Succeeded. A rollback scales the canary to 0
+ *   and sends all traffic to stable first, since the canary runs what is being rolled back.
+ * - spec.paused holds the step where it is.
+ * - progressDeadlineSeconds: a setWeight step or the stable update that is not done within the
+ *   deadline of status.stepStartedAt fails the Release; all traffic goes back to stable.
+ * The canary Deployment is kept at 0 replicas between deliveries rather than deleted.
+ */
+#include <stdio.h>
+
+#include "rollout/plan_internal.h"
+
+#define STABLE "stable"
+#define CANARY "canary"
+
+static void dep_name(struct plan_ctx *ctx, const char *track, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s-%s", ctx->name, track);
+}
+
+/* The container the stable Release's image goes into, when that Release is still around. */
+static const char *stable_container(struct plan_ctx *ctx)
+{
+    const char *name = jstr(ctx->status, "stableRelease");
+
+    for (size_t i = 0; i < ctx->n_rels; i++) {
+        if (streq(ctx->rels[i].name, name) && ctx->rels[i].in->spec)
+            return ctx->rels[i].in->spec->container;
+    }
+    return NULL;
+}
+
+/* The weight of the last setWeight step before step i: what the router carries during it. */
+static int weight_before(const struct tg_rollout_spec *spec, size_t i)
+{
+    int w = 0;
+    for (size_t k = 0; k < i && k < spec->canary.n_steps; k++) {
+        if (spec->canary.steps[k].kind == TG_STEP_SET_WEIGHT)
+            w = spec->canary.steps[k].weight;
+    }
+    return w;
+}
+
+static void describe_step(const struct tg_canary_step *s, char *buf, size_t n)
+{
+    if (s->kind == TG_STEP_SET_WEIGHT)
+        snprintf(buf, n, "setWeight %d", s->weight);
+    else if (s->has_duration)
+        snprintf(buf, n, "pause %lldms", (long long)s->duration_ms);
+    else
+        snprintf(buf, n, "pause until promote");
+}
+
+static void advance(struct plan_ctx *ctx, size_t *step)
+{
+    const struct tg_canary_step *s = tg_rollout_spec_step(ctx->spec, *step);
+    char what[64];
+
+    describe_step(s, what, sizeof(what));
+    rollout_event(ctx, false, "StepCompleted", "Step %zu/%zu (%s) completed", *step + 1,
+                  ctx->spec->canary.n_steps, what);
+    (*step)++;
+    jset_int(ctx, ctx->status, "currentStep", (int64_t)*step);
+    jset_time(ctx, ctx->status, "stepStartedAt", ctx->now);
+    jset(ctx, ctx->status, "pauseStartedAt", NULL);
+}
+
+/* True when the delivery has missed its deadline; requeues at the deadline otherwise. */
+static bool deadline_passed(struct plan_ctx *ctx)
+{
+    int64_t started = jtime(ctx->status, "stepStartedAt");
+    int64_t deadline = started + (int64_t)ctx->spec->progress_deadline_seconds * 1000;
+
+    if (started <= 0)
+        return false;
+    if (ctx->now >= deadline)
+        return true;
+    requeue_at(ctx, deadline);
+    return false;
+}
+
+static void fail(struct plan_ctx *ctx, struct plan_flight *flight, const char *what)
+{
+    char msg[256];
+
+    snprintf(msg, sizeof(msg), "%s did not become ready within progressDeadlineSeconds (%ds)",
+             what, ctx->spec->progress_deadline_seconds);
+    flight_end(ctx, flight, PHASE_FAILED, "ProgressDeadlineExceeded", msg);
+    canary_plan(ctx, NULL);
+}
+
+/* The router's weight and status.canaryWeight. */
+static void set_weight(struct plan_ctx *ctx, int router, json_object *stable, json_object *canary)
+{
+    route_weight(ctx, router);
+    if (ctx->spec->canary.routing.kind == TG_ROUTING_REPLICAS)
+        jset_int(ctx, ctx->status, "canaryWeight",
+                 actual_weight(deployment_ready_replicas(stable),
+                               deployment_ready_replicas(canary)));
+    else
+        jset_int(ctx, ctx->status, "canaryWeight", router);
+}
+
+static void idle(struct plan_ctx *ctx)
+{
+    const char *image = jstr(ctx->status, "tracks.stable.image");
+    char stable[80], canary[80];
+    int r = ctx->spec->replicas;
+
+    if (!image) {
+        ensure_routing_objects(ctx);
+        return;
+    }
+    dep_name(ctx, STABLE, stable, sizeof(stable));
+    dep_name(ctx, CANARY, canary, sizeof(canary));
+    json_object *s = ensure_deployment(
+        ctx, stable, TG_LABEL_TRACK, STABLE,
+        track_template(ctx, image, stable_container(ctx), TG_LABEL_TRACK, STABLE), false, r);
+    json_object *c = find_object(ctx, "Deployment", canary);
+    if (c)
+        c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
+    ensure_routing_objects(ctx);
+    set_weight(ctx, 0, s, c);
+    jset(ctx, ctx->status, "currentStep", NULL);
+    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), image, r, s);
+    if (c || jpath(ctx->status, "tracks.canary"))
+        track_status(ctx, CANARY, canary, NULL, NULL, 0, c);
+}
+
+/* The first Release: straight to stable. */
+static void first(struct plan_ctx *ctx, struct plan_flight *f)
+{
+    char stable[80], hash[65];
+    int r = ctx->spec->replicas;
+    json_object *t = track_template(ctx, f->image, f->container, TG_LABEL_TRACK, STABLE);
+
+    dep_name(ctx, STABLE, stable, sizeof(stable));
+    template_hash(t, hash);
+    json_object *obs = find_object(ctx, "Deployment", stable);
+    if (deployment_ready(obs, hash, r)) {
+        json_object_put(t);
+        flight_succeeded(ctx, f);
+        idle(ctx);
+        return;
+    }
+    if (deadline_passed(ctx)) {
+        json_object_put(t);
+        fail(ctx, f, "The stable track");
+        return;
+    }
+    obs = ensure_deployment(ctx, stable, TG_LABEL_TRACK, STABLE, t, true, r);
+    ensure_routing_objects(ctx);
+    set_weight(ctx, 0, obs, NULL);
+    rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, "FirstRelease",
+                  "First Release of the Rollout: deploying it as stable");
+    track_status(ctx, STABLE, stable, f->name, NULL, r, obs);
+}
+
+/* After the steps: the stable track takes the new image. */
+static void finish(struct plan_ctx *ctx, struct plan_flight *f)
+{
+    char stable[80], canary[80], hash[65];
+    int r = ctx->spec->replicas;
+    json_object *t = track_template(ctx, f->image, f->container, TG_LABEL_TRACK, STABLE);
+
+    dep_name(ctx, STABLE, stable, sizeof(stable));
+    dep_name(ctx, CANARY, canary, sizeof(canary));
+    template_hash(t, hash);
+    json_object *s = find_object(ctx, "Deployment", stable);
+    if (deployment_ready(s, hash, r)) {
+        json_object_put(t);
+        flight_succeeded(ctx, f);
+        idle(ctx);
+        return;
+    }
+    if (deadline_passed(ctx)) {
+        json_object_put(t);
+        fail(ctx, f, "The stable track");
+        return;
+    }
+    s = ensure_deployment(ctx, stable, TG_LABEL_TRACK, STABLE, t, true, r);
+    json_object *c = find_object(ctx, "Deployment", canary);
+    int router = (int)jint(ctx->status, "canaryWeight", 0);
+    if (f->rollback) {
+        if (c)
+            c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
+        router = 0;
+    }
+    ensure_routing_objects(ctx);
+    set_weight(ctx, router, s, c);
+    if (f->rollback)
+        rel_set_phase(ctx, f->rel, PHASE_SUCCEEDED, "RollingBack",
+                      "Redeploying as stable (rollback)");
+    else
+        rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, "Promoting",
+                      "All steps done: updating the stable track to the new image");
+    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"),
+                 jstr(ctx->status, "tracks.stable.image"), r, s);
+    track_status(ctx, CANARY, canary, f->name, f->image, (int)jint(c, "spec.replicas", 0), c);
+}
+
+/* The steps, then finish() once they are done. */
+static void steps(struct plan_ctx *ctx, struct plan_flight *f)
+{
+    const struct tg_rollout_spec *spec = ctx->spec;
+    size_t n = spec->canary.n_steps;
+    size_t step = (size_t)jint(ctx->status, "currentStep", 0);
+    char canary[80], stable[80], hash[65], what[64];
+    int r = spec->replicas;
+    const char *reason = "StepInProgress";
+    bool paused = false;
+    json_object *c = NULL, *s = NULL, *t;
+
+    dep_name(ctx, CANARY, canary, sizeof(canary));
+    dep_name(ctx, STABLE, stable, sizeof(stable));
+    t = track_template(ctx, f->image, f->container, TG_LABEL_TRACK, CANARY);
+    template_hash(t, hash);
+    c = find_object(ctx, "Deployment", canary);
+    s = find_object(ctx, "Deployment", stable);
+
+    if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE_FULL, "promoteFull")) {
+        rollout_event(ctx, false, "PromotedFull", "Promoted in full: skipping the remaining steps");
+        step = n;
+        jset_int(ctx, ctx->status, "currentStep", (int64_t)n);
+        jset_time(ctx, ctx->status, "stepStartedAt", ctx->now);
+        jset(ctx, ctx->status, "pauseStartedAt", NULL);
+    }
+    while (step < n) {
+        const struct tg_canary_step *st = &spec->canary.steps[step];
+        if (spec->paused) {
+            paused = true;
+            reason = "RolloutPaused";
+            break;
+        }
+        if (st->kind == TG_STEP_SET_WEIGHT) {
+            if (!deployment_ready(c, hash, canary_replicas(r, st->weight)))
+                break;
+            if (spec->canary.routing.kind != TG_ROUTING_REPLICAS)
+                jset_int(ctx, ctx->status, "canaryWeight", st->weight);
+            advance(ctx, &step);
+            continue;
+        }
+        if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE, "promote")) {
+            rollout_event(ctx, false, "Promoted", "Promoted past step %zu/%zu", step + 1, n);
+            advance(ctx, &step);
+            continue;
+        }
+        paused = true;
+        if (!st->has_duration) {
+            reason = "WaitingForPromote";
+            break;
+        }
+        int64_t started = jtime(ctx->status, "pauseStartedAt");
+        if (started <= 0) {
+            started = ctx->now;
+            jset_time(ctx, ctx->status, "pauseStartedAt", started);
+        }
+        if (ctx->now < started + st->duration_ms) {
+            reason = "PauseStep";
+            requeue_at(ctx, started + st->duration_ms);
+            break;
+        }
+        paused = false;
+        advance(ctx, &step);
+    }
+    if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE, "promote"))
+        rollout_event(ctx, false, "PromoteIgnored",
+                      "Promote ignored: no pause is running (step %zu/%zu)", step + 1, n);
+    if (step >= n) {
+        json_object_put(t);
+        finish(ctx, f);
+        return;
+    }
+
+    const struct tg_canary_step *st = &spec->canary.steps[step];
+    int target = st->kind == TG_STEP_SET_WEIGHT ? st->weight : weight_before(spec, step);
+    int want_c = canary_replicas(r, target);
+    if (st->kind == TG_STEP_SET_WEIGHT && !paused && deadline_passed(ctx)) {
+        json_object_put(t);
+        fail(ctx, f, "The canary");
+        return;
+    }
+    int want_s = r;
+    if (spec->canary.routing.kind == TG_ROUTING_REPLICAS) {
+        want_s = stable_replicas(r, target);
+        int have = (int)jint(s, "spec.replicas", r);
+        if (!deployment_ready(c, hash, want_c) && have > want_s)
+            want_s = have > r ? r : have;
+    }
+    const char *stable_image = jstr(ctx->status, "tracks.stable.image");
+    s = ensure_deployment(
+        ctx, stable, TG_LABEL_TRACK, STABLE,
+        track_template(ctx, stable_image, stable_container(ctx), TG_LABEL_TRACK, STABLE), false,
+        want_s);
+    c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, t, true, want_c);
+    ensure_routing_objects(ctx);
+    set_weight(ctx, (int)jint(ctx->status, "canaryWeight", 0), s, c);
+
+    describe_step(st, what, sizeof(what));
+    if (streq(reason, "RolloutPaused"))
+        rel_set_phase(ctx, f->rel, PHASE_PAUSED, reason, "Step %zu/%zu (%s): the Rollout is paused",
+                      step + 1, n, what);
+    else if (paused)
+        rel_set_phase(ctx, f->rel, PHASE_PAUSED, reason, "Step %zu/%zu: %s", step + 1, n, what);
+    else
+        rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason, "Step %zu/%zu: %s", step + 1, n,
+                      what);
+    jset_int(ctx, f->rel ? f->rel->status : NULL, "currentStep", (int64_t)step);
+    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), stable_image, want_s, s);
+    track_status(ctx, CANARY, canary, f->name, f->image, want_c, c);
+}
+
+void canary_plan(struct plan_ctx *ctx, struct plan_flight *flight)
+{
+    if (!flight) {
+        idle(ctx);
+        return;
+    }
+    if (!jstr(ctx->status, "tracks.stable.image")) {
+        first(ctx, flight);
+        return;
+    }
+    if (jint(ctx->status, "currentStep", 0) >= (int64_t)ctx->spec->canary.n_steps) {
+        finish(ctx, flight);
+        return;
+    }
+    steps(ctx, flight);
+}
