@@ -146,7 +146,26 @@ static bool stable_ready(struct plan_ctx *ctx)
            jint(t, "readyReplicas", 0) >= ctx->spec->replicas;
 }
 
-/* The Rollout's phase and conditions after a valid plan. */
+/*
+ * True when the last delivery ended by going back to stable (aborted, failed, deleted): while
+ * the stable track is not ready again the Rollout is RollingBack rather than Progressing.
+ */
+static bool after_rollback(struct plan_ctx *ctx)
+{
+    json_object *hist = jkey(ctx->status, "history");
+    json_object *last = hist && json_object_is_type(hist, json_type_array)
+                            ? json_object_array_get_idx(hist, 0)
+                            : NULL;
+    const char *result = jstr(last, "result");
+    return streq(result, PHASE_ROLLED_BACK) || streq(result, PHASE_FAILED);
+}
+
+/*
+ * The Rollout's phase and conditions after a valid plan. Healthy is True only with no delivery
+ * in flight and the stable track ready; Degraded is kept for what needs a human (an invalid
+ * spec, an object in the way, a missing workload): a stable track that is still starting is
+ * Progressing (or RollingBack after an abort), not Degraded.
+ */
 static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f)
 {
     const char *phase, *reason, *msg;
@@ -172,6 +191,9 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
         reason = "ResourceConflict";
         msg = ctx->conflict;
         ready = false;
+    } else if (f->name) {
+        reason = "ReleaseInFlight";
+        msg = buf;
     } else if (!jstr(ctx->status, "stableRelease")) {
         reason = "NoStableRelease";
         msg = "No Release has been delivered yet";
@@ -180,7 +202,7 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
         msg = "The stable track is ready";
     } else {
         reason = "StableNotReady";
-        msg = "The stable track is not ready";
+        msg = "The stable track is not ready yet";
     }
     json_object *old = NULL;
     json_object *conds = jkey(ctx->status, "conditions");
@@ -193,8 +215,10 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
     if (ctx->conflict[0] && !streq(jstr(old, "reason"), "ResourceConflict"))
         rollout_event(ctx, true, "ResourceConflict", "%s", ctx->conflict);
     cond_set(ctx, ctx->status, "Healthy", ready && !f->name, reason, msg, ctx->generation);
-    if (!f->name && !ready)
+    if (ctx->conflict[0])
         phase = "Degraded";
+    else if (!f->name && !ready)
+        phase = after_rollback(ctx) ? "RollingBack" : "Progressing";
     jset_str(ctx, ctx->status, "phase", phase);
 }
 

@@ -61,6 +61,8 @@ static void describe_step(const struct tg_canary_step *s, char *buf, size_t n)
 {
     if (s->kind == TG_STEP_SET_WEIGHT)
         snprintf(buf, n, "setWeight %d", s->weight);
+    else if (s->has_duration && s->duration_ms % 1000 == 0)
+        snprintf(buf, n, "pause %llds", (long long)(s->duration_ms / 1000));
     else if (s->has_duration)
         snprintf(buf, n, "pause %lldms", (long long)s->duration_ms);
     else
@@ -197,10 +199,12 @@ static void finish(struct plan_ctx *ctx, struct plan_flight *f)
     s = ensure_deployment(ctx, stable, TG_LABEL_TRACK, STABLE, t, true, r);
     json_object *c = find_object(ctx, "Deployment", canary);
     int router = (int)jint(ctx->status, "canaryWeight", 0);
+    int c_replicas = (int)jint(c, "spec.replicas", 0);
     if (f->rollback) {
         if (c)
             c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
         router = 0;
+        c_replicas = 0;
     }
     ensure_routing_objects(ctx);
     set_weight(ctx, router, s, c);
@@ -212,7 +216,8 @@ static void finish(struct plan_ctx *ctx, struct plan_flight *f)
                       "All steps done: updating the stable track to the new image");
     track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"),
                  jstr(ctx->status, "tracks.stable.image"), r, s);
-    track_status(ctx, CANARY, canary, f->name, f->image, (int)jint(c, "spec.replicas", 0), c);
+    track_status(ctx, CANARY, canary, f->rollback ? NULL : f->name, f->rollback ? NULL : f->image,
+                 c_replicas, c);
 }
 
 /* The steps, then finish() once they are done. */

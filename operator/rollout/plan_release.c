@@ -227,7 +227,8 @@ static void release_intents(struct plan_ctx *ctx, struct plan_flight *f)
             }
         }
         if (release_intent(ctx, rel, TG_ANNOTATION_RETRY, "retry")) {
-            const char *p = rel_phase(rel);
+            char p[32];
+            snprintf(p, sizeof(p), "%s", rel_phase(rel));
             if (streq(p, PHASE_ROLLED_BACK) || streq(p, PHASE_FAILED) ||
                 streq(p, PHASE_SUPERSEDED)) {
                 static const char *const keys[] = {"startedAt", "finishedAt", "specHash",
