@@ -42,8 +42,8 @@ static int setup(struct plan_ctx *ctx, const struct tg_plan_input *in)
     if (!ctx->name)
         return tg_error_set(TG_EINVALID, "plan: the Rollout has no metadata.name");
     json_object *st = jkey(in->rollout, "status");
-    ctx->status = st && json_object_is_type(st, json_type_object) ? jcopy(ctx, st)
-                                                                    : json_object_new_object();
+    ctx->status =
+        st && json_object_is_type(st, json_type_object) ? jcopy(ctx, st) : json_object_new_object();
     if (!ctx->status)
         return tg_error_set(TG_ENOMEM, "plan: out of memory");
     if (in->n_releases) {
@@ -56,13 +56,16 @@ static int setup(struct plan_ctx *ctx, const struct tg_plan_input *in)
         json_object *obj = in->releases[i].obj;
         if (!jstr(obj, "metadata.name"))
             continue;
+        /* A Release for another Rollout is none of this plan's business. */
+        if (in->releases[i].spec && !streq(in->releases[i].spec->rollout, ctx->name))
+            continue;
         r->in = &in->releases[i];
         r->name = jstr(obj, "metadata.name");
         r->created_ms = jtime(obj, "metadata.creationTimestamp");
         r->deleting = jstr(obj, "metadata.deletionTimestamp") != NULL;
         st = jkey(obj, "status");
         r->status = st && json_object_is_type(st, json_type_object) ? jcopy(ctx, st)
-                                                                     : json_object_new_object();
+                                                                    : json_object_new_object();
         ctx->n_rels++;
         if (!r->status)
             return tg_error_set(TG_ENOMEM, "plan: out of memory");
@@ -174,15 +177,16 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
     struct plan_rel *rel = f->rel;
     const char *rphase = rel ? rel_phase(rel) : NULL;
     if (f->name) {
-        phase = f->rollback ? "RollingBack" : streq(rphase, PHASE_PAUSED) ? "Paused" : "Progressing";
+        phase = f->rollback                   ? "RollingBack"
+                : streq(rphase, PHASE_PAUSED) ? "Paused"
+                                              : "Progressing";
         snprintf(buf, sizeof(buf), "%s %s: %s", f->rollback ? "Rolling back to" : "Delivering",
                  f->name, rel ? jstr(rel->status, "message") : "");
         cond_set(ctx, ctx->status, "Progressing", true,
                  f->rollback ? "RollingBack" : "ReleaseInFlight", buf, ctx->generation);
     } else {
         phase = ready ? "Healthy" : "Degraded";
-        cond_set(ctx, ctx->status, "Progressing", false, "NoReleaseInFlight", "",
-                 ctx->generation);
+        cond_set(ctx, ctx->status, "Progressing", false, "NoReleaseInFlight", "", ctx->generation);
     }
     cond_set(ctx, ctx->status, "Paused", streq(phase, "Paused"),
              streq(phase, "Paused") ? (rel && rel->reason ? rel->reason : "Paused") : "NotPaused",
@@ -217,6 +221,8 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
     cond_set(ctx, ctx->status, "Healthy", ready && !f->name, reason, msg, ctx->generation);
     if (ctx->conflict[0])
         phase = "Degraded";
+    else if (!f->name && !ready && !jstr(ctx->status, "stableRelease"))
+        phase = after_rollback(ctx) ? "Degraded" : "Progressing";
     else if (!f->name && !ready)
         phase = after_rollback(ctx) ? "RollingBack" : "Progressing";
     jset_str(ctx, ctx->status, "phase", phase);
@@ -317,6 +323,7 @@ static void plan_valid(struct plan_ctx *ctx)
     const char *why = NULL;
 
     cond_set(ctx, ctx->status, "InvalidSpec", false, "Valid", "", ctx->generation);
+    releases_check(ctx);
     if (!workload(ctx, &why)) {
         char msg[300];
         snprintf(msg, sizeof(msg),
@@ -461,8 +468,7 @@ json_object *tg_action_to_json(const struct tg_action *a)
         json_object_object_add(o, "type",
                                json_object_new_string(a->warning ? "Warning" : "Normal"));
         json_object_object_add(o, "reason", json_object_new_string(a->reason ? a->reason : ""));
-        json_object_object_add(o, "message",
-                               json_object_new_string(a->message ? a->message : ""));
+        json_object_object_add(o, "message", json_object_new_string(a->message ? a->message : ""));
     }
     return o;
 }

@@ -27,8 +27,8 @@
 
 /* One Release naming the Rollout, as observed. Everything is borrowed from the caller. */
 struct tg_plan_release {
-    json_object *obj;                    /* the whole object: metadata, spec, status */
-    const struct tg_release_spec *spec;  /* its parsed spec, or NULL when it is invalid */
+    json_object *obj;                     /* the whole object: metadata, spec, status */
+    const struct tg_release_spec *spec;   /* its parsed spec, or NULL when it is invalid */
     const struct tg_field_errors *errors; /* with spec NULL: every problem found; may be NULL */
 };
 
@@ -37,8 +37,8 @@ struct tg_plan_release {
  * returns; the plan keeps no reference into it.
  */
 struct tg_plan_input {
-    json_object *rollout;                /* the Rollout object, with metadata and status */
-    const struct tg_rollout_spec *spec;  /* its parsed spec, or NULL when it is invalid */
+    json_object *rollout;                 /* the Rollout object, with metadata and status */
+    const struct tg_rollout_spec *spec;   /* its parsed spec, or NULL when it is invalid */
     const struct tg_field_errors *errors; /* with spec NULL: every problem found; may be NULL */
 
     const struct tg_plan_release *releases; /* the Releases whose spec.rollout names it */
@@ -131,13 +131,13 @@ int tg_plan_stable_replicas(int replicas, int weight);
 int tg_plan_actual_weight(int stable_ready, int canary_ready);
 
 /* Labels and annotations the operator puts on what it makes. */
-#define TG_LABEL_MANAGED_BY       "app.kubernetes.io/managed-by"
-#define TG_LABEL_ROLLOUT          "tollgate.io/rollout"
-#define TG_LABEL_TRACK            "tollgate.io/track"
-#define TG_LABEL_COLOR            "tollgate.io/color"
-#define TG_ANNOTATION_TEMPLATE    "tollgate.io/template-hash"
-#define TG_ANNOTATION_RELEASE     "tollgate.io/release"
-#define TG_NGINX_CANARY           "nginx.ingress.kubernetes.io/canary"
-#define TG_NGINX_CANARY_WEIGHT    "nginx.ingress.kubernetes.io/canary-weight"
+#define TG_LABEL_MANAGED_BY    "app.kubernetes.io/managed-by"
+#define TG_LABEL_ROLLOUT       "tollgate.io/rollout"
+#define TG_LABEL_TRACK         "tollgate.io/track"
+#define TG_LABEL_COLOR         "tollgate.io/color"
+#define TG_ANNOTATION_TEMPLATE "tollgate.io/template-hash"
+#define TG_ANNOTATION_RELEASE  "tollgate.io/release"
+#define TG_NGINX_CANARY        "nginx.ingress.kubernetes.io/canary"
+#define TG_NGINX_CANARY_WEIGHT "nginx.ingress.kubernetes.io/canary-weight"
 
 #endif

@@ -41,8 +41,7 @@ static void dep_name(struct plan_ctx *ctx, const char *color, char *buf, size_t 
 static void services(struct plan_ctx *ctx, const char *active, const char *preview)
 {
     ensure_service(ctx, ctx->spec->blue_green.active_service, NULL, NULL, TG_LABEL_COLOR, active);
-    ensure_service(ctx, ctx->spec->blue_green.preview_service, NULL, NULL, TG_LABEL_COLOR,
-                   preview);
+    ensure_service(ctx, ctx->spec->blue_green.preview_service, NULL, NULL, TG_LABEL_COLOR, preview);
 }
 
 static const char *stable_container(struct plan_ctx *ctx)
@@ -168,7 +167,8 @@ static bool may_switch(struct plan_ctx *ctx, struct plan_flight *f, int64_t read
         *reason = "WaitingForPromote";
         return false;
     }
-    int64_t at = ready_at + (bg->has_auto_promotion_delay ? bg->auto_promotion_seconds : 0) * 1000LL;
+    int64_t at =
+        ready_at + (bg->has_auto_promotion_delay ? bg->auto_promotion_seconds : 0) * 1000LL;
     if (ctx->now >= at)
         return true;
     *reason = "AutoPromotionDelay";

@@ -101,8 +101,8 @@ static void fail(struct plan_ctx *ctx, struct plan_flight *flight, const char *w
 {
     char msg[256];
 
-    snprintf(msg, sizeof(msg), "%s did not become ready within progressDeadlineSeconds (%ds)",
-             what, ctx->spec->progress_deadline_seconds);
+    snprintf(msg, sizeof(msg), "%s did not become ready within progressDeadlineSeconds (%ds)", what,
+             ctx->spec->progress_deadline_seconds);
     flight_end(ctx, flight, PHASE_FAILED, "ProgressDeadlineExceeded", msg);
     canary_plan(ctx, NULL);
 }
@@ -112,9 +112,9 @@ static void set_weight(struct plan_ctx *ctx, int router, json_object *stable, js
 {
     route_weight(ctx, router);
     if (ctx->spec->canary.routing.kind == TG_ROUTING_REPLICAS)
-        jset_int(ctx, ctx->status, "canaryWeight",
-                 actual_weight(deployment_ready_replicas(stable),
-                               deployment_ready_replicas(canary)));
+        jset_int(
+            ctx, ctx->status, "canaryWeight",
+            actual_weight(deployment_ready_replicas(stable), deployment_ready_replicas(canary)));
     else
         jset_int(ctx, ctx->status, "canaryWeight", router);
 }

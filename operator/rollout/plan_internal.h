@@ -21,61 +21,61 @@
  * The helpers below are shared between the plan_*.c files only; these macros give their external
  * symbols the module prefix (tg_plan_) while the planner's code keeps short names.
  */
-#define jpath tg_plan_jpath
-#define jkey tg_plan_jkey
-#define jstr tg_plan_jstr
-#define jint tg_plan_jint
-#define jset tg_plan_jset
-#define jset_str tg_plan_jset_str
-#define jput_str tg_plan_jput_str
-#define jset_int tg_plan_jset_int
-#define jset_time tg_plan_jset_time
-#define jcopy tg_plan_jcopy
-#define nn tg_plan_nn
-#define streq tg_plan_streq
-#define time_parse_ms tg_plan_time_parse_ms
-#define time_format tg_plan_time_format
-#define jtime tg_plan_jtime
-#define requeue_at tg_plan_requeue_at
-#define emit_create tg_plan_emit_create
-#define emit_patch tg_plan_emit_patch
-#define emit_event tg_plan_emit_event
-#define rollout_event tg_plan_rollout_event
-#define release_event tg_plan_release_event
-#define plan_push tg_plan_plan_push
-#define action_clear tg_plan_action_clear
-#define cond_set tg_plan_cond_set
-#define cond_status tg_plan_cond_status
-#define merge_diff tg_plan_merge_diff
-#define rel_set_phase tg_plan_rel_set_phase
-#define rel_phase tg_plan_rel_phase
-#define phase_is_final tg_plan_phase_is_final
-#define history_record tg_plan_history_record
-#define rel_conditions tg_plan_rel_conditions
-#define find_object tg_plan_find_object
-#define owned_by_us tg_plan_owned_by_us
-#define our_labels tg_plan_our_labels
-#define our_metadata tg_plan_our_metadata
-#define track_template tg_plan_track_template
-#define ensure_deployment tg_plan_ensure_deployment
-#define template_hash tg_plan_template_hash
-#define deployment_ready tg_plan_deployment_ready
+#define jpath                     tg_plan_jpath
+#define jkey                      tg_plan_jkey
+#define jstr                      tg_plan_jstr
+#define jint                      tg_plan_jint
+#define jset                      tg_plan_jset
+#define jset_str                  tg_plan_jset_str
+#define jput_str                  tg_plan_jput_str
+#define jset_int                  tg_plan_jset_int
+#define jset_time                 tg_plan_jset_time
+#define jcopy                     tg_plan_jcopy
+#define nn                        tg_plan_nn
+#define streq                     tg_plan_streq
+#define time_parse_ms             tg_plan_time_parse_ms
+#define time_format               tg_plan_time_format
+#define jtime                     tg_plan_jtime
+#define requeue_at                tg_plan_requeue_at
+#define emit_create               tg_plan_emit_create
+#define emit_patch                tg_plan_emit_patch
+#define emit_event                tg_plan_emit_event
+#define rollout_event             tg_plan_rollout_event
+#define release_event             tg_plan_release_event
+#define plan_push                 tg_plan_plan_push
+#define action_clear              tg_plan_action_clear
+#define cond_set                  tg_plan_cond_set
+#define cond_status               tg_plan_cond_status
+#define merge_diff                tg_plan_merge_diff
+#define rel_set_phase             tg_plan_rel_set_phase
+#define rel_phase                 tg_plan_rel_phase
+#define phase_is_final            tg_plan_phase_is_final
+#define history_record            tg_plan_history_record
+#define rel_conditions            tg_plan_rel_conditions
+#define find_object               tg_plan_find_object
+#define owned_by_us               tg_plan_owned_by_us
+#define our_labels                tg_plan_our_labels
+#define our_metadata              tg_plan_our_metadata
+#define track_template            tg_plan_track_template
+#define ensure_deployment         tg_plan_ensure_deployment
+#define template_hash             tg_plan_template_hash
+#define deployment_ready          tg_plan_deployment_ready
 #define deployment_ready_replicas tg_plan_deployment_ready_replicas
-#define deployment_hash tg_plan_deployment_hash
-#define ensure_service tg_plan_ensure_service
-#define track_status tg_plan_track_status
-#define route_weight tg_plan_route_weight
-#define ensure_routing_objects tg_plan_ensure_routing_objects
-#define canary_plan tg_plan_canary_plan
-#define bluegreen_plan tg_plan_bluegreen_plan
-#define releases_plan tg_plan_releases_plan
-#define flight_end tg_plan_flight_end
-#define flight_succeeded tg_plan_flight_succeeded
-#define rollout_intent tg_plan_rollout_intent
-#define canary_replicas tg_plan_canary_replicas
-#define stable_replicas tg_plan_stable_replicas
-#define actual_weight tg_plan_actual_weight
-
+#define deployment_hash           tg_plan_deployment_hash
+#define ensure_service            tg_plan_ensure_service
+#define track_status              tg_plan_track_status
+#define route_weight              tg_plan_route_weight
+#define ensure_routing_objects    tg_plan_ensure_routing_objects
+#define canary_plan               tg_plan_canary_plan
+#define bluegreen_plan            tg_plan_bluegreen_plan
+#define releases_plan             tg_plan_releases_plan
+#define releases_check            tg_plan_releases_check
+#define flight_end                tg_plan_flight_end
+#define flight_succeeded          tg_plan_flight_succeeded
+#define rollout_intent            tg_plan_rollout_intent
+#define canary_replicas           tg_plan_canary_replicas
+#define stable_replicas           tg_plan_stable_replicas
+#define actual_weight             tg_plan_actual_weight
 
 /* Release phases, as status.phase spells them. */
 #define PHASE_PENDING     "Pending"
@@ -89,20 +89,20 @@
 /* One Release as planned. */
 struct plan_rel {
     const struct tg_plan_release *in;
-    const char *name;      /* borrowed from in->obj */
-    int64_t created_ms;    /* metadata.creationTimestamp, 0 when absent */
-    bool deleting;         /* metadata.deletionTimestamp is set */
-    json_object *status;   /* the desired status, owned (a copy of the observed one) */
-    bool spec_changed;     /* started, and the spec no longer hashes to status.specHash */
-    const char *reason;    /* the reason for the phase conditions, static; NULL: by phase */
+    const char *name;    /* borrowed from in->obj */
+    int64_t created_ms;  /* metadata.creationTimestamp, 0 when absent */
+    bool deleting;       /* metadata.deletionTimestamp is set */
+    json_object *status; /* the desired status, owned (a copy of the observed one) */
+    bool spec_changed;   /* started, and the spec no longer hashes to status.specHash */
+    const char *reason;  /* the reason for the phase conditions, static; NULL: by phase */
 };
 
 /* The in-flight delivery, resolved for one plan. */
 struct plan_flight {
-    struct plan_rel *rel;  /* the Release, or NULL when it was deleted */
-    const char *name;      /* status.currentRelease (points into name_buf) */
+    struct plan_rel *rel; /* the Release, or NULL when it was deleted */
+    const char *name;     /* status.currentRelease (points into name_buf) */
     char name_buf[256];
-    const char *image;     /* the image being delivered (points into image_buf) */
+    const char *image; /* the image being delivered (points into image_buf) */
     char image_buf[1100];
     const char *container; /* the container it goes into, or NULL for the first */
     bool rollback;         /* a fast redeploy of a Succeeded Release */
@@ -112,22 +112,22 @@ struct plan_ctx {
     const struct tg_plan_input *in;
     const struct tg_rollout_spec *spec; /* NULL when invalid */
     int64_t now;
-    const char *name;      /* the Rollout's name, namespace and uid */
+    const char *name; /* the Rollout's name, namespace and uid */
     const char *namespace;
     const char *uid;
     int64_t generation;
 
-    json_object *status;        /* the Rollout's desired status, owned */
-    struct plan_rel *rels;      /* sorted by creation time, then name */
+    json_object *status;   /* the Rollout's desired status, owned */
+    struct plan_rel *rels; /* sorted by creation time, then name */
     size_t n_rels;
     json_object *base_template; /* the pod template before any image is set, owned */
     json_object *selector;      /* the effective matchLabels, owned */
 
-    struct tg_plan *plan;   /* object actions, in order */
-    struct tg_plan events;  /* Events, appended to the plan last */
-    int64_t requeue_at;     /* earliest wall-clock time to look again; 0 none */
-    int err;                /* sticky: the first allocation failure */
-    char conflict[256];     /* an object in our way that we do not own, for the Healthy condition */
+    struct tg_plan *plan;  /* object actions, in order */
+    struct tg_plan events; /* Events, appended to the plan last */
+    int64_t requeue_at;    /* earliest wall-clock time to look again; 0 none */
+    int err;               /* sticky: the first allocation failure */
+    char conflict[256];    /* an object in our way that we do not own, for the Healthy condition */
 };
 
 /* ---- JSON helpers (plan_util.c) ---- */
@@ -177,8 +177,7 @@ void rollout_event(struct plan_ctx *ctx, bool warning, const char *reason, const
     __attribute__((format(printf, 4, 5)));
 /* An Event about a Release. */
 void release_event(struct plan_ctx *ctx, const struct plan_rel *rel, bool warning,
-                   const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+                   const char *reason, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Appends an action, returning it zeroed, or NULL (recording ENOMEM). */
 struct tg_action *plan_push(struct plan_ctx *ctx, struct tg_plan *plan);
 void action_clear(struct tg_action *a);
@@ -253,6 +252,8 @@ void canary_plan(struct plan_ctx *ctx, struct plan_flight *flight);
 void bluegreen_plan(struct plan_ctx *ctx, struct plan_flight *flight);
 
 /* plan_release.c: the Releases' lifecycle around the strategy. */
+/* Validity and immutability of every Release: the InvalidSpec conditions. Run first. */
+void releases_check(struct plan_ctx *ctx);
 void releases_plan(struct plan_ctx *ctx, struct plan_flight *flight);
 /* Ends the delivery in flight: all traffic back to stable (done by the strategy). */
 void flight_end(struct plan_ctx *ctx, struct plan_flight *flight, const char *phase,

@@ -36,8 +36,8 @@ bool owned_by_us(struct plan_ctx *ctx, json_object *obj)
 {
     json_object *refs = jpath(obj, "metadata.ownerReferences");
 
-    for (size_t i = 0; refs && json_object_is_type(refs, json_type_array) &&
-                       i < json_object_array_length(refs);
+    for (size_t i = 0;
+         refs && json_object_is_type(refs, json_type_array) && i < json_object_array_length(refs);
          i++) {
         json_object *r = json_object_array_get_idx(refs, i);
         json_object *c = jkey(r, "controller");
@@ -220,7 +220,8 @@ bool deployment_ready(json_object *d, const char *hash, int want)
         return false;
     if (want == 0)
         return true;
-    return jint(d, "status.updatedReplicas", 0) >= want && jint(d, "status.readyReplicas", 0) >= want;
+    return jint(d, "status.updatedReplicas", 0) >= want &&
+           jint(d, "status.readyReplicas", 0) >= want;
 }
 
 json_object *ensure_deployment(struct plan_ctx *ctx, const char *name, const char *label,
@@ -317,10 +318,10 @@ static json_object *service_ports(struct plan_ctx *ctx)
 
 static bool ports_match(json_object *have, json_object *want)
 {
-    json_object *h = have && json_object_is_type(have, json_type_array) &&
-                             json_object_array_length(have) == 1
-                         ? json_object_array_get_idx(have, 0)
-                         : NULL;
+    json_object *h =
+        have && json_object_is_type(have, json_type_array) && json_object_array_length(have) == 1
+            ? json_object_array_get_idx(have, 0)
+            : NULL;
     json_object *w = json_object_array_get_idx(want, 0);
 
     return h && json_object_equal(jkey(h, "port"), jkey(w, "port")) &&

@@ -92,8 +92,8 @@ void flight_end(struct plan_ctx *ctx, struct plan_flight *flight, const char *ph
 
 void flight_succeeded(struct plan_ctx *ctx, struct plan_flight *flight)
 {
-    const char *track = ctx->spec->strategy == TG_STRATEGY_CANARY ? "tracks.stable"
-                                                                  : "tracks.active";
+    const char *track =
+        ctx->spec->strategy == TG_STRATEGY_CANARY ? "tracks.stable" : "tracks.active";
     char path[64];
 
     jset_str(ctx, ctx->status, "stableRelease", flight->name);
@@ -106,8 +106,8 @@ void flight_succeeded(struct plan_ctx *ctx, struct plan_flight *flight)
             rel_set_phase(ctx, flight->rel, PHASE_SUCCEEDED, "Succeeded",
                           "Redeployed by a rollback: %s is stable", flight->name);
         else
-            rel_set_phase(ctx, flight->rel, PHASE_SUCCEEDED, "Succeeded",
-                          "Delivered: %s is stable", flight->name);
+            rel_set_phase(ctx, flight->rel, PHASE_SUCCEEDED, "Succeeded", "Delivered: %s is stable",
+                          flight->name);
         history_record(ctx, flight->rel, flight->name, PHASE_SUCCEEDED);
     }
     clear_flight_status(ctx);
@@ -128,8 +128,7 @@ static void check_spec(struct plan_ctx *ctx, struct plan_rel *rel)
         joined = rel->in->errors ? tg_field_errors_join(rel->in->errors) : NULL;
         reason = started ? "SpecImmutable" : "InvalidSpec";
         snprintf(msg, sizeof(msg), "%s%s",
-                 started ? "The spec changed after delivery started and is no longer valid: "
-                         : "",
+                 started ? "The spec changed after delivery started and is no longer valid: " : "",
                  joined ? joined : "the spec is invalid");
     } else if (started && hash && !streq(hash, rel->in->spec->spec_hash)) {
         reason = "SpecImmutable";
@@ -177,8 +176,7 @@ static void flight_image(struct plan_ctx *ctx, struct plan_flight *f)
     }
 }
 
-static void start(struct plan_ctx *ctx, struct plan_flight *f, struct plan_rel *rel,
-                  bool rollback)
+static void start(struct plan_ctx *ctx, struct plan_flight *f, struct plan_rel *rel, bool rollback)
 {
     f->rel = rel;
     snprintf(f->name_buf, sizeof(f->name_buf), "%s", rel->name);
@@ -222,8 +220,7 @@ static void release_intents(struct plan_ctx *ctx, struct plan_flight *f)
                               "Aborted by request before it started");
             } else {
                 release_event(ctx, rel, false, "AbortIgnored",
-                              "Abort ignored: the Release has already ended (%s)",
-                              rel_phase(rel));
+                              "Abort ignored: the Release has already ended (%s)", rel_phase(rel));
             }
         }
         if (release_intent(ctx, rel, TG_ANNOTATION_RETRY, "retry")) {
@@ -253,8 +250,8 @@ static void release_intents(struct plan_ctx *ctx, struct plan_flight *f)
 static struct plan_rel *rollback_target(struct plan_ctx *ctx, const char **why)
 {
     const char *stable = jstr(ctx->status, "stableRelease");
-    json_object *na = jkey(jpath(ctx->in->rollout, "metadata.annotations"),
-                           TG_ANNOTATION_ROLLBACK_TO);
+    json_object *na =
+        jkey(jpath(ctx->in->rollout, "metadata.annotations"), TG_ANNOTATION_ROLLBACK_TO);
     json_object *hist = jkey(ctx->status, "history");
 
     if (na && json_object_is_type(na, json_type_string) && json_object_get_string(na)[0]) {
@@ -273,8 +270,8 @@ static struct plan_rel *rollback_target(struct plan_ctx *ctx, const char **why)
         }
         return rel;
     }
-    for (size_t i = 0; hist && json_object_is_type(hist, json_type_array) &&
-                       i < json_object_array_length(hist);
+    for (size_t i = 0;
+         hist && json_object_is_type(hist, json_type_array) && i < json_object_array_length(hist);
          i++) {
         json_object *e = json_object_array_get_idx(hist, i);
         const char *name = jstr(e, "release");
@@ -311,15 +308,19 @@ static void rollback(struct plan_ctx *ctx, struct plan_flight *f)
     start(ctx, f, target, true);
 }
 
+void releases_check(struct plan_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_rels; i++) {
+        if (!ctx->rels[i].deleting)
+            check_spec(ctx, &ctx->rels[i]);
+    }
+}
+
 void releases_plan(struct plan_ctx *ctx, struct plan_flight *f)
 {
     const char *current = jstr(ctx->status, "currentRelease");
 
     memset(f, 0, sizeof(*f));
-    for (size_t i = 0; i < ctx->n_rels; i++) {
-        if (!ctx->rels[i].deleting)
-            check_spec(ctx, &ctx->rels[i]);
-    }
     if (current) {
         struct plan_rel *rel = find_rel(ctx, current);
         snprintf(f->name_buf, sizeof(f->name_buf), "%s", current);

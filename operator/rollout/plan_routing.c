@@ -147,8 +147,8 @@ static void gateway_weight(struct plan_ctx *ctx, int weight)
     }
     if (!ops)
         return;
-    emit_patch(ctx, "gateway.networking.k8s.io/v1", "HTTPRoute", r->http_route, NULL,
-               TG_PATCH_JSON, ops);
+    emit_patch(ctx, "gateway.networking.k8s.io/v1", "HTTPRoute", r->http_route, NULL, TG_PATCH_JSON,
+               ops);
     if (r->route_namespace && ctx->plan->n_actions > 0) {
         struct tg_action *a = &ctx->plan->actions[ctx->plan->n_actions - 1];
         free(a->namespace);
@@ -235,8 +235,7 @@ static void nginx_weight(struct plan_ctx *ctx, int weight)
         if (sp)
             jset(ctx, patch, "spec", sp);
         if (patch && json_object_object_length(patch) > 0)
-            emit_patch(ctx, "networking.k8s.io/v1", "Ingress", name, NULL, TG_PATCH_MERGE,
-                       patch);
+            emit_patch(ctx, "networking.k8s.io/v1", "Ingress", name, NULL, TG_PATCH_MERGE, patch);
         else
             json_object_put(patch);
     }

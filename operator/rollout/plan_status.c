@@ -148,8 +148,8 @@ void history_record(struct plan_ctx *ctx, const struct plan_rel *rel, const char
     if (!jkey(entry, "finishedAt"))
         jset_time(ctx, entry, "finishedAt", ctx->now);
     json_object_array_add(hist, entry);
-    for (size_t i = 0; old && json_object_is_type(old, json_type_array) &&
-                       i < json_object_array_length(old);
+    for (size_t i = 0;
+         old && json_object_is_type(old, json_type_array) && i < json_object_array_length(old);
          i++) {
         json_object *e = json_object_array_get_idx(old, i);
         if (!streq(jstr(e, "release"), name))
@@ -180,7 +180,8 @@ static const char *phase_reason(const char *phase)
 void rel_conditions(struct plan_ctx *ctx, struct plan_rel *rel)
 {
     const char *phase = rel_phase(rel);
-    const char *r = rel->reason ? rel->reason : jstr(cond_find(rel->status, "Progressing"), "reason");
+    const char *r =
+        rel->reason ? rel->reason : jstr(cond_find(rel->status, "Progressing"), "reason");
     int64_t gen = jint(rel->in->obj, "metadata.generation", 0);
     bool active = streq(phase, PHASE_PROGRESSING) || streq(phase, PHASE_PAUSED);
     bool paused = streq(phase, PHASE_PAUSED), failed = streq(phase, PHASE_FAILED);
@@ -189,7 +190,8 @@ void rel_conditions(struct plan_ctx *ctx, struct plan_rel *rel)
     /* Copies: the conditions written below own the strings these may point into. */
     snprintf(ph, sizeof(ph), "%s", phase);
     snprintf(reason, sizeof(reason), "%s", r ? r : phase_reason(ph));
-    snprintf(msg, sizeof(msg), "%s", jstr(rel->status, "message") ? jstr(rel->status, "message") : "");
+    snprintf(msg, sizeof(msg), "%s",
+             jstr(rel->status, "message") ? jstr(rel->status, "message") : "");
     cond_set(ctx, rel->status, "Progressing", active, reason, msg, gen);
     cond_set(ctx, rel->status, "Paused", paused, paused ? reason : "NotPaused", paused ? msg : "",
              gen);

@@ -323,8 +323,7 @@ void rollout_event(struct plan_ctx *ctx, bool warning, const char *reason, const
 {
     va_list ap;
     va_start(ap, fmt);
-    vevent(ctx, "tollgate.io/v1alpha1", "Rollout", ctx->name, ctx->uid, warning, reason, fmt,
-           ap);
+    vevent(ctx, "tollgate.io/v1alpha1", "Rollout", ctx->name, ctx->uid, warning, reason, fmt, ap);
     va_end(ap);
 }
 
@@ -333,7 +332,7 @@ void release_event(struct plan_ctx *ctx, const struct plan_rel *rel, bool warnin
 {
     va_list ap;
     va_start(ap, fmt);
-    vevent(ctx, "tollgate.io/v1alpha1", "Release", rel->name,
-           jstr(rel->in->obj, "metadata.uid"), warning, reason, fmt, ap);
+    vevent(ctx, "tollgate.io/v1alpha1", "Release", rel->name, jstr(rel->in->obj, "metadata.uid"),
+           warning, reason, fmt, ap);
     va_end(ap);
 }

@@ -206,7 +206,8 @@ static json_object *world_find(struct world *w, const char *kind, const char *na
     for (size_t i = 0; i < json_object_array_length(arr); i++) {
         json_object *o = json_object_array_get_idx(arr, i);
         json_object *m = tl_get(o, "metadata");
-        if ((strcmp(kind, "Release") == 0 || (tl_str(o, "kind") && strcmp(tl_str(o, "kind"), kind) == 0)) &&
+        if ((strcmp(kind, "Release") == 0 ||
+             (tl_str(o, "kind") && strcmp(tl_str(o, "kind"), kind) == 0)) &&
             tl_str(m, "name") && strcmp(tl_str(m, "name"), name) == 0)
             return o;
     }

@@ -104,8 +104,7 @@ static void trace_line(struct world *w, char *buf, size_t n)
     for (size_t i = 0; i < json_object_array_length(w->objects); i++) {
         json_object *o = json_object_array_get_idx(w->objects, i);
         const char *kind = tl_str(o, "kind"), *name = obj_str(o, "metadata", "name");
-        if (!tl_get(tl_get(o, "metadata"), "ownerReferences") &&
-            strcmp(kind, "HTTPRoute") != 0)
+        if (!tl_get(tl_get(o, "metadata"), "ownerReferences") && strcmp(kind, "HTTPRoute") != 0)
             continue;
         if (strcmp(kind, "Deployment") == 0) {
             json_object *c = json_object_array_get_idx(
@@ -121,8 +120,7 @@ static void trace_line(struct world *w, char *buf, size_t n)
             json_object *sel = tl_get(tl_get(o, "spec"), "selector");
             const char *t = tl_str(sel, "tollgate.io/track");
             const char *c = tl_str(sel, "tollgate.io/color");
-            len += (size_t)snprintf(buf + len, n - len, "svc/%s->%s ", name,
-                                    t ? t : c ? c : "all");
+            len += (size_t)snprintf(buf + len, n - len, "svc/%s->%s ", name, t ? t : c ? c : "all");
         } else if (strcmp(kind, "HTTPRoute") == 0) {
             json_object *refs = tl_get(
                 json_object_array_get_idx(tl_get(tl_get(o, "spec"), "rules"), 0), "backendRefs");
@@ -364,10 +362,10 @@ static void test_canary_rounding(void **state)
     static const struct {
         int replicas, weight, canary, stable;
     } cases[] = {
-        {4, 0, 0, 4},    {4, 10, 1, 3},  {4, 25, 1, 3},  {4, 50, 2, 2},   {4, 90, 3, 1},
-        {4, 99, 3, 1},   {4, 100, 4, 0}, {10, 15, 2, 8}, {10, 14, 1, 9},  {10, 5, 1, 9},
-        {1, 10, 1, 1},   {1, 100, 1, 0}, {1, 0, 0, 1},   {0, 50, 0, 0},   {2, 50, 1, 1},
-        {3, 50, 2, 1},   {3, 1, 1, 2},   {100, 1, 1, 99}, {5, 95, 4, 1},
+        {4, 0, 0, 4},  {4, 10, 1, 3},  {4, 25, 1, 3},   {4, 50, 2, 2},  {4, 90, 3, 1},
+        {4, 99, 3, 1}, {4, 100, 4, 0}, {10, 15, 2, 8},  {10, 14, 1, 9}, {10, 5, 1, 9},
+        {1, 10, 1, 1}, {1, 100, 1, 0}, {1, 0, 0, 1},    {0, 50, 0, 0},  {2, 50, 1, 1},
+        {3, 50, 2, 1}, {3, 1, 1, 2},   {100, 1, 1, 99}, {5, 95, 4, 1},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
