@@ -323,8 +323,9 @@ static void plan_valid(struct plan_ctx *ctx)
     const char *why = NULL;
 
     cond_set(ctx, ctx->status, "InvalidSpec", false, "Valid", "", ctx->generation);
+    bool found = workload(ctx, &why);
     releases_check(ctx);
-    if (!workload(ctx, &why)) {
+    if (!found) {
         char msg[300];
         snprintf(msg, sizeof(msg),
                  streq(why, "NoSelector")

@@ -9,7 +9,7 @@
  *   When all its pods are ready status.previewReadyAt is recorded, and the switch happens:
  *   with autoPromotionEnabled, autoPromotionSeconds after previewReadyAt (at once when unset);
  *   without it, on promote (tollgate.io/promote or promote-full). Rollbacks switch as soon as
- *   the preview is ready. spec.paused holds the switch.
+ *   the preview is ready. spec.paused holds the switch (a promote meanwhile is ignored).
  * - The switch points the active and preview Services at the new color, and records
  *   status.scaleDownAt = now + scaleDownDelaySeconds: the old color keeps its pods until then
  *   (requeue at that time), so in-flight requests finish; then it scales to 0. A new Release
@@ -154,14 +154,14 @@ static bool may_switch(struct plan_ctx *ctx, struct plan_flight *f, int64_t read
 
     if (f->rollback)
         return true;
+    if (ctx->spec->paused) {
+        *reason = "RolloutPaused";
+        return false;
+    }
     if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE_FULL, "promoteFull") ||
         rollout_intent(ctx, TG_ANNOTATION_PROMOTE, "promote")) {
         rollout_event(ctx, false, "Promoted", "Promoted: switching the active Service");
         return true;
-    }
-    if (ctx->spec->paused) {
-        *reason = "RolloutPaused";
-        return false;
     }
     if (!bg->auto_promotion_enabled) {
         *reason = "WaitingForPromote";

@@ -17,7 +17,7 @@
  *   its share); when the stable track is ready on it the canary's share goes back to stable,
  *   the canary scales to 0, and the Release has Succeeded. A rollback scales the canary to 0
  *   and sends all traffic to stable first, since the canary runs what is being rolled back.
- * - spec.paused holds the step where it is.
+ * - spec.paused holds the step where it is; promotes meanwhile are ignored (with an Event).
  * - progressDeadlineSeconds: a setWeight step or the stable update that is not done within the
  *   deadline of status.stepStartedAt fails the Release; all traffic goes back to stable.
  * The canary Deployment is kept at 0 replicas between deliveries rather than deleted.
@@ -239,7 +239,7 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
     c = find_object(ctx, "Deployment", canary);
     s = find_object(ctx, "Deployment", stable);
 
-    if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE_FULL, "promoteFull")) {
+    if (!spec->paused && rollout_intent(ctx, TG_ANNOTATION_PROMOTE_FULL, "promoteFull")) {
         rollout_event(ctx, false, "PromotedFull", "Promoted in full: skipping the remaining steps");
         step = n;
         jset_int(ctx, ctx->status, "currentStep", (int64_t)n);
@@ -285,8 +285,9 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
         advance(ctx, &step);
     }
     if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE, "promote"))
-        rollout_event(ctx, false, "PromoteIgnored",
-                      "Promote ignored: no pause is running (step %zu/%zu)", step + 1, n);
+        rollout_event(ctx, false, "PromoteIgnored", "Promote ignored: %s (step %zu/%zu)",
+                      spec->paused ? "the Rollout is paused (spec.paused)" : "no pause is running",
+                      step + 1, n);
     if (step >= n) {
         json_object_put(t);
         finish(ctx, f);

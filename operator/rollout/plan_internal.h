@@ -94,6 +94,7 @@ struct plan_rel {
     bool deleting;       /* metadata.deletionTimestamp is set */
     json_object *status; /* the desired status, owned (a copy of the observed one) */
     bool spec_changed;   /* started, and the spec no longer hashes to status.specHash */
+    bool blocked;        /* InvalidSpec: it may not start */
     const char *reason;  /* the reason for the phase conditions, static; NULL: by phase */
 };
 

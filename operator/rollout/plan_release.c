@@ -114,7 +114,28 @@ void flight_succeeded(struct plan_ctx *ctx, struct plan_flight *flight)
     memset(flight, 0, sizeof(*flight));
 }
 
-/* Checks validity and immutability; sets the InvalidSpec condition. */
+/*
+ * True when the container a Release names is in the Rollout's pod template (the first one is
+ * used when it names none, and an unknown template cannot be checked).
+ */
+static bool container_found(struct plan_ctx *ctx, const char *want)
+{
+    json_object *cs = jpath(ctx->base_template, "spec.containers");
+
+    if (!want || !cs || !json_object_is_type(cs, json_type_array))
+        return true;
+    for (size_t i = 0; i < json_object_array_length(cs); i++) {
+        if (streq(jstr(json_object_array_get_idx(cs, i), "name"), want))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Checks validity, immutability and that the named container exists; sets the InvalidSpec
+ * condition. A Release with a problem never starts (rel->blocked); one already started carries on
+ * with what it started with (rel->spec_changed).
+ */
 static void check_spec(struct plan_ctx *ctx, struct plan_rel *rel)
 {
     int64_t gen = jint(rel->in->obj, "metadata.generation", 0);
@@ -135,9 +156,16 @@ static void check_spec(struct plan_ctx *ctx, struct plan_rel *rel)
         snprintf(msg, sizeof(msg),
                  "The spec changed after delivery started; a Release is immutable once started, "
                  "so the change is ignored (create a new Release instead)");
+    } else if (!started && !container_found(ctx, rel->in->spec->container)) {
+        reason = "ContainerNotFound";
+        snprintf(msg, sizeof(msg),
+                 "spec.artifact.container: the Rollout's pod template has no container named "
+                 "\"%s\"",
+                 rel->in->spec->container);
     }
     free(joined);
     rel->spec_changed = started && reason;
+    rel->blocked = reason != NULL;
     if (!reason) {
         cond_set(ctx, rel->status, "InvalidSpec", false, "Valid", "", gen);
         return;
@@ -344,7 +372,7 @@ void releases_plan(struct plan_ctx *ctx, struct plan_flight *f)
     for (size_t i = 0; i < ctx->n_rels; i++) {
         struct plan_rel *rel = &ctx->rels[i];
         if (!rel->deleting && rel->in->spec && !rel->spec_changed &&
-            !phase_is_final(rel_phase(rel)))
+            !phase_is_final(rel_phase(rel)) && !rel->blocked)
             want = rel;
     }
     if (want && want != f->rel) {
