@@ -46,6 +46,26 @@ static const char *stable_container(struct plan_ctx *ctx)
     return NULL;
 }
 
+/*
+ * True when the stable Deployment no longer runs the stable image: a Release that was updating
+ * it (after its last step) was superseded, aborted or failed. Only the image is compared, so a
+ * changed Rollout template alone never restarts the stable pods between Releases.
+ */
+static bool stable_drifted(struct plan_ctx *ctx, json_object *d, const char *image)
+{
+    const char *want = stable_container(ctx);
+    json_object *cs = jpath(d, "spec.template.spec.containers");
+
+    if (!d || !image || !cs || !json_object_is_type(cs, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(cs); i++) {
+        json_object *c = json_object_array_get_idx(cs, i);
+        if (want ? streq(jstr(c, "name"), want) : i == 0)
+            return !streq(jstr(c, "image"), image);
+    }
+    return false;
+}
+
 /* The weight of the last setWeight step before step i: what the router carries during it. */
 static int weight_before(const struct tg_rollout_spec *spec, size_t i)
 {
@@ -131,9 +151,10 @@ static void idle(struct plan_ctx *ctx)
     }
     dep_name(ctx, STABLE, stable, sizeof(stable));
     dep_name(ctx, CANARY, canary, sizeof(canary));
-    json_object *s = ensure_deployment(
-        ctx, stable, TG_LABEL_TRACK, STABLE,
-        track_template(ctx, image, stable_container(ctx), TG_LABEL_TRACK, STABLE), false, r);
+    json_object *s =
+        ensure_deployment(ctx, stable, TG_LABEL_TRACK, STABLE,
+                          track_template(ctx, image, stable_container(ctx), TG_LABEL_TRACK, STABLE),
+                          stable_drifted(ctx, find_object(ctx, "Deployment", stable), image), r);
     json_object *c = find_object(ctx, "Deployment", canary);
     if (c)
         c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
@@ -312,8 +333,8 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
     const char *stable_image = jstr(ctx->status, "tracks.stable.image");
     s = ensure_deployment(
         ctx, stable, TG_LABEL_TRACK, STABLE,
-        track_template(ctx, stable_image, stable_container(ctx), TG_LABEL_TRACK, STABLE), false,
-        want_s);
+        track_template(ctx, stable_image, stable_container(ctx), TG_LABEL_TRACK, STABLE),
+        stable_drifted(ctx, s, stable_image), want_s);
     c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, t, true, want_c);
     ensure_routing_objects(ctx);
     set_weight(ctx, (int)jint(ctx->status, "canaryWeight", 0), s, c);
