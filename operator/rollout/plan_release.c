@@ -32,14 +32,12 @@
 bool rollout_intent(struct plan_ctx *ctx, const char *annotation, const char *handled_key)
 {
     char path[64];
-    json_object *a = jkey(jpath(ctx->in->rollout, "metadata.annotations"), annotation);
 
-    if (!a || !json_object_is_type(a, json_type_string))
-        return false;
     snprintf(path, sizeof(path), "handledIntents.%s", handled_key);
-    if (streq(jstr(ctx->status, path), json_object_get_string(a)))
+    const char *token = tg_intent_pending(ctx->in->rollout, annotation, jstr(ctx->status, path));
+    if (!token)
         return false;
-    jset_str(ctx, ctx->status, path, json_object_get_string(a));
+    jset_str(ctx, ctx->status, path, token);
     return true;
 }
 
@@ -47,14 +45,12 @@ static bool release_intent(struct plan_ctx *ctx, struct plan_rel *rel, const cha
                            const char *handled_key)
 {
     char path[64];
-    json_object *a = jkey(jpath(rel->in->obj, "metadata.annotations"), annotation);
 
-    if (!a || !json_object_is_type(a, json_type_string))
-        return false;
     snprintf(path, sizeof(path), "handledIntents.%s", handled_key);
-    if (streq(jstr(rel->status, path), json_object_get_string(a)))
+    const char *token = tg_intent_pending(rel->in->obj, annotation, jstr(rel->status, path));
+    if (!token)
         return false;
-    jset_str(ctx, rel->status, path, json_object_get_string(a));
+    jset_str(ctx, rel->status, path, token);
     return true;
 }
 
@@ -114,21 +110,13 @@ void flight_succeeded(struct plan_ctx *ctx, struct plan_flight *flight)
     memset(flight, 0, sizeof(*flight));
 }
 
-/*
- * True when the container a Release names is in the Rollout's pod template (the first one is
- * used when it names none, and an unknown template cannot be checked).
- */
-static bool container_found(struct plan_ctx *ctx, const char *want)
+/* True when the Rollout's pod template has the container the Release sets (unknown: true). */
+static bool container_found(struct plan_ctx *ctx, const struct tg_release_spec *spec)
 {
-    json_object *cs = jpath(ctx->base_template, "spec.containers");
+    size_t index;
 
-    if (!want || !cs || !json_object_is_type(cs, json_type_array))
-        return true;
-    for (size_t i = 0; i < json_object_array_length(cs); i++) {
-        if (streq(jstr(json_object_array_get_idx(cs, i), "name"), want))
-            return true;
-    }
-    return false;
+    return !ctx->base_template ||
+           tg_release_target_container(spec, ctx->base_template, &index) == 0;
 }
 
 /*
@@ -156,7 +144,7 @@ static void check_spec(struct plan_ctx *ctx, struct plan_rel *rel)
         snprintf(msg, sizeof(msg),
                  "The spec changed after delivery started; a Release is immutable once started, "
                  "so the change is ignored (create a new Release instead)");
-    } else if (!started && !container_found(ctx, rel->in->spec->container)) {
+    } else if (!started && !container_found(ctx, rel->in->spec)) {
         reason = "ContainerNotFound";
         snprintf(msg, sizeof(msg),
                  "spec.artifact.container: the Rollout's pod template has no container named "
