@@ -57,7 +57,7 @@ static const char *stable_container(struct plan_ctx *ctx)
 
 static void idle(struct plan_ctx *ctx)
 {
-    const char *image = jstr(ctx->status, "tracks.active.image");
+    const char *image = stable_image(ctx);
     const char *a = active_color(ctx), *o = other(a);
     char adep[80], odep[80];
     int r = ctx->spec->replicas;
@@ -88,7 +88,15 @@ static void idle(struct plan_ctx *ctx)
                           odep);
         jset(ctx, ctx->status, "scaleDownAt", NULL);
     }
-    services(ctx, a, a);
+    bool ready = deployment_ready(ad, NULL, r);
+    json_object *svc = find_object(ctx, "Service", ctx->spec->blue_green.active_service);
+    /* After a switch from canary, the Services keep the canary's pods until blue is ready. */
+    if (ready || !svc || jkey(jpath(svc, "spec.selector"), TG_LABEL_COLOR))
+        services(ctx, a, a);
+    if (ready) {
+        retire(ctx, "stable");
+        retire(ctx, "canary");
+    }
     track_status(ctx, "active", adep, jstr(ctx->status, "stableRelease"), image, r, ad);
     if (od)
         track_status(ctx, "preview", odep, NULL, NULL, keep, od);
@@ -232,8 +240,7 @@ static void deliver(struct plan_ctx *ctx, struct plan_flight *f)
     else
         rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason,
                       "The preview (%s) is ready; promoting after autoPromotionSeconds", pdep);
-    track_status(ctx, "active", adep, jstr(ctx->status, "stableRelease"),
-                 jstr(ctx->status, "tracks.active.image"), r, ad);
+    track_status(ctx, "active", adep, jstr(ctx->status, "stableRelease"), stable_image(ctx), r, ad);
     track_status(ctx, "preview", pdep, f->name, f->image, r, pd);
 }
 
@@ -241,7 +248,7 @@ void bluegreen_plan(struct plan_ctx *ctx, struct plan_flight *flight)
 {
     if (!flight)
         idle(ctx);
-    else if (!jstr(ctx->status, "tracks.active.image"))
+    else if (!stable_image(ctx))
         first(ctx, flight);
     else
         deliver(ctx, flight);

@@ -141,7 +141,7 @@ static void set_weight(struct plan_ctx *ctx, int router, json_object *stable, js
 
 static void idle(struct plan_ctx *ctx)
 {
-    const char *image = jstr(ctx->status, "tracks.stable.image");
+    const char *image = stable_image(ctx);
     char stable[80], canary[80];
     int r = ctx->spec->replicas;
 
@@ -160,6 +160,10 @@ static void idle(struct plan_ctx *ctx)
         c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
     ensure_routing_objects(ctx);
     set_weight(ctx, 0, s, c);
+    if (deployment_ready(s, NULL, r)) {
+        retire(ctx, "blue");
+        retire(ctx, "green");
+    }
     jset(ctx, ctx->status, "currentStep", NULL);
     track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), image, r, s);
     if (c || jpath(ctx->status, "tracks.canary"))
@@ -235,8 +239,7 @@ static void finish(struct plan_ctx *ctx, struct plan_flight *f)
     else
         rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, "Promoting",
                       "All steps done: updating the stable track to the new image");
-    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"),
-                 jstr(ctx->status, "tracks.stable.image"), r, s);
+    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), stable_image(ctx), r, s);
     track_status(ctx, CANARY, canary, f->rollback ? NULL : f->name, f->rollback ? NULL : f->image,
                  c_replicas, c);
 }
@@ -330,11 +333,11 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
         if (!deployment_ready(c, hash, want_c) && have > want_s)
             want_s = have > r ? r : have;
     }
-    const char *stable_image = jstr(ctx->status, "tracks.stable.image");
+    const char *simage = stable_image(ctx);
     s = ensure_deployment(
         ctx, stable, TG_LABEL_TRACK, STABLE,
-        track_template(ctx, stable_image, stable_container(ctx), TG_LABEL_TRACK, STABLE),
-        stable_drifted(ctx, s, stable_image), want_s);
+        track_template(ctx, simage, stable_container(ctx), TG_LABEL_TRACK, STABLE),
+        stable_drifted(ctx, s, simage), want_s);
     c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, t, true, want_c);
     ensure_routing_objects(ctx);
     set_weight(ctx, (int)jint(ctx->status, "canaryWeight", 0), s, c);
@@ -349,7 +352,7 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
         rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason, "Step %zu/%zu: %s", step + 1, n,
                       what);
     jset_int(ctx, f->rel ? f->rel->status : NULL, "currentStep", (int64_t)step);
-    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), stable_image, want_s, s);
+    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), simage, want_s, s);
     track_status(ctx, CANARY, canary, f->name, f->image, want_c, c);
 }
 
@@ -359,7 +362,7 @@ void canary_plan(struct plan_ctx *ctx, struct plan_flight *flight)
         idle(ctx);
         return;
     }
-    if (!jstr(ctx->status, "tracks.stable.image")) {
+    if (!stable_image(ctx)) {
         first(ctx, flight);
         return;
     }

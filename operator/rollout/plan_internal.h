@@ -238,6 +238,17 @@ const char *deployment_hash(json_object *d);
 /* Makes Service name exist, selecting our pods, with extra label (track/color) if given. */
 void ensure_service(struct plan_ctx *ctx, const char *name, const char *label, const char *value,
                     const char *sel_label, const char *sel_value);
+/*
+ * The image serving production: status.tracks.stable.image (canary) or tracks.active.image
+ * (blue-green); after the strategy changed, the other one, so that a switch of strategy keeps
+ * serving the stable Release instead of cutting traffic until the next Release.
+ */
+const char *stable_image(struct plan_ctx *ctx);
+/*
+ * Scales <rollout>-<suffix> to 0 when we own it and it runs pods: the Deployments of a strategy
+ * the Rollout no longer uses, once the new strategy's serve.
+ */
+void retire(struct plan_ctx *ctx, const char *suffix);
 /* Records a track in status.tracks.<key>. */
 void track_status(struct plan_ctx *ctx, const char *key, const char *deployment,
                   const char *release, const char *image, int replicas, json_object *observed);
