@@ -311,7 +311,7 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
     if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE, "promote"))
         rollout_event(ctx, false, "PromoteIgnored", "Promote ignored: %s (step %zu/%zu)",
                       spec->paused ? "the Rollout is paused (spec.paused)" : "no pause is running",
-                      step + 1, n);
+                      step < n ? step + 1 : n, n);
     if (step >= n) {
         json_object_put(t);
         finish(ctx, f);
