@@ -46,7 +46,7 @@ class PatchError(Exception):
         self.detail = detail
 
     def __str__(self):
-        return self.message if not self.detail else "%s (%s)" % (self.message, self.detail)
+        return self.message
 
 
 def _bad_request(message):

@@ -1,0 +1,770 @@
+"""Structural OpenAPI v3 schemas as kube-apiserver uses them for custom resources.
+
+Reimplements the behaviour of apiextensions-apiserver (pkg/apiserver/schema:
+structural schema checks, pruning, defaulting) and of its validation path
+(k8s.io/kube-openapi/pkg/validation/validate, with the errors converted to
+field errors by apiextensions' kubeOpenAPIResultToFieldErrors). Causes come in
+the metav1.StatusCause form the apiserver sends:
+    {"reason": "FieldValueInvalid", "message": "Invalid value: 0: spec.replicas in body
+     should be greater than or equal to 1", "field": "spec.replicas"}
+The message is field.Error.ErrorBody() (without the field path); the Status message
+the server builds is "<field>: <message>" joined, A2/A1 do that.
+
+Interface (see /work/notes/kubesim-spec.md):
+    validate(value, schema, path="") -> list[cause]
+    apply_defaults(value, schema) -> None      (PruneNonNullableNullsWithoutDefaults + Default)
+    prune(value, schema, path="") -> list[str] (unknown-field paths, ".spec.foo", sorted)
+    check_structural(schema) -> list[str]      ("<path>: <error body>", path relative to the
+                                                 openAPIV3Schema root, e.g.
+                                                 "properties[spec].type: Required value: must not
+                                                 be empty for specified object fields")
+Extensions (additive, optional):
+    prune(..., is_resource_root=True)  root object keeps apiVersion/kind/metadata (as the apiserver
+                                       does for a whole custom resource); pass False for a subtree.
+    check_structural_causes(schema, base) -> causes with field paths prefixed by `base`
+                                       (e.g. "spec.versions[0].schema.openAPIV3Schema").
+    unsupported_features(schema) -> list[str]: keywords kubesim cannot evaluate (CEL rules in
+                                       x-kubernetes-validations); A2 should refuse such CRDs loudly.
+    go_value(v) -> str: a value printed the way the apiserver's messages print it.
+
+Differences from the apiserver that remain (documented, not silent):
+- pattern: evaluated with Python `re` (search semantics like ECMA/Go RE2 "match anywhere").
+  The apiserver uses Go RE2 syntax (kube-openapi compiles the pattern with regexp). Python re
+  differs for: \\Z vs \\z, possessive/atomic groups and backreferences (accepted by Python,
+  rejected by RE2), \\d / \\w matching Unicode digits/letters in Python (use re.ASCII here, so
+  like RE2), named groups (?P<n>) both accept; (?<n>) only newer RE2. Patterns Python cannot
+  compile yield a FieldValueInvalid cause instead of being ignored.
+- format: date-time, date, int32, int64, float, double, byte, uuid, email (approx.),
+  hostname, ipv4, ipv6, cidr are checked; other formats are accepted like the apiserver
+  accepts unknown formats.
+- x-kubernetes-validations (CEL) is not evaluated: see unsupported_features().
+"""
+
+import base64
+import copy
+import ipaddress
+import json
+import re
+from decimal import Decimal
+
+__all__ = ["validate", "apply_defaults", "prune", "check_structural", "go_float",
+           "check_structural_causes", "unsupported_features", "go_value"]
+
+
+# --------------------------------------------------------------------------
+# value printing as Go's fmt does in field.Error.ErrorBody
+# --------------------------------------------------------------------------
+def go_float(f):
+    """strconv.FormatFloat(f, 'g', -1, 64) == fmt's %v for float64."""
+    if f != f:
+        return "NaN"
+    if f in (float("inf"), float("-inf")):
+        return "+Inf" if f > 0 else "-Inf"
+    if f == 0:
+        return "-0" if str(f).startswith("-") else "0"
+    sign, digits, exp = Decimal(repr(float(f))).as_tuple()
+    digits = list(digits)
+    while len(digits) > 1 and digits[-1] == 0:
+        digits.pop()
+        exp += 1
+    nd = len(digits)
+    dp = nd + exp
+    ds = "".join(str(d) for d in digits)
+    x = dp - 1
+    s = "-" if sign else ""
+    # shortest %g decides on exponent form with precision 6 (fmt.Println(1e6) -> 1e+06)
+    if x < -4 or x >= 6:
+        m = ds[0] + ("." + ds[1:] if nd > 1 else "")
+        return "%s%se%s%02d" % (s, m, "-" if x < 0 else "+", abs(x))
+    if dp <= 0:
+        return s + "0." + "0" * (-dp) + ds
+    if dp >= nd:
+        return s + ds + "0" * (dp - nd)
+    return s + ds[:dp] + "." + ds[dp:]
+
+
+def _go_quote(s):
+    return json.dumps(s, ensure_ascii=False).replace("\\u007f", "\\x7f")
+
+
+def go_value(v):
+    """A bad value as field.Error prints it (%v for numbers/bools, %q for strings,
+    Go-syntax approximation for maps and slices)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return go_float(v)
+    if isinstance(v, str):
+        return _go_quote(v)
+    if isinstance(v, dict):
+        return "map[string]interface {}{" + ", ".join(
+            "%s:%s" % (_go_quote(k), _go_sharp(v[k])) for k in sorted(v)) + "}"
+    if isinstance(v, list):
+        return "[]interface {}{" + ", ".join(_go_sharp(x) for x in v) + "}"
+    return str(v)
+
+
+def _go_sharp(v):
+    if v is None:
+        return "interface {}(nil)"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return go_float(v)
+    if isinstance(v, str):
+        return _go_quote(v)
+    return go_value(v)
+
+
+def _cause(reason, message, field):
+    return {"reason": reason, "message": message, "field": field}
+
+
+def _invalid(field, value, detail):
+    return _cause("FieldValueInvalid", "Invalid value: %s: %s" % (go_value(value), detail), field)
+
+
+def _type_invalid(field, value, detail):
+    return _cause("FieldValueTypeInvalid", "Invalid value: %s: %s" % (go_value(value), detail), field)
+
+
+def _required(field):
+    return _cause("FieldValueRequired", "Required value", field)
+
+
+def _not_supported(field, value, allowed):
+    vals = []
+    for a in allowed:
+        vals.append(_go_quote(a if isinstance(a, str) else json.dumps(a, separators=(",", ":"))))
+    detail = ("supported values: " + ", ".join(vals)) if vals else ""
+    msg = "Unsupported value: %s" % go_value(value)
+    if detail:
+        msg += ": " + detail
+    return _cause("FieldValueNotSupported", msg, field)
+
+
+def _too_long(field, max_len):
+    # k8s 1.32 field.TooLong; the value is not printed for TooLong
+    return _cause("FieldValueTooLong", "Too long: may not be more than %d %s"
+                  % (max_len, "byte" if max_len == 1 else "bytes"), field)
+
+
+def _too_many(field, actual, max_n):
+    return _cause("FieldValueTooMany", "Too many: %d: must have at most %d %s"
+                  % (actual, max_n, "item" if max_n == 1 else "items"), field)
+
+
+def _duplicate(field, value):
+    return _cause("FieldValueDuplicate", "Duplicate value: %s" % go_value(value), field)
+
+
+# --------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------
+def _json_type(v):
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "unknown"
+
+
+def _type_ok(stype, v):
+    jt = _json_type(v)
+    if stype == jt:
+        return True
+    if stype == "number" and jt == "integer":
+        return True
+    if stype == "integer" and jt == "number" and float(v).is_integer():
+        return True
+    return False
+
+
+def _num_str(x):
+    return go_float(float(x))
+
+
+_DATE_TIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+def _valid_date(y, m, d):
+    import calendar
+    if not 1 <= m <= 12:
+        return False
+    return 1 <= d <= calendar.monthrange(y, m)[1]
+
+
+def _format_ok(fmt, v):
+    """Formats kube-openapi's strfmt registry checks (the subset that matters)."""
+    if fmt == "date-time":
+        m = _DATE_TIME_RE.match(v)
+        if not m:
+            return False
+        y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+        return _valid_date(y, mo, d) and h < 24 and mi < 60 and s < 61
+    if fmt == "date":
+        m = _DATE_RE.match(v)
+        return bool(m) and _valid_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if fmt == "byte":
+        try:
+            base64.b64decode(v, validate=True)
+            return True
+        except Exception:
+            return False
+    if fmt == "uuid":
+        return bool(_UUID_RE.match(v))
+    if fmt == "email":
+        return bool(_EMAIL_RE.match(v))
+    if fmt == "hostname":
+        return bool(_HOSTNAME_RE.match(v)) and len(v) <= 255
+    if fmt == "ipv4":
+        try:
+            ipaddress.IPv4Address(v)
+            return True
+        except ValueError:
+            return False
+    if fmt == "ipv6":
+        try:
+            ipaddress.IPv6Address(v)
+            return True
+        except ValueError:
+            return False
+    if fmt == "cidr":
+        try:
+            ipaddress.ip_network(v, strict=False)
+            return "/" in v
+        except ValueError:
+            return False
+    return True
+
+
+_pattern_cache = {}
+
+
+def _compile(pattern):
+    rx = _pattern_cache.get(pattern)
+    if rx is None:
+        # \z (RE2, end of text) -> Python \Z
+        p = pattern.replace("\\z", "\\Z")
+        rx = re.compile(p, re.ASCII)
+        _pattern_cache[pattern] = rx
+    return rx
+
+
+def _child(path, name):
+    return name if not path else path + "." + name
+
+
+def _is_int_or_string(s):
+    return bool(s.get("x-kubernetes-int-or-string"))
+
+
+def validate(value, schema, path=""):
+    """Validate value against a structural schema; returns causes (apiserver form)."""
+    causes = []
+    _validate(value, schema or {}, path, causes)
+    return causes
+
+
+def _validate(v, s, path, out):
+    if not isinstance(s, dict):
+        return
+    # ---- type --------------------------------------------------------------
+    stype = s.get("type")
+    name = path if path else ""
+    jt = _json_type(v)
+    if v is None:
+        if s.get("nullable"):
+            return
+        if stype:
+            out.append(_type_invalid(path, "null", "%s in body must be of type %s: \"null\"" % (name, stype)))
+            return
+        if _is_int_or_string(s):
+            out.append(_type_invalid(path, "null", "%s in body must be of type integer: \"null\"" % name))
+            out.append(_type_invalid(path, "null", "%s in body must be of type string: \"null\"" % name))
+            out.append(_invalid("<nil>", "", "\"%s\" must validate at least one schema (anyOf)" % name))
+            return
+        return
+    if stype and not _type_ok(stype, v):
+        out.append(_type_invalid(path, jt, "%s in body must be of type %s: %s" % (name, stype, _go_quote(jt))))
+        _validate_enum(v, s, path, out)
+        return
+    if not stype and _is_int_or_string(s) and jt not in ("integer", "string"):
+        out.append(_type_invalid(path, jt, "%s in body must be of type integer: %s" % (name, _go_quote(jt))))
+        out.append(_type_invalid(path, jt, "%s in body must be of type string: %s" % (name, _go_quote(jt))))
+        out.append(_invalid("<nil>", "", "\"%s\" must validate at least one schema (anyOf)" % name))
+        return
+    # ---- composition (value validations only in structural schemas) -------
+    for i, sub in enumerate(s.get("allOf") or []):
+        _validate(v, sub, path, out)
+    if s.get("anyOf"):
+        if not any(not validate(v, sub, path) for sub in s["anyOf"]):
+            for sub in s["anyOf"]:
+                out.extend(validate(v, sub, path))
+            out.append(_invalid("<nil>", "", "\"%s\" must validate at least one schema (anyOf)" % name))
+    if s.get("oneOf"):
+        ok = sum(1 for sub in s["oneOf"] if not validate(v, sub, path))
+        if ok != 1:
+            if ok == 0:
+                for sub in s["oneOf"]:
+                    out.extend(validate(v, sub, path))
+            out.append(_invalid("<nil>", "", "\"%s\" must validate one and only one schema (oneOf). Found %s"
+                                % (name, "none valid" if ok == 0 else "%d valid alternatives" % ok)))
+    if isinstance(s.get("not"), dict) and not validate(v, s["not"], path):
+        out.append(_invalid(path, v, "%s in body should not validate the schema" % name))
+    # ---- strings -----------------------------------------------------------
+    if isinstance(v, str):
+        if "maxLength" in s and len(v) > s["maxLength"]:
+            out.append(_too_long(path, int(s["maxLength"])))
+        if "minLength" in s and len(v) < s["minLength"]:
+            out.append(_invalid(path, v, "%s in body should be at least %d chars long" % (name, s["minLength"])))
+        if "pattern" in s:
+            try:
+                rx = _compile(s["pattern"])
+            except re.error as e:
+                out.append(_invalid(path, v, "pattern %r cannot be evaluated by kubesim: %s" % (s["pattern"], e)))
+            else:
+                if not rx.search(v):
+                    out.append(_invalid(path, v, "%s in body should match '%s'" % (name, s["pattern"])))
+        fmt = s.get("format")
+        if fmt and stype not in ("integer", "number") and not _format_ok(fmt, v):
+            out.append(_type_invalid(path, v, "%s in body must be of type %s: %s" % (name, fmt, _go_quote(v))))
+    # ---- numbers -----------------------------------------------------------
+    if jt in ("integer", "number"):
+        if "maximum" in s:
+            mx = s["maximum"]
+            if s.get("exclusiveMaximum") and v >= mx:
+                out.append(_invalid(path, v, "%s in body should be less than %s" % (name, _num_str(mx))))
+            elif not s.get("exclusiveMaximum") and v > mx:
+                out.append(_invalid(path, v, "%s in body should be less than or equal to %s" % (name, _num_str(mx))))
+        if "minimum" in s:
+            mn = s["minimum"]
+            if s.get("exclusiveMinimum") and v <= mn:
+                out.append(_invalid(path, v, "%s in body should be greater than %s" % (name, _num_str(mn))))
+            elif not s.get("exclusiveMinimum") and v < mn:
+                out.append(_invalid(path, v, "%s in body should be greater than or equal to %s" % (name, _num_str(mn))))
+        if s.get("multipleOf"):
+            q = Decimal(repr(v)) / Decimal(repr(s["multipleOf"]))
+            if q != q.to_integral_value():
+                out.append(_invalid(path, v, "%s in body should be a multiple of %s" % (name, _num_str(s["multipleOf"]))))
+    # ---- enum --------------------------------------------------------------
+    _validate_enum(v, s, path, out)
+    # ---- arrays ------------------------------------------------------------
+    if isinstance(v, list):
+        if "maxItems" in s and len(v) > s["maxItems"]:
+            out.append(_too_many(path, len(v), int(s["maxItems"])))
+        if "minItems" in s and len(v) < s["minItems"]:
+            out.append(_invalid(path, v, "%s in body should have at least %d items" % (name, s["minItems"])))
+        if s.get("uniqueItems"):
+            seen = []
+            for x in v:
+                if any(_deep_equal(x, y) for y in seen):
+                    out.append(_invalid(path, v, "%s in body shouldn't contain duplicates" % name))
+                    break
+                seen.append(x)
+        items = s.get("items")
+        if isinstance(items, dict):
+            for i, x in enumerate(v):
+                _validate(x, items, "%s[%d]" % (path, i), out)
+        _validate_list_type(v, s, path, out)
+    # ---- objects -----------------------------------------------------------
+    if isinstance(v, dict):
+        props = s.get("properties") or {}
+        for r in s.get("required") or []:
+            if r not in v:
+                out.append(_required(_child(path, r)))
+        if "maxProperties" in s and len(v) > s["maxProperties"]:
+            out.append(_too_many(path, len(v), int(s["maxProperties"])))
+        if "minProperties" in s and len(v) < s["minProperties"]:
+            out.append(_invalid(path, v, "%s in body should have at least %d properties" % (name, s["minProperties"])))
+        ap = s.get("additionalProperties")
+        embedded = s.get("x-kubernetes-embedded-resource")
+        for k in sorted(v):
+            if k in props:
+                _validate(v[k], props[k], _child(path, k), out)
+            elif isinstance(ap, dict):
+                _validate(v[k], ap, _child(path, k), out)
+            elif ap is False and not (embedded and k in ("apiVersion", "kind", "metadata")):
+                out.append(_cause("FieldValueForbidden", "Forbidden: %s.%s in body is a forbidden property"
+                                  % (name, k), _child(path, k)))
+        if embedded:
+            _validate_embedded(v, path, out)
+
+
+def _validate_enum(v, s, path, out):
+    enum = s.get("enum")
+    if enum is not None and not any(_deep_equal(v, e) for e in enum):
+        out.append(_not_supported(path, v, enum))
+
+
+def _validate_embedded(v, path, out):
+    # apiextensions' objectmeta/typemeta checks for x-kubernetes-embedded-resource
+    if not v.get("apiVersion") and not v.get("kind") and not v:
+        return
+    if "kind" not in v or v.get("kind") in ("", None):
+        out.append(_required(_child(path, "kind")))
+    if "apiVersion" not in v or v.get("apiVersion") in ("", None):
+        out.append(_required(_child(path, "apiVersion")))
+
+
+def _validate_list_type(v, s, path, out):
+    lt = s.get("x-kubernetes-list-type")
+    if lt == "set":
+        seen = []
+        for i, x in enumerate(v):
+            if any(_deep_equal(x, y) for y in seen):
+                out.append(_duplicate("%s[%d]" % (path, i), x))
+            else:
+                seen.append(x)
+    elif lt == "map":
+        keys = s.get("x-kubernetes-list-map-keys") or []
+        seen = []
+        for i, x in enumerate(v):
+            if not isinstance(x, dict):
+                continue
+            k = tuple(json.dumps(x.get(key), sort_keys=True) for key in keys)
+            if k in seen:
+                kv = {key: x.get(key) for key in keys if key in x}
+                out.append(_duplicate("%s[%d]" % (path, i), kv))
+            else:
+                seen.append(k)
+
+
+def _deep_equal(a, b):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_deep_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_deep_equal(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+# --------------------------------------------------------------------------
+# defaulting
+# --------------------------------------------------------------------------
+def _non_nullable_null(x, s):
+    return x is None and isinstance(s, dict) and not s.get("nullable")
+
+
+def _ap_schema(s):
+    ap = s.get("additionalProperties")
+    return ap if isinstance(ap, dict) else None
+
+
+def _prune_non_nullable_nulls(x, s):
+    if not isinstance(s, dict):
+        return
+    if isinstance(x, dict):
+        props = s.get("properties") or {}
+        ap = _ap_schema(s)
+        for k in list(x):
+            sub = props.get(k)
+            if sub is None:
+                sub = ap
+            if sub is None:
+                continue
+            if _non_nullable_null(x[k], sub) and "default" not in sub:
+                del x[k]
+                continue
+            _prune_non_nullable_nulls(x[k], sub)
+    elif isinstance(x, list):
+        items = s.get("items")
+        for v in x:
+            _prune_non_nullable_nulls(v, items)
+
+
+def _default(x, s):
+    if not isinstance(s, dict):
+        return
+    if isinstance(x, dict):
+        props = s.get("properties") or {}
+        for k, p in props.items():
+            if not isinstance(p, dict) or "default" not in p:
+                continue
+            if k not in x or _non_nullable_null(x[k], p):
+                x[k] = copy.deepcopy(p["default"])
+        ap = _ap_schema(s)
+        for k in list(x):
+            if k in props:
+                _default(x[k], props[k])
+            elif ap is not None:
+                if _non_nullable_null(x[k], ap) and "default" in ap:
+                    x[k] = copy.deepcopy(ap["default"])
+                _default(x[k], ap)
+    elif isinstance(x, list):
+        items = s.get("items")
+        if not isinstance(items, dict):
+            return
+        for i, v in enumerate(x):
+            if _non_nullable_null(v, items) and "default" in items:
+                x[i] = copy.deepcopy(items["default"])
+            _default(x[i], items)
+
+
+def apply_defaults(value, schema):
+    """Structural defaulting in place: nulls of non-nullable fields without default are
+    dropped, missing (or null, non-nullable) fields with a default get it, recursively
+    (also inside defaults and list items)."""
+    _prune_non_nullable_nulls(value, schema)
+    _default(value, schema)
+
+
+# --------------------------------------------------------------------------
+# pruning
+# --------------------------------------------------------------------------
+_META_FIELDS = ("apiVersion", "kind", "metadata")
+
+
+def _rec(paths, parent, key):
+    paths.append(parent + "." + key)
+
+
+def _prune(x, s, parent, paths):
+    if isinstance(s, dict) and s.get("x-kubernetes-preserve-unknown-fields"):
+        _skip_prune(x, s, parent, paths)
+        return
+    if isinstance(x, dict):
+        if not isinstance(s, dict):
+            for k in list(x):
+                _rec(paths, parent, k)
+                del x[k]
+            return
+        props = s.get("properties") or {}
+        ap = s.get("additionalProperties")
+        for k in list(x):
+            v = x[k]
+            if s.get("x-kubernetes-embedded-resource"):
+                if k in ("apiVersion", "kind") and isinstance(v, str):
+                    continue
+                if k == "metadata" and isinstance(v, dict):
+                    continue
+            if k in props:
+                _prune(v, props[k], parent + "." + k, paths)
+            elif isinstance(ap, dict):
+                _prune(v, ap, parent + "." + k, paths)
+            elif ap is True:
+                continue
+            else:
+                _rec(paths, parent, k)
+                del x[k]
+    elif isinstance(x, list):
+        items = s.get("items") if isinstance(s, dict) else None
+        for i, v in enumerate(x):
+            _prune(v, items, "%s[%d]" % (parent, i), paths)
+
+
+def _skip_prune(x, s, parent, paths):
+    if not isinstance(s, dict):
+        return
+    if isinstance(x, dict):
+        props = s.get("properties") or {}
+        ap = s.get("additionalProperties")
+        for k in list(x):
+            if s.get("x-kubernetes-embedded-resource") and k in _META_FIELDS:
+                continue
+            if k in props:
+                _prune(x[k], props[k], parent + "." + k, paths)
+            elif isinstance(ap, dict):
+                _prune(x[k], ap, parent + "." + k, paths)
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            _skip_prune(v, s.get("items"), "%s[%d]" % (parent, i), paths)
+
+
+def prune(value, schema, path="", is_resource_root=True):
+    """Remove fields unknown to the schema in place; return their paths (".spec.foo"), sorted.
+
+    With is_resource_root (default, as the apiserver prunes a whole custom resource) the
+    root keeps apiVersion/kind (strings) and metadata (object) without recording them.
+    `path` prefixes the reported paths (e.g. ".spec" when pruning a subtree)."""
+    paths = []
+    s = schema
+    if is_resource_root:
+        s = dict(schema or {})
+        s["x-kubernetes-embedded-resource"] = True
+    _prune(value, s, path, paths)
+    paths.sort()
+    return paths
+
+
+# --------------------------------------------------------------------------
+# structural schema checks (apiextensions schema.ValidateStructural + CRD validation)
+# --------------------------------------------------------------------------
+_FORBIDDEN_ANYWHERE = ["$ref", "$schema", "id", "definitions", "dependencies", "additionalItems",
+                       "patternProperties"]
+_KNOWN = {"type", "format", "title", "description", "default", "maximum", "exclusiveMaximum",
+          "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+          "uniqueItems", "multipleOf", "enum", "maxProperties", "minProperties", "required", "items",
+          "allOf", "oneOf", "anyOf", "not", "properties", "additionalProperties", "nullable",
+          "example", "externalDocs", "x-kubernetes-preserve-unknown-fields",
+          "x-kubernetes-embedded-resource", "x-kubernetes-int-or-string", "x-kubernetes-list-map-keys",
+          "x-kubernetes-list-type", "x-kubernetes-map-type", "x-kubernetes-validations"}
+_TYPES = ("array", "boolean", "integer", "number", "object", "string")
+
+
+def check_structural_causes(schema, base=""):
+    errs = []
+    _check_node(schema, base, errs, root=True, in_value_validation=False)
+    return errs
+
+
+def check_structural(schema):
+    """Reasons why a CRD schema is not structural (empty list: it is)."""
+    return ["%s: %s" % (c["field"], c["message"]) if c["field"] else c["message"]
+            for c in check_structural_causes(schema, "")]
+
+
+def _p(path, name):
+    return name if not path else path + "." + name
+
+
+def _check_node(s, path, errs, root=False, in_value_validation=False, preserve=False):
+    if not isinstance(s, dict):
+        errs.append(_invalid(path, s, "must be a schema object"))
+        return
+    for k in _FORBIDDEN_ANYWHERE:
+        if k in s:
+            errs.append(_cause("FieldValueForbidden", "Forbidden: %s is forbidden" % k, _p(path, k)))
+    for k in s:
+        if k not in _KNOWN and k not in _FORBIDDEN_ANYWHERE:
+            errs.append(_cause("FieldValueForbidden", "Forbidden: unknown field %s" % _go_quote(k), _p(path, k)))
+    t = s.get("type")
+    if in_value_validation:
+        for k in ("type", "properties", "additionalProperties", "items", "default", "nullable",
+                  "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource",
+                  "x-kubernetes-int-or-string", "description", "title"):
+            if k in s and not (k == "x-kubernetes-int-or-string" and False):
+                errs.append(_cause("FieldValueForbidden", "Forbidden: must be empty to be structural" if k != "type"
+                                   else "Forbidden: must be empty to be structural", _p(path, k)))
+        for k in ("allOf", "anyOf", "oneOf"):
+            for i, sub in enumerate(s.get(k) or []):
+                _check_node(sub, "%s[%d]" % (_p(path, k), i), errs, in_value_validation=True)
+        if "not" in s:
+            _check_node(s["not"], _p(path, "not"), errs, in_value_validation=True)
+        return
+    if t is not None and t not in _TYPES:
+        errs.append(_not_supported(_p(path, "type"), t, list(_TYPES)))
+    ios = s.get("x-kubernetes-int-or-string")
+    pres = s.get("x-kubernetes-preserve-unknown-fields")
+    emb = s.get("x-kubernetes-embedded-resource")
+    if root:
+        if t != "object":
+            if not t:
+                errs.append(_cause("FieldValueRequired", "Required value: must not be empty at the root", _p(path, "type")))
+            else:
+                errs.append(_cause("FieldValueInvalid", "Invalid value: %s: must be object at the root" % go_value(t),
+                                   _p(path, "type")))
+    elif not t and not ios and not pres:
+        errs.append(_cause("FieldValueRequired", "Required value: must not be empty for specified %s fields"
+                           % ("array items" if path.endswith(".items") else "object"), _p(path, "type")))
+    if ios and t:
+        errs.append(_cause("FieldValueInvalid", "Invalid value: %s: must be empty if x-kubernetes-int-or-string is true"
+                           % go_value(t), _p(path, "type")))
+    if pres is False:
+        errs.append(_cause("FieldValueInvalid", "Invalid value: false: must be true or undefined",
+                           _p(path, "x-kubernetes-preserve-unknown-fields")))
+    if emb and t != "object":
+        errs.append(_cause("FieldValueInvalid", "Invalid value: %s: must be object if x-kubernetes-embedded-resource is true"
+                           % go_value(t or ""), _p(path, "type")))
+    if emb is True and not s.get("properties") and not pres:
+        errs.append(_cause("FieldValueRequired", "Required value: must be true if x-kubernetes-embedded-resource is true and properties are empty",
+                           _p(path, "x-kubernetes-preserve-unknown-fields")))
+    if s.get("properties") and isinstance(s.get("additionalProperties"), dict):
+        errs.append(_cause("FieldValueForbidden", "Forbidden: additionalProperties and properties are mutual exclusive",
+                           _p(path, "additionalProperties")))
+    if t == "array":
+        if "items" not in s:
+            errs.append(_cause("FieldValueRequired", "Required value: must be specified", _p(path, "items")))
+    if "items" in s:
+        if isinstance(s["items"], list):
+            errs.append(_cause("FieldValueForbidden", "Forbidden: items must be a schema object and not an array",
+                               _p(path, "items")))
+        else:
+            _check_node(s["items"], _p(path, "items"), errs)
+    for name, sub in (s.get("properties") or {}).items():
+        _check_node(sub, "%s[%s]" % (_p(path, "properties"), name), errs)
+    ap = s.get("additionalProperties")
+    if isinstance(ap, dict):
+        _check_node(ap, _p(path, "additionalProperties"), errs)
+    elif ap is True:
+        errs.append(_cause("FieldValueForbidden", "Forbidden: additionalProperties cannot be true (use x-kubernetes-preserve-unknown-fields)",
+                           _p(path, "additionalProperties")))
+    for k in ("allOf", "anyOf", "oneOf"):
+        for i, sub in enumerate(s.get(k) or []):
+            _check_node(sub, "%s[%d]" % (_p(path, k), i), errs, in_value_validation=True)
+    if "not" in s:
+        _check_node(s["not"], _p(path, "not"), errs, in_value_validation=True)
+    if "default" in s:
+        if root:
+            errs.append(_cause("FieldValueForbidden", "Forbidden: must not be set at the root", _p(path, "default")))
+        else:
+            d = copy.deepcopy(s["default"])
+            sub = dict(s)
+            sub.pop("default", None)
+            if d is None and not s.get("nullable"):
+                errs.append(_cause("FieldValueInvalid", "Invalid value: \"null\": must not be null, or nullable must be true",
+                                   _p(path, "default")))
+            else:
+                pruned = prune(d, sub, "", is_resource_root=False)
+                if pruned:
+                    errs.append(_cause("FieldValueInvalid", "Invalid value: %s: must not have unknown fields %s"
+                                       % (go_value(s["default"]), ", ".join(p.lstrip(".") for p in pruned)),
+                                       _p(path, "default")))
+                for c in validate(d, sub, "<default>"):
+                    c = dict(c)
+                    c["field"] = _p(path, "default")
+                    errs.append(c)
+    if root and isinstance(s.get("properties"), dict) and "metadata" in s["properties"]:
+        meta = s["properties"]["metadata"]
+        if isinstance(meta, dict):
+            for k in (meta.get("properties") or {}):
+                if k not in ("name", "generateName"):
+                    errs.append(_cause("FieldValueForbidden", "Forbidden: must not specify anything other than name and generateName, but metadata is implicitly specified",
+                                       _p(path, "properties[metadata]")))
+                    break
+
+
+def unsupported_features(schema):
+    """Schema features kubesim cannot evaluate (so a CRD using them must be refused loudly)."""
+    found = []
+
+    def walk(s, path):
+        if not isinstance(s, dict):
+            return
+        if s.get("x-kubernetes-validations"):
+            found.append("%s: x-kubernetes-validations (CEL) is not supported by kubesim" % (path or "<root>"))
+        for name, sub in (s.get("properties") or {}).items():
+            walk(sub, "%s.properties[%s]" % (path, name) if path else "properties[%s]" % name)
+        if isinstance(s.get("items"), dict):
+            walk(s["items"], _p(path, "items"))
+        if isinstance(s.get("additionalProperties"), dict):
+            walk(s["additionalProperties"], _p(path, "additionalProperties"))
+        for k in ("allOf", "anyOf", "oneOf"):
+            for i, sub in enumerate(s.get(k) or []):
+                walk(sub, "%s[%d]" % (_p(path, k), i))
+    walk(schema, "")
+    return found
