@@ -35,6 +35,7 @@ import threading
 import time
 import uuid
 
+import kprotobuf
 import patch as kpatch
 import registry as kregistry
 import selectors as kselectors  # B's label/field selectors (grafted by kubesim.py's shim)
@@ -301,8 +302,19 @@ class ResourceAPI:
     # ------------------------------------------------------------------ common helpers
     def parse_json_body(self, h, body, rtype):
         ctype = (h.headers.get("Content-Type", "") or "").split(";")[0].strip().lower()
+        if ctype == "application/vnd.kubernetes.protobuf":
+            if os.environ.get("KUBESIM_PROTOBUF_DUMP"):  # debugging aid: keep raw bodies
+                with open(os.path.join(os.environ["KUBESIM_PROTOBUF_DUMP"],
+                                       "%s-%s.pb" % (rtype.kind, time.time())), "wb") as f:
+                    f.write(body)
+            try:
+                obj = kprotobuf.decode(body, rtype.group, rtype.kind)
+            except kprotobuf.ProtobufError as e:
+                raise ApiError(415, "UnsupportedMediaType", str(e))
+            self._check_gvk(obj, rtype)
+            return obj
         if ctype and ctype not in ("application/json", "*/*"):
-            if ctype in ("application/yaml", "application/vnd.kubernetes.protobuf"):
+            if ctype in ("application/yaml",):
                 raise err_unsupported_media(["application/json"])
             raise err_unsupported_media(["application/json", "application/yaml",
                                          "application/vnd.kubernetes.protobuf"])
