@@ -2029,9 +2029,9 @@ def admit(reg, rt, obj, old, field_validation):
         fn(reg, rt, obj, old, causes)
     if rt.kind == "CustomResourceDefinition" and hasattr(_schema, "unsupported_features"):
         for i, v in enumerate(_get(obj, "spec", "versions", default=[]) or []):
-            sch = _get(v, "schema", "openAPIV3Schema") if isinstance(v, dict) else None
-            if isinstance(sch, dict):
-                for feat in _schema.unsupported_features(sch):
+            vs = _get(v, "schema", "openAPIV3Schema") if isinstance(v, dict) else None
+            if isinstance(vs, dict):
+                for feat in _schema.unsupported_features(vs):
                     warnings.append("kubesim: spec.versions[%d].schema.openAPIV3Schema: %s is not "
                                     "enforced by kubesim (a real API server enforces it)"
                                     % (i, feat))
