@@ -38,6 +38,12 @@ Per-group-version documents requested with the current ?hash= are served with
 URL, exactly as kube-openapi's handler3 does; a CRD change changes the hash, so kubectl's HTTP
 cache never hides a new CRD schema.
 
+REQUESTS (to A1):
+- server.py send_raw() always adds "Cache-Control: no-cache, private".  The real apiserver's
+  WithCacheControl filter only sets it when the handler has not set one, and kube-openapi sets
+  "public, immutable" on hashed /openapi/v3 documents.  Please skip the default when the
+  headers passed to send_raw already contain Cache-Control (openapi_response() sets it).
+
 Interface for A1 (server.py).  The spec's interface plus the following additions:
 - ResourceType also has: list_kind, api_version ("apps/v1" / "v1"), group_version, and
   `field_values(obj) -> dict[str, str]` (the values of every supported field label, including
