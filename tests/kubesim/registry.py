@@ -2011,7 +2011,7 @@ def admit(reg, rt, obj, old, field_validation):
     if sch is not None:
         s = _strip_root(sch)
         if rt.crd_name is None:
-            tcauses = [c for c in _schema.validate(body, s) if _is_type_cause(c)]
+            tcauses = [c for c in _schema.validate(_drop_nulls(body), s) if _is_type_cause(c)]
             if tcauses:
                 return obj, [_decode_cause(rt, c) for c in tcauses], warnings
         pruned = _schema.prune(body, s)
@@ -2044,11 +2044,29 @@ def admit(reg, rt, obj, old, field_validation):
     if sch is not None:
         body = {k: v for k, v in obj.items() if k not in ROOT_KEYS}
         seen = {(c["field"], c["reason"]) for c in causes}
-        for c in _schema.validate(body, _strip_root(sch)):
+        if rt.crd_name is None:
+            # Built-ins: the Go validators decide, not the OpenAPI document.  Null means "zero
+            # value" to Go's decoder; OpenAPI `required` mirrors Go's required fields (kept,
+            # except under status, which the strategies reset/ignore), enums mirror Go's
+            # supported-value checks; bounds/patterns are worded by the kind rules above.
+            vcauses = [c for c in _schema.validate(_drop_nulls(body), _strip_root(sch))
+                       if c.get("reason") in ("FieldValueRequired", "FieldValueNotSupported")
+                       and not (c.get("field") or "").startswith("status")]
+        else:
+            vcauses = _schema.validate(body, _strip_root(sch))
+        for c in vcauses:
             if (c.get("field"), c.get("reason")) not in seen:
                 causes.append(c)
                 seen.add((c.get("field"), c.get("reason")))
     return obj, causes, warnings
+
+
+def _drop_nulls(v):
+    if isinstance(v, dict):
+        return {k: _drop_nulls(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_drop_nulls(x) for x in v]
+    return v
 
 
 def _decode_cause(rt, c):

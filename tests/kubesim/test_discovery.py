@@ -191,8 +191,7 @@ class DiscoveryTest(unittest.TestCase):
 
     def test_explain_builtin(self):
         out = self.k("explain", "deployment.spec.replicas").stdout
-        self.assertIn("KIND:       Deployment", out)
-        self.assertIn("VERSION:    apps/v1", out)
+        self.assertIn("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1", out)
         self.assertIn("FIELD: replicas <integer>", out)
         out = self.k("explain", "pods.spec.containers").stdout
         self.assertIn("image", out)
