@@ -185,15 +185,15 @@ class WatchTest(unittest.TestCase):
     def test_kubectl_get_watch(self):
         self.create(cm("wk-a", {"wk": "1"}))
         p = subprocess.Popen(["kubectl", "--kubeconfig", self.k.kubeconfig, "get", "cm", "-l", "wk=1",
-                              "--watch", "--output-watch-events", "-o", "name"],
+                              "--watch", "--output-watch-events"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            first = p.stdout.readline().split()
-            self.assertEqual(first[-1], "configmap/wk-a")  # the initial list
+            self.assertEqual(p.stdout.readline().split(), ["EVENT", "NAME", "DATA", "AGE"])
+            self.assertEqual(p.stdout.readline().split()[:3], ["ADDED", "wk-a", "1"])
             self.k.kubectl("label", "cm", "wk-a", "z=1")
-            self.assertEqual(p.stdout.readline().split(), ["MODIFIED", "configmap/wk-a"])
+            self.assertEqual(p.stdout.readline().split()[:2], ["MODIFIED", "wk-a"])
             self.k.kubectl("delete", "cm", "wk-a")
-            self.assertEqual(p.stdout.readline().split(), ["DELETED", "configmap/wk-a"])
+            self.assertEqual(p.stdout.readline().split()[:2], ["DELETED", "wk-a"])
         finally:
             p.kill()
             p.communicate()
