@@ -532,10 +532,8 @@ def _merge_map(original, patch, schema):
     if DIRECTIVE in patch:
         d = patch[DIRECTIVE]
         if d == "replace":
-            rest = {k: v for k, v in patch.items() if k != DIRECTIVE}
-            # the library returns the patch itself; directives nested in it are applied
-            # here against an empty original instead of being left in the object
-            return _merge_map({}, rest, schema)
+            # the library returns the patch itself, verbatim (see _fresh)
+            return _fresh({k: v for k, v in patch.items() if k != DIRECTIVE})
         if d == "delete":
             return {}
         raise _lib_error("unknown patch type: %s in map: %s" % (_gov(d), _gov(patch)))
@@ -552,19 +550,17 @@ def _merge_map(original, patch, schema):
         if k.startswith(DELETE_PRIMITIVE_PREFIX):
             is_delete_list = True
             k = _extract_key(k, DELETE_PRIMITIVE_PREFIX)
-        elif k.startswith("$"):
-            raise _format_error("unknown strategic merge patch directive %s" % json_str(k))
         if pv is None:
             original.pop(k, None)
             continue
         if k not in original:
             if not is_delete_list:
-                original[k] = _fresh(pv, schema, k)
+                original[k] = _fresh(pv)
             continue
         ov = original[k]
         if not _same_kind(ov, pv):
             if not is_delete_list:
-                original[k] = _fresh(pv, schema, k)
+                original[k] = _fresh(pv)
             continue
         if isinstance(ov, dict):
             sub, meta = _lookup_struct(schema, k)
@@ -572,7 +568,7 @@ def _merge_map(original, patch, schema):
             if is_delete_list:
                 raise _format_error(ERR_BAD_PRIMITIVE_LIST)
             if strategy == "replace":
-                original[k] = _fresh(pv, schema, k, force_merge=False)
+                original[k] = _fresh(pv)
             else:
                 original[k] = _merge_map(ov, pv, sub)
         elif isinstance(ov, list):
@@ -589,36 +585,13 @@ def json_str(s):
     return json.dumps(s)
 
 
-def _fresh(pv, schema, k, force_merge=True):
-    """A patch value for a key the original lacks (or holds with another type): the library
-    takes it as is (nulls discarded). Directives inside it are applied against an empty
-    original so that none of them ends up stored in the object."""
-    pv = copy.deepcopy(pv)
-    if isinstance(pv, dict):
-        sub, _ = _lookup_struct(schema, k)
-        return _merge_map({}, _discard_nulls(pv) if DIRECTIVE not in pv else pv, sub)
-    if isinstance(pv, list):
-        items, meta = _lookup_slice(schema, k)
-        strategy = _retain_keys_strategy(meta.strategies)
-        if strategy == "merge":
-            return _merge_slice([], pv, items, meta.merge_key, False)
-        _discard_nulls(pv)
-        _reject_directives(pv)
-        return pv
-    return pv
-
-
-def _reject_directives(v):
-    if isinstance(v, dict):
-        for k, x in v.items():
-            if k == DIRECTIVE or k == RETAIN_KEYS or k.startswith(SET_ORDER_PREFIX + "/") \
-                    or k.startswith(DELETE_PRIMITIVE_PREFIX + "/"):
-                raise _format_error("strategic merge patch directive %s is not supported in a list "
-                                    "without a merge strategy" % json_str(k))
-            _reject_directives(x)
-    elif isinstance(v, list):
-        for x in v:
-            _reject_directives(x)
+def _fresh(pv):
+    """A patch value for a key the original lacks (or holds with another type): like the
+    library, taken verbatim with nulls discarded. Directives inside it are NOT applied (the
+    library does not apply them either): they stay in the result, where the apiserver's
+    decoding reports them as unknown fields under fieldValidation=Strict (A2's pruning does
+    the same) and drops them otherwise."""
+    return _discard_nulls(copy.deepcopy(pv))
 
 
 def _apply_retain_keys(original, patch):
@@ -636,7 +609,7 @@ def _apply_retain_keys(original, patch):
         if k.startswith("$"):
             continue
         if v is not None and k not in keep:
-            raise _invalid_error(ERR_RETAIN_KEYS_MISMATCH)
+            raise _format_error(ERR_BAD_RETAIN_KEYS)
     for k in list(original):
         if k not in keep:
             del original[k]
@@ -662,9 +635,7 @@ def _slice_element_kind(*lists):
 def _merge_slice_handler(original, patch, items_schema, strategy, merge_key, is_delete_list):
     if strategy == "merge" or is_delete_list:
         return _merge_slice(original, copy.deepcopy(patch), items_schema, merge_key, is_delete_list)
-    pv = _discard_nulls(copy.deepcopy(patch))
-    _reject_directives(pv)
-    return pv
+    return _discard_nulls(copy.deepcopy(patch))
 
 
 def _merge_slice(original, patch, items_schema, merge_key, is_delete_list):
@@ -730,6 +701,9 @@ def _find_by_key(lst, key, value):
 
 
 def _merge_without_special(original, patch, merge_key, items_schema):
+    # a new list: the caller keeps the unmerged original as the "server order" (Go's append
+    # on a local slice header), which places new patch items before server-only ones
+    original = list(original)
     for v in patch:
         if merge_key not in v:
             raise _no_merge_key(v, merge_key)
@@ -737,7 +711,9 @@ def _merge_without_special(original, patch, merge_key, items_schema):
         if i >= 0:
             original[i] = _merge_map(original[i], v, items_schema)
         else:
-            original.append(_merge_map({}, v, items_schema))
+            # appended verbatim like the library (which keeps nulls too; they decode to the
+            # zero value, i.e. the field is absent, so they are dropped here)
+            original.append(_discard_nulls(copy.deepcopy(v)))
     return original
 
 
@@ -867,8 +843,6 @@ def _merge_set_element_order(original, patch, schema):
             merged = ov
         elif not found_o and found_p:
             merged = _normalize_element_order(pv, [], order, [], mk, kind)
-            if strategy == "merge" and kind == "map":
-                merged = _merge_slice([], merged, items, mk, False)
         else:
             merged = _merge_slice_handler(ov, pv, items, strategy, mk, False)
         if not mk:
