@@ -373,7 +373,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-cache, private")
+        if not any(k.lower() == "cache-control" for k in (headers or {})):
+            self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", self._audit_id)
         for k, v in (headers or {}).items():
             if isinstance(v, list):
