@@ -39,6 +39,9 @@ URL, exactly as kube-openapi's handler3 does; a CRD change changes the hash, so 
 cache never hides a new CRD schema.
 
 REQUESTS (to A1):
+- PATCH: please pass the patch to status_for(rtype, name, causes, patch=<SMP dict>) or
+  status_for(..., patched=<object after merge/JSON patch>) so strict/decoding errors of
+  patches come out as the real server's 422 on field "patch" (see status_for()).
 - server.py send_raw() always adds "Cache-Control: no-cache, private".  The real apiserver's
   WithCacheControl filter only sets it when the handler has not set one, and kube-openapi sets
   "public, immutable" on hashed /openapi/v3 documents.  Please skip the default when the
@@ -924,8 +927,8 @@ class Registry:
     def admit(self, rtype, obj, old, field_validation="Strict"):
         return admit(self, rtype, obj, old, field_validation)
 
-    def status_for(self, rtype, name, causes):
-        return status_for(rtype, name, causes)
+    def status_for(self, rtype, name, causes, patch=None, patched=None):
+        return status_for(rtype, name, causes, patch, patched)
 
     # Service IP / nodePort allocation (used by admit)
     def _alloc_cluster_ip(self):
@@ -2069,33 +2072,115 @@ def _drop_nulls(v):
     return v
 
 
+GO_STRUCTS = {
+    "metadata": "ObjectMeta", "template": "PodTemplateSpec", "containers": "Container",
+    "initContainers": "Container", "env": "EnvVar", "envFrom": "EnvFromSource",
+    "resources": "ResourceRequirements", "volumeMounts": "VolumeMount", "volumes": "Volume",
+    "readinessProbe": "Probe", "livenessProbe": "Probe", "startupProbe": "Probe",
+    "httpGet": "HTTPGetAction", "tcpSocket": "TCPSocketAction", "exec": "ExecAction",
+    "strategy": "DeploymentStrategy", "rollingUpdate": "RollingUpdateDeployment",
+    "scaleTargetRef": "CrossVersionObjectReference", "involvedObject": "ObjectReference",
+    "regarding": "ObjectReference", "related": "ObjectReference", "source": "EventSource",
+    "rules": "IngressRule", "tls": "IngressTLS", "http": "HTTPIngressRuleValue",
+    "paths": "HTTPIngressPath", "backend": "IngressBackend", "defaultBackend": "IngressBackend",
+    "ownerReferences": "OwnerReference", "configMap": "ConfigMapVolumeSource",
+    "secret": "SecretVolumeSource", "valueFrom": "EnvVarSource",
+    "names": "CustomResourceDefinitionNames", "versions": "CustomResourceDefinitionVersion",
+    "conditions": "Condition", "imagePullSecrets": "LocalObjectReference",
+    "servicePorts": "ServicePort", "containerPorts": "ContainerPort",
+}
+GO_SCALARS = {("integer", "int32"): "int32", ("integer", "int64"): "int64",
+              ("integer", None): "int64", ("number", "double"): "float64",
+              ("number", None): "float64", ("boolean", None): "bool", ("string", None): "string"}
+
+
+def _schema_at(schema, segments):
+    cur = schema
+    for seg in segments:
+        if not isinstance(cur, dict):
+            return None
+        if seg.startswith("["):
+            cur = cur.get("items")
+        else:
+            props = cur.get("properties") or {}
+            if seg in props:
+                cur = props[seg]
+            elif isinstance(cur.get("additionalProperties"), dict):
+                cur = cur["additionalProperties"]
+            else:
+                return None
+    return cur
+
+
+def _go_struct(rt, names):
+    """The Go struct that holds the field `names[-1]` (heuristic, for decode messages)."""
+    if len(names) <= 1:
+        return rt.kind
+    parent = names[-2]
+    if len(names) == 2 and parent in ("spec", "status"):
+        return rt.kind + parent.capitalize()
+    if parent == "spec" and len(names) >= 3 and names[-3] == "template":
+        return "PodSpec"
+    if parent == "ports":
+        return "ServicePort" if rt.kind == "Service" else "ContainerPort"
+    if parent == "selector":
+        return "LabelSelector"
+    if parent == "spec":
+        return "PodSpec" if rt.kind == "Pod" else rt.kind + "Spec"
+    return GO_STRUCTS.get(parent, parent[:1].upper() + parent[1:])
+
+
 def _decode_cause(rt, c):
+    """A schema type error on a built-in, worded as Go's json decoder (sigs.k8s.io/json)."""
     field = c.get("field", "")
     m = re.search(r"must be of type (\w+)", c.get("message", ""))
     want = m.group(1) if m else "value"
     gotm = re.search(r'Invalid value: "(\w+)"', c.get("message", ""))
     got = gotm.group(1) if gotm else "value"
-    gotype = {"integer": "int64", "number": "float64", "string": "string", "boolean": "bool",
-              "object": "map", "array": "slice"}.get(want, want)
-    last = re.sub(r"\[\d+\]", "", field).split(".")[-1] if field else ""
+    got = {"integer": "number", "boolean": "bool"}.get(got, got)
+    segs = re.findall(r"\[\d+\]|[^.\[\]]+", field)
+    names = [x for x in segs if not x.startswith("[")]
+    node = _schema_at(rt.schema or {}, segs) or {}
+    gotype = GO_SCALARS.get((want, node.get("format")), GO_SCALARS.get((want, None)))
+    if gotype is None:
+        last = names[-1] if names else ""
+        if last == "ports":
+            last = "servicePorts" if rt.kind == "Service" else "containerPorts"
+        if want == "object":
+            gotype = "v1." + GO_STRUCTS[last] if last in GO_STRUCTS else "map[string]string"
+        elif want == "array":
+            gotype = "[]v1." + GO_STRUCTS[last] if last in GO_STRUCTS else "[]string"
+        else:
+            gotype = want
     return _cause("DecodeError", field,
-                  "json: cannot unmarshal %s into Go struct field .%s of type %s"
-                  % (got, field or last, gotype))
+                  "json: cannot unmarshal %s into Go struct field %s.%s of type %s"
+                  % (got, _go_struct(rt, names), ".".join(names), gotype))
 
 
-def status_for(rt, name, causes, patch=None):
-    """The Status a real kube-apiserver returns for these admission causes."""
+def status_for(rt, name, causes, patch=None, patched=None):
+    """The Status a real kube-apiserver returns for these admission causes.
+
+    For PATCH requests pass `patch` (the strategic merge patch as a dict) or `patched` (the
+    object after a JSON merge / JSON patch): decoding errors of a patched object are then
+    reported as the real patch handler does, a 422 Invalid on field "patch"
+    ('The request is invalid: patch: Invalid value: "...": strict decoding error: ...')."""
     bad = [c for c in causes if c.get("reason") == "BadRequest"]
     if bad:
         return _status(400, "BadRequest", bad[0]["message"])
     strict = [c for c in causes if c.get("reason") == "StrictDecodingError"]
+    dec = [c for c in causes if c.get("reason") == "DecodeError"]
+    if (strict or dec) and (patch is not None or patched is not None):
+        text = dec[0]["message"] if dec else \
+            "strict decoding error: " + ", ".join(c["message"] for c in strict)
+        if patch is not None:
+            value = _go_map(patch)
+        else:
+            value = json.dumps(patched, separators=(",", ":"))
+        msg = "Invalid value: %s: %s" % (json.dumps(value), text)
+        return _status(422, "Invalid", ' "" is invalid: patch: ' + msg, {
+            "causes": [{"reason": "FieldValueInvalid", "message": msg, "field": "patch"}]})
     if strict:
         text = "strict decoding error: " + ", ".join(c["message"] for c in strict)
-        if patch is not None and rt.crd_name is None:
-            msg = 'patch: Invalid value: "%s": %s' % (_go_map(patch), text)
-            return _status(422, "Invalid", ' "" is invalid: ' + msg, {
-                "causes": [{"reason": "FieldValueInvalid",
-                            "message": msg[len("patch: "):], "field": "patch"}]})
         return _status(400, "BadRequest", '%s in version "%s" cannot be handled as a %s: %s'
                        % (rt.kind, rt.version, rt.kind, text))
     dec = [c for c in causes if c.get("reason") == "DecodeError"]

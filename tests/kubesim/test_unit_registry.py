@@ -409,6 +409,34 @@ class AdmitTest(unittest.TestCase):
         self.assertEqual((causes, warns), ([], []))
         self.assertNotIn("bogus", obj["spec"])
 
+    def test_patch_errors_are_invalid_on_field_patch(self):
+        w = self.widget({"size": 2, "bogus": 1})
+        _, causes, _ = self.reg.admit(self.wt, w, None, "Strict")
+        st = self.reg.status_for(self.wt, "w", causes, patched={"spec": {"bogus": 1}})
+        self.assertEqual((st["code"], st["reason"]), (422, "Invalid"))
+        self.assertEqual(st["message"], ' "" is invalid: patch: Invalid value: '
+                                        '"{\\"spec\\":{\\"bogus\\":1}}": strict decoding error: '
+                                        'unknown field "spec.bogus"')
+        self.assertEqual(st["details"]["causes"][0]["field"], "patch")
+        rt = self.reg.lookup("", "v1", "configmaps")
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "bogus": 1}
+        _, causes, _ = self.reg.admit(rt, cm, None, "Strict")
+        st = self.reg.status_for(rt, "c", causes, patch={"bogus": 1, "data": {"a": "b"}})
+        self.assertEqual(st["message"], ' "" is invalid: patch: Invalid value: '
+                                        '"map[bogus:1 data:map[a:b]]": strict decoding error: '
+                                        'unknown field "bogus"')
+
+    def test_builtin_type_errors_are_decode_errors(self):
+        rt = self.reg.lookup("apps", "v1", "deployments")
+        d = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+             "spec": {"replicas": "two"}}
+        _, causes, _ = self.reg.admit(rt, d, None, "Strict")
+        st = self.reg.status_for(rt, "d", causes)
+        self.assertEqual((st["code"], st["reason"]), (400, "BadRequest"))
+        self.assertEqual(st["message"], 'Deployment in version "v1" cannot be handled as a '
+                                        'Deployment: json: cannot unmarshal string into Go struct '
+                                        'field DeploymentSpec.spec.replicas of type int32')
+
     def test_schema_violations(self):
         cases = [({"size": "big"}, 'spec.size: Invalid value: "string": spec.size in body must '
                                    'be of type integer: "string"'),
