@@ -533,7 +533,7 @@ def _merge_map(original, patch, schema):
         d = patch[DIRECTIVE]
         if d == "replace":
             # the library returns the patch itself, verbatim (see _fresh)
-            return _fresh({k: v for k, v in patch.items() if k != DIRECTIVE})
+            return _discard_nulls(copy.deepcopy({k: v for k, v in patch.items() if k != DIRECTIVE}))
         if d == "delete":
             return {}
         raise _lib_error("unknown patch type: %s in map: %s" % (_gov(d), _gov(patch)))
@@ -555,12 +555,12 @@ def _merge_map(original, patch, schema):
             continue
         if k not in original:
             if not is_delete_list:
-                original[k] = _fresh(pv)
+                _set_fresh(original, k, pv)
             continue
         ov = original[k]
         if not _same_kind(ov, pv):
             if not is_delete_list:
-                original[k] = _fresh(pv)
+                _set_fresh(original, k, pv)
             continue
         if isinstance(ov, dict):
             sub, meta = _lookup_struct(schema, k)
@@ -568,7 +568,7 @@ def _merge_map(original, patch, schema):
             if is_delete_list:
                 raise _format_error(ERR_BAD_PRIMITIVE_LIST)
             if strategy == "replace":
-                original[k] = _fresh(pv)
+                _set_fresh(original, k, pv)
             else:
                 original[k] = _merge_map(ov, pv, sub)
         elif isinstance(ov, list):
@@ -585,13 +585,43 @@ def json_str(s):
     return json.dumps(s)
 
 
+_DROP = object()
+
+
 def _fresh(pv):
-    """A patch value for a key the original lacks (or holds with another type): like the
-    library, taken verbatim with nulls discarded. Directives inside it are NOT applied (the
-    library does not apply them either): they stay in the result, where the apiserver's
-    decoding reports them as unknown fields under fieldValidation=Strict (A2's pruning does
-    the same) and drops them otherwise."""
-    return _discard_nulls(copy.deepcopy(pv))
+    """The value stored for a key the original lacks (or holds with another JSON type).
+
+    Observed library behaviour (checked against kubectl's local strategic merge): the patch
+    value is taken as is, except that nulls are discarded and every object that carries a
+    "$patch" key (whatever its value) is dropped, at any depth (from its parent object or
+    list); when the value itself carries "$patch" the key ends up absent (_DROP). Other
+    directives ($retainKeys, $setElementOrder/..., $deleteFromPrimitiveList/...) stay in the
+    value verbatim; the apiserver's decoding then reports them as unknown fields under
+    fieldValidation=Strict (A2's pruning does the same) and drops them otherwise."""
+    def strip(v):
+        if isinstance(v, dict):
+            if DIRECTIVE in v:
+                return _DROP
+            out = {}
+            for k, x in v.items():
+                if x is None:
+                    continue
+                x = strip(x)
+                if x is not _DROP:
+                    out[k] = x
+            return out
+        if isinstance(v, list):
+            return [y for y in (strip(x) for x in v) if y is not _DROP]
+        return v
+    return strip(copy.deepcopy(pv))
+
+
+def _set_fresh(original, k, pv):
+    v = _fresh(pv)
+    if v is _DROP:
+        original.pop(k, None)
+    else:
+        original[k] = v
 
 
 def _apply_retain_keys(original, patch):
