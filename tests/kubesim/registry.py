@@ -39,6 +39,11 @@ URL, exactly as kube-openapi's handler3 does; a CRD change changes the hash, so 
 cache never hides a new CRD schema.
 
 REQUESTS (to A1):
+- Events: core/v1 and events.k8s.io/v1 Events are one storage in kube-apiserver (an Event
+  written by the operator through events.k8s.io/v1 is shown by `kubectl get events`).  Please
+  store objects under registry.storage_key(rtype) and convert with registry.to_storage(rtype,
+  obj) before storing and registry.from_storage(rtype, obj) when serving (also gives CRs the
+  requested version's apiVersion).
 - PATCH: please pass the patch to status_for(rtype, name, causes, patch=<SMP dict>) or
   status_for(..., patched=<object after merge/JSON patch>) so strict/decoding errors of
   patches come out as the real server's 422 on field "patch" (see status_for()).
@@ -641,6 +646,35 @@ class Registry:
             return None
         return rtype.schema
 
+    # --- storage (shared storage between API versions/groups, as the real server) ---------
+    def storage_key(self, rtype):
+        """(group, resource) under which objects of rtype are stored.  events.k8s.io/v1 Events
+        and core/v1 Events are ONE storage in kube-apiserver: an Event created through either
+        API is listed by both.  A CRD's versions share one storage (its group + plural)."""
+        if rtype.group == "events.k8s.io" and rtype.resource == "events":
+            return ("", "events")
+        return (rtype.group, rtype.resource)
+
+    def to_storage(self, rtype, obj):
+        """The object as stored (core/v1 form for events; storage version for CRs)."""
+        if rtype.group == "events.k8s.io" and rtype.kind == "Event":
+            return event_v1_to_core(obj)
+        if rtype.crd_name is not None:
+            st = [t for t in self.crd_types(rtype.crd_name) if t.storage_version]
+            if st:
+                obj = dict(obj)
+                obj["apiVersion"] = st[0].group_version
+        return obj
+
+    def from_storage(self, rtype, obj):
+        """The stored object as served through rtype (conversion strategy None for CRDs)."""
+        if rtype.group == "events.k8s.io" and rtype.kind == "Event":
+            return event_core_to_v1(obj)
+        if rtype.crd_name is not None or obj.get("apiVersion") != rtype.group_version:
+            obj = dict(obj)
+            obj["apiVersion"] = rtype.group_version
+        return obj
+
     # --- CRDs ----------------------------------------------------------------------
     def validate_crd(self, crd):
         return validate_crd(crd, self)
@@ -948,6 +982,36 @@ class Registry:
                     self._node_ports.add(p)
                     return p
         raise RuntimeError("no node ports left")
+
+
+EVENT_V1_TO_CORE = [("regarding", "involvedObject"), ("note", "message"),
+                    ("reportingController", "reportingComponent"),
+                    ("deprecatedSource", "source"), ("deprecatedFirstTimestamp", "firstTimestamp"),
+                    ("deprecatedLastTimestamp", "lastTimestamp"), ("deprecatedCount", "count")]
+EVENT_SAME = ["metadata", "eventTime", "series", "reportingInstance", "action", "reason",
+              "related", "type"]
+
+
+def event_v1_to_core(o):
+    out = {"apiVersion": "v1", "kind": "Event"}
+    for k in EVENT_SAME:
+        if k in o:
+            out[k] = copy.deepcopy(o[k])
+    for a, b in EVENT_V1_TO_CORE:
+        if a in o:
+            out[b] = copy.deepcopy(o[a])
+    return out
+
+
+def event_core_to_v1(o):
+    out = {"apiVersion": "events.k8s.io/v1", "kind": "Event"}
+    for k in EVENT_SAME:
+        if k in o:
+            out[k] = copy.deepcopy(o[k])
+    for a, b in EVENT_V1_TO_CORE:
+        if b in o and o[b] not in (None, {}, "", 0) or (b in o and b == "message"):
+            out[a] = copy.deepcopy(o[b])
+    return out
 
 
 def _status(code, reason, message, details=None):
@@ -2920,6 +2984,10 @@ def validate_crd(crd, reg=None, old=None):
                               "storage version"))
         causes[-1]["message"] = "Invalid value: []apiextensions.CustomResourceDefinitionVersion" \
             "{...}: must have exactly one version marked as storage version"
+    if spec.get("preserveUnknownFields") is True:
+        causes.append(invalid("spec.preserveUnknownFields", True, "cannot set to true, set "
+                              "x-kubernetes-preserve-unknown-fields to true in "
+                              "spec.versions[*].schema instead"))
     cv = spec.get("conversion") or {}
     if cv.get("strategy", "None") not in ("None", "Webhook"):
         causes.append(not_supported("spec.conversion.strategy", cv.get("strategy"),

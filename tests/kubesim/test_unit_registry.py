@@ -523,6 +523,26 @@ class AdmitTest(unittest.TestCase):
         self.assertEqual(obj["type"], "Opaque")
 
 
+class StorageTest(unittest.TestCase):
+    def test_events_share_storage_between_groups(self):
+        reg = registry.Registry()
+        core = reg.lookup("", "v1", "events")
+        v1 = reg.lookup("events.k8s.io", "v1", "events")
+        self.assertEqual(reg.storage_key(core), reg.storage_key(v1))
+        ev = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"},
+              "regarding": {"kind": "Pod", "name": "p"}, "note": "hi", "reason": "R",
+              "type": "Normal", "reportingController": "tg", "reportingInstance": "tg-1",
+              "action": "Do", "eventTime": "2026-01-01T00:00:00.000000Z"}
+        stored = reg.to_storage(v1, ev)
+        self.assertEqual((stored["apiVersion"], stored["involvedObject"], stored["message"],
+                          stored["reportingComponent"]), ("v1", {"kind": "Pod", "name": "p"},
+                                                          "hi", "tg"))
+        self.assertEqual(reg.from_storage(v1, stored), ev)
+        self.assertEqual(reg.from_storage(core, stored), stored)
+        self.assertEqual(core.field_values(stored)["involvedObject.name"], "p")
+        self.assertEqual(v1.field_values(ev)["regarding.name"], "p")
+
+
 class CRDValidationTest(unittest.TestCase):
     def setUp(self):
         self.reg = registry.Registry()
