@@ -189,6 +189,34 @@ class CRDTest(unittest.TestCase):
         out = self.k("explain", "wd.spec.size").stdout
         self.assertIn("FIELD: size <integer>", out)
 
+    def test_crd_update_is_served_at_once(self):
+        crd = CRD.replace("widgets", "sprockets").replace("Widget", "Sprocket").replace(
+            "widget", "sprocket").replace("shortNames: [wd]", "shortNames: [sp]").replace(
+            "categories: [tollgate]", "categories: [gears]")
+        self.k("apply", "-f", "-", input=crd)
+        self.k("wait", "--for=condition=Established", "crd/sprockets.tollgate.example.com",
+               "--timeout=10s")
+        self.k("apply", "-f", "-", input=widget("s1", "{size: 2}").replace("Widget", "Sprocket"))
+        # warm kubectl's caches (discovery + OpenAPI documents) with the first version
+        self.assertNotIn("teeth", self.k("explain", "sprocket.spec").stdout)
+        self.assertEqual(list(table(self.k("get", "sp").stdout)[0]),
+                         ["NAME", "SIZE", "COLOR", "READY", "AGE"])
+        crd2 = crd.replace(
+            "              owner: {type: string",
+            "              teeth: {type: integer, description: Number of teeth.}\n"
+            "              owner: {type: string").replace(
+            "    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}",
+            "    - {name: Teeth, type: integer, jsonPath: .spec.teeth}\n"
+            "    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}")
+        self.k("apply", "-f", "-", input=crd2)
+        out = self.k("explain", "sprocket.spec.teeth").stdout
+        self.assertIn("Number of teeth.", out)
+        self.k("apply", "-f", "-", input=widget("s1", "{size: 2, teeth: 12}").replace(
+            "Widget", "Sprocket"))
+        rows = table(self.k("get", "sp").stdout)
+        self.assertEqual(list(rows[0]), ["NAME", "SIZE", "COLOR", "READY", "TEETH", "AGE"])
+        self.assertEqual(rows[0]["TEETH"], "12")
+
     def test_invalid_crds_are_rejected(self):
         bad_name = CRD.replace("name: widgets.tollgate.example.com",
                                "name: gadgets.tollgate.example.com")
@@ -233,3 +261,96 @@ class CRDTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BuiltinAdmissionTest(unittest.TestCase):
+    """The apiserver's Go validation and defaulting for built-in kinds, seen through kubectl."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = harness.Kubesim().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+
+    def k(self, *args, **kw):
+        return self.sim.kubectl(*args, **kw)
+
+    def rejected(self, manifest):
+        r = self.k("apply", "-f", "-", input=manifest, check=False)
+        self.assertNotEqual(r.returncode, 0, "kubesim accepted:\n" + manifest)
+        return r.stderr.strip()
+
+    DEP = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: %s}\nspec:\n"
+           "  selector: {matchLabels: {app: %s}}\n  template:\n"
+           "    metadata: {labels: {app: %s}}\n    spec:\n      containers: %s\n")
+
+    def test_deployment_rules(self):
+        err = self.rejected(self.DEP % ("mismatch", "a", "b", "[{name: c, image: nginx}]"))
+        self.assertEqual(err, 'The Deployment "mismatch" is invalid: '
+                              'spec.template.metadata.labels: Invalid value: '
+                              'map[string]string{"app":"b"}: `selector` does not match template '
+                              '`labels`')
+        err = self.rejected(self.DEP % ("noimage", "a", "a", "[{name: c}]"))
+        self.assertEqual(err, 'The Deployment "noimage" is invalid: '
+                              'spec.template.spec.containers[0].image: Required value')
+        err = self.rejected(self.DEP % ("noname", "a", "a", "[{image: nginx}]"))
+        self.assertIn("spec.template.spec.containers[0].name: Required value", err)
+        noselector = (self.DEP % ("nosel", "a", "a", "[{name: c, image: nginx}]")).replace(
+            "  selector: {matchLabels: {app: a}}\n", "")
+        self.assertIn("spec.selector: Required value", self.rejected(noselector))
+        err = self.rejected((self.DEP % ("typed", "a", "a", "[{name: c, image: nginx}]")).replace(
+            "spec:\n  selector", "spec:\n  replicas: two\n  selector"))
+        self.assertEqual(err, 'Error from server (BadRequest): error when creating "STDIN": '
+                              'Deployment in version "v1" cannot be handled as a Deployment: '
+                              'json: cannot unmarshal string into Go struct field '
+                              'DeploymentSpec.spec.replicas of type int32')
+        # the selector is immutable in apps/v1
+        self.k("apply", "-f", "-", input=self.DEP % ("immut", "a", "a",
+                                                     "[{name: c, image: nginx}]"))
+        err = self.rejected(self.DEP % ("immut", "b", "b", "[{name: c, image: nginx}]"))
+        self.assertIn("spec.selector: Invalid value:", err)
+        self.assertIn("field is immutable", err)
+
+    def test_deployment_defaults(self):
+        self.k("apply", "-f", "-", input=self.DEP % ("defaults", "d", "d",
+                                                     "[{name: c, image: nginx, ports: "
+                                                     "[{containerPort: 80}]}]"))
+        d = json.loads(self.k("get", "deploy", "defaults", "-o", "json").stdout)
+        spec = d["spec"]
+        self.assertEqual((spec["replicas"], spec["revisionHistoryLimit"],
+                          spec["progressDeadlineSeconds"], spec["strategy"]),
+                         (1, 10, 600, {"type": "RollingUpdate", "rollingUpdate": {
+                             "maxSurge": "25%", "maxUnavailable": "25%"}}))
+        pod = spec["template"]["spec"]
+        self.assertEqual((pod["restartPolicy"], pod["dnsPolicy"], pod["schedulerName"],
+                          pod["terminationGracePeriodSeconds"]),
+                         ("Always", "ClusterFirst", "default-scheduler", 30))
+        c = pod["containers"][0]
+        self.assertEqual((c["imagePullPolicy"], c["ports"][0]["protocol"],
+                          c["terminationMessagePolicy"]), ("Always", "TCP", "File"))
+
+    def test_metadata_and_service_rules(self):
+        r = self.k("create", "configmap", "Bad_Name", check=False)
+        self.assertIn('error: failed to create configmap: ConfigMap "Bad_Name" is invalid: '
+                      'metadata.name: Invalid value: '
+                      '"Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case '
+                      'alphanumeric characters', r.stderr)
+        r = self.k("label", "namespace", "default", "bad key!=x", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        err = self.rejected("apiVersion: v1\nkind: Service\nmetadata: {name: two-ports}\n"
+                            "spec: {ports: [{port: 80}, {port: 81}]}\n")
+        self.assertIn("spec.ports[0].name: Required value", err)
+        err = self.rejected("apiVersion: v1\nkind: Service\nmetadata: {name: no-ports}\n"
+                            "spec: {selector: {app: x}}\n")
+        self.assertIn("spec.ports: Required value", err)
+        self.k("apply", "-f", "-", input="apiVersion: v1\nkind: Service\nmetadata: {name: ok}\n"
+                                         "spec: {selector: {app: x}, ports: [{port: 80}]}\n")
+        svc = json.loads(self.k("get", "svc", "ok", "-o", "json").stdout)
+        self.assertEqual(svc["spec"]["ports"], [{"port": 80, "protocol": "TCP",
+                                                 "targetPort": 80}])
+        self.assertEqual(svc["spec"]["clusterIPs"], [svc["spec"]["clusterIP"]])
+        sec = json.loads(self.k("create", "secret", "generic", "sd", "--from-literal=k=v",
+                                "-o", "json").stdout)
+        self.assertEqual((sec["data"], sec["type"]), ({"k": "dg=="}, "Opaque"))
