@@ -253,7 +253,7 @@ class StrategicMergePatch(unittest.TestCase):
         self.assertEqual(c["env"], [{"name": "E1", "value": "1"}, {"name": "E2", "value": "x"},
                                     {"name": "E0", "value": "0"}])
         self.assertEqual(c["ports"], [{"containerPort": 82}, {"containerPort": 81}])   # new first
-        self.assertEqual(names(c["volumeMounts"], "mountPath"), ["/a", "/b"])
+        self.assertEqual(names(c["volumeMounts"], "mountPath"), ["/b", "/a"])
 
     def test_owner_references_merge_by_uid(self):
         out = self.smp({"metadata": {"ownerReferences": [
