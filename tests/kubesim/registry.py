@@ -19,8 +19,20 @@ cache itself when a resource name does not resolve (so a new CRD's plural/short 
 once) and `kubectl api-resources` always refetches.  A category that only a new CRD provides is
 NOT found from a stale cache by a real kubectl against a real server either (kubectl treats it as a
 resource name, which fails); tests use a fresh cache dir or run `kubectl api-resources` first.
-The responses carry an ETag (and 304 on If-None-Match) like the real server, so the HTTP cache in
-$KUBECACHEDIR/http revalidates instead of trusting stale documents.
+The responses carry an ETag (and 304 on If-None-Match) like the real server; kubectl's HTTP
+cache ($KUBECACHEDIR/http) revalidates with If-None-Match, so a command that refetches
+discovery (e.g. `kubectl api-resources`, or `kubectl get gz` after a cache miss) sees
+"304" while nothing changed and the new document as soon as a CRD changed it.  Observed request
+sequences (kubesim request log, fresh cache dir):
+    kubectl get pods        GET /version, GET /api, GET /apis, LIST pods        (first time)
+    kubectl get pods        GET /version, LIST pods                             (cached 6 h)
+    kubectl api-resources   GET /version, GET /api (304), GET /apis (304)
+    kubectl explain deploy  GET /version, GET /openapi/v3, GET /openapi/v3/apis/apps/v1?hash=...
+    kubectl apply -f crd    GET /version, GET /openapi/v3 (304), GET .../apiextensions.k8s.io/v1
+                            ?hash=..., GET crd (404), POST crd ?fieldManager=kubectl-client-
+                            side-apply&fieldValidation=Strict
+    kubectl get wd          GET /version, GET /api (304), GET /apis (200: new CRD), LIST widgets
+                            (the unknown short name made kubectl drop its discovery cache)
 
 OpenAPI: `kubectl apply -f`, `create`, `replace` (with the default --validate=strict) and
 `explain` GET `/openapi/v3` (root: {"paths": {"apis/apps/v1": {"serverRelativeURL":
@@ -32,7 +44,11 @@ query parameter (kubectl's QueryParamVerifierV3); when present kubectl sends
 strategic merge patch for built-ins from the same v3 document (PatchMetaFromOpenAPIV3:
 x-kubernetes-patch-merge-key / -strategy); for custom resources it sends a JSON merge patch.
 `kubectl explain` finds the schema in components.schemas by x-kubernetes-group-version-kind.
-/openapi/v2 is answered 404 (kubectl 1.32 copes: it only falls back to v2 when v3 is missing).
+/openapi/v2 is answered 404: kubectl 1.32 fetches it only when v3 is missing (then for
+client-side validation) and for `kubectl explain --output=plaintext-openapiv2` (which then fails
+with "the server could not find the requested resource"; a real server serves v2 as protobuf).
+Checked with the request log: apply/create/replace/diff/set/patch/scale/rollout/explain and
+--dry-run=client|server never request /openapi/v2 against kubesim.
 Per-group-version documents requested with the current ?hash= are served with
 `Cache-Control: public, immutable` + Expires in a year, a stale hash gets a 301 to the current
 URL, exactly as kube-openapi's handler3 does; a CRD change changes the hash, so kubectl's HTTP
