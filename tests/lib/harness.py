@@ -67,6 +67,13 @@ import urllib.request  # noqa: E402
 DEFAULT = object()
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Raw HTTP: a 3xx is returned to the caller, not followed."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
 def source_dir():
     """The repository root: $TOLLGATE_SOURCE_DIR, or derived from this file's location."""
     env = os.environ.get("TOLLGATE_SOURCE_DIR")
@@ -211,8 +218,10 @@ class Kubesim:
             hdrs["Authorization"] = "Bearer " + tok
         hdrs.update(headers or {})
         req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=self._ssl),
+                                             _NoRedirect())
         try:
-            resp = urllib.request.urlopen(req, context=self._ssl, timeout=timeout)
+            resp = opener.open(req, timeout=timeout)
             status, rh, raw = resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as e:
             status, rh, raw = e.code, e.headers, e.read()
