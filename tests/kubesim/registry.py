@@ -730,6 +730,10 @@ class Registry:
                 field_selectors=sel, storage_version=bool(v.get("storage")),
                 list_kind=names.get("listKind") or kind + "List", scale=scale)
             rt.crd_version = v
+            rt.unsupported = []
+            if rt.schema is not None and _schema is not None and \
+                    hasattr(_schema, "unsupported_features"):
+                rt.unsupported = list(_schema.unsupported_features(rt.schema))
             new.append(rt)
         with self._lock:
             self._unregister_locked(name)
@@ -2116,14 +2120,16 @@ def admit(reg, rt, obj, old, field_validation):
     fn = KIND_RULES.get((rt.group, rt.kind))
     if fn is not None:
         fn(reg, rt, obj, old, causes)
+    for feat in getattr(rt, "unsupported", ()):
+        warnings.append("kubesim: %s (a real API server would enforce it on this %s)"
+                        % (feat, rt.kind))
     if rt.kind == "CustomResourceDefinition" and hasattr(_schema, "unsupported_features"):
         for i, v in enumerate(_get(obj, "spec", "versions", default=[]) or []):
             vs = _get(v, "schema", "openAPIV3Schema") if isinstance(v, dict) else None
             if isinstance(vs, dict):
                 for feat in _schema.unsupported_features(vs):
-                    warnings.append("kubesim: spec.versions[%d].schema.openAPIV3Schema: %s is not "
-                                    "enforced by kubesim (a real API server enforces it)"
-                                    % (i, feat))
+                    warnings.append("kubesim: spec.versions[%d].schema.openAPIV3Schema: %s "
+                                    "(a real API server enforces it)" % (i, feat))
     if sch is not None:
         body = {k: v for k, v in obj.items() if k not in ROOT_KEYS}
         seen = {(c["field"], c["reason"]) for c in causes}

@@ -217,6 +217,21 @@ class CRDTest(unittest.TestCase):
         self.assertEqual(list(rows[0]), ["NAME", "SIZE", "COLOR", "READY", "TEETH", "AGE"])
         self.assertEqual(rows[0]["TEETH"], "12")
 
+    def test_cel_rules_are_not_silently_ignored(self):
+        crd = CRD.replace("widgets", "cels").replace("Widget", "Cel").replace(
+            "widget", "cel").replace("shortNames: [wd]", "shortNames: [ce]").replace(
+            "            required: [size]\n",
+            "            required: [size]\n"
+            "            x-kubernetes-validations: [{rule: 'self.size < 5', message: small}]\n")
+        r = self.k("apply", "-f", "-", input=crd)
+        self.assertIn("x-kubernetes-validations", r.stderr)
+        self.assertIn("a real API server enforces it", r.stderr)
+        self.k("wait", "--for=condition=Established", "crd/cels.tollgate.example.com",
+               "--timeout=10s")
+        r = self.k("apply", "-f", "-", input=widget("c1", "{size: 7}").replace("Widget", "Cel"))
+        self.assertIn("Warning: kubesim: ", r.stderr)
+        self.assertIn("x-kubernetes-validations", r.stderr)
+
     def test_invalid_crds_are_rejected(self):
         bad_name = CRD.replace("name: widgets.tollgate.example.com",
                                "name: gadgets.tollgate.example.com")
