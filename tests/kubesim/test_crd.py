@@ -93,7 +93,7 @@ class CRDTest(unittest.TestCase):
         self.assertEqual(conds, {"NamesAccepted": "True", "Established": "True"})
         self.assertEqual(crd["status"]["acceptedNames"]["shortNames"], ["wd"])
         self.assertEqual(crd["spec"]["names"]["listKind"], "WidgetList")
-        rows = table(self.k("get", "crds").stdout)
+        rows = table(self.k("get", "crds", "widgets.tollgate.example.com").stdout)
         self.assertEqual(list(rows[0]), ["NAME", "CREATED AT"])
         self.assertEqual(rows[0]["NAME"], "widgets.tollgate.example.com")
         self.assertRegex(rows[0]["CREATED AT"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
