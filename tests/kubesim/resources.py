@@ -773,8 +773,8 @@ class ResourceAPI:
             return new, warnings, 200
         if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
             if _gr(rtype) != NS_GR:
-                self.store.put(_gr(rtype), new)
-                gone = self.store.remove(_gr(rtype), r.namespace, r.name)
+                gone = self.store.remove(_gr(rtype), r.namespace, r.name, final_state=new)
+                self.controllers.kick()
                 return gone, warnings, 200
         stored = self.store.put(_gr(rtype), new)
         if _gr(rtype) == CRD_GR and r.subresource is None:
@@ -1001,6 +1001,9 @@ class ResourceAPI:
         elif policy == "Background":
             new_fins = [f for f in new_fins if f not in ("orphan", "foregroundDeletion")] \
                 if meta.get("deletionTimestamp") else new_fins
+        if gr == NS_GR and name in ("default", "kube-system", "kube-public"):
+            raise ApiError(403, "Forbidden", 'namespaces "%s" is forbidden: this namespace may '
+                           'not be deleted' % name, {"name": name, "kind": "namespaces"})
         graceful = bool(new_fins) or gr == NS_GR
         if meta.get("deletionTimestamp"):
             # already being deleted: only the propagation finalizers may change
@@ -1008,8 +1011,8 @@ class ResourceAPI:
                 new = copy.deepcopy(obj)
                 new["metadata"]["finalizers"] = new_fins
                 if not new_fins and gr != NS_GR:
-                    self.store.put(gr, new)
-                    return 200, self._deleted_body(rtype, self.store.remove(gr, meta.get("namespace"), name))
+                    return 200, self._deleted_body(rtype, self.store.remove(
+                        gr, meta.get("namespace"), name, final_state=new))
                 obj = self.store.put(gr, new)
             return 202 if policy == "Foreground" else 200, obj
         if graceful:
@@ -1093,9 +1096,11 @@ class ResourceAPI:
                 new["metadata"]["finalizers"] = fins
             else:
                 new["metadata"].pop("finalizers", None)
-            self.store.put(_gr(rtype), new)
-            if not fins and new["metadata"].get("deletionTimestamp"):
-                self.store.remove(_gr(rtype), cur["metadata"].get("namespace"), cur["metadata"]["name"])
+            if not fins and new["metadata"].get("deletionTimestamp") and _gr(rtype) != NS_GR:
+                self.store.remove(_gr(rtype), cur["metadata"].get("namespace"),
+                                  cur["metadata"]["name"], final_state=new)
+            else:
+                self.store.put(_gr(rtype), new)
 
     def type_for_gr(self, gr):
         """A served ResourceType for a stored (group, resource) (the storage version)."""

@@ -143,9 +143,11 @@ class Store:
             self._record(Event(self.rv, "MODIFIED" if prev is not None else "ADDED", gr, key, obj, prev))
             return obj
 
-    def remove(self, gr, namespace, name):
+    def remove(self, gr, namespace, name, final_state=None):
         """Remove an object; returns the removed object carrying the deletion's
-        resourceVersion (as the DELETED watch event shows it), or None if absent."""
+        resourceVersion (as the DELETED watch event shows it), or None if absent.
+        ``final_state``: the object as the deleting write left it (an update that removed the
+        last finalizer deletes in the same step, like the apiserver's ShouldDeleteDuringUpdate)."""
         with self.lock:
             key = (namespace or "", name)
             bucket = self.data.get(gr, {})
@@ -153,8 +155,8 @@ class Store:
             if prev is None:
                 return None
             self.rv += 1
-            final = copy.copy(prev)
-            final["metadata"] = dict(prev["metadata"])
+            final = copy.copy(final_state if final_state is not None else prev)
+            final["metadata"] = dict(final["metadata"])
             final["metadata"]["resourceVersion"] = str(self.rv)
             self._record(Event(self.rv, "DELETED", gr, key, final, prev))
             return final

@@ -348,6 +348,11 @@ class ObjectsTest(unittest.TestCase):
         self.k.wait_for(lambda: self.k.request("GET", "/api/v1/namespaces/doomed")[0] == 404,
                         message="namespace gone")
 
+    def test_protected_namespaces_cannot_be_deleted(self):
+        r = self.k.kubectl("delete", "namespace", "default", check=False)
+        self.assertIn('namespaces "default" is forbidden: this namespace may not be deleted', r.stderr)
+        self.assertEqual(self.get("namespace", "default")["status"]["phase"], "Active")
+
     def test_deletecollection(self):
         for i in range(3):
             self.apply(cm("dc-%d" % i, {"dc": "yes"}))

@@ -101,6 +101,21 @@ class WatchTest(unittest.TestCase):
             ev = read_events(s, 1)[0]
             self.assertEqual(ev["type"], "ADDED", "entering the selector is an ADDED event")
 
+    def test_removing_the_last_finalizer_is_one_deleted_event(self):
+        obj = cm("wfin", {"wfin": "1"})
+        obj["metadata"]["finalizers"] = ["example.com/x"]
+        a = self.create(obj)
+        with self.watch("labelSelector=wfin%3D1&resourceVersion=" + a["metadata"]["resourceVersion"]) as s:
+            self.k.request("DELETE", NS + "/configmaps/wfin")
+            ev = read_events(s, 1)[0]
+            self.assertEqual(ev["type"], "MODIFIED")
+            self.assertIn("deletionTimestamp", ev["object"]["metadata"])
+            self.k.kubectl("patch", "cm", "wfin", "--type=json",
+                           "-p", '[{"op":"remove","path":"/metadata/finalizers"}]')
+            ev = read_events(s, 1)[0]
+            self.assertEqual(ev["type"], "DELETED")
+            self.assertNotIn("finalizers", ev["object"]["metadata"])
+
     def test_field_selector_watch(self):
         self.create(cm("wf-1"))
         self.create(cm("wf-2"))
