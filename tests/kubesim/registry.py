@@ -106,6 +106,9 @@ Interface for A1 (server.py).  The spec's interface plus the following additions
   unregister_crd(name).  Objects of a CRD are stored under the storage version's apiVersion;
   with conversion strategy None, serving them in another served version only rewrites
   apiVersion (A1: set apiVersion to the requested group/version on reads).
+- rtype.deprecation_warning (CR versions marked deprecated: true; None otherwise): admit()
+  already returns it among the warnings; a real server sends it as a Warning header on EVERY
+  request to that version (get/list/watch/delete too) -- A1, please add it there.
 - smp_schema(rtype): schema dict for patch.strategic_merge_patch, None for CRDs (-> 415
   UnsupportedMediaType, as the real server).
 - scale: deployments advertise the `scale` subresource (autoscaling/v1 Scale).  A1, if you serve
@@ -730,6 +733,10 @@ class Registry:
                 field_selectors=sel, storage_version=bool(v.get("storage")),
                 list_kind=names.get("listKind") or kind + "List", scale=scale)
             rt.crd_version = v
+            rt.deprecation_warning = None
+            if v.get("deprecated"):
+                rt.deprecation_warning = v.get("deprecationWarning") or \
+                    "%s/%s %s is deprecated" % (group, v["name"], kind)
             rt.unsupported = []
             if rt.schema is not None and _schema is not None and \
                     hasattr(_schema, "unsupported_features"):
@@ -2120,6 +2127,8 @@ def admit(reg, rt, obj, old, field_validation):
     fn = KIND_RULES.get((rt.group, rt.kind))
     if fn is not None:
         fn(reg, rt, obj, old, causes)
+    if getattr(rt, "deprecation_warning", None):
+        warnings.append(rt.deprecation_warning)
     for feat in getattr(rt, "unsupported", ()):
         warnings.append("kubesim: %s (a real API server would enforce it on this %s)"
                         % (feat, rt.kind))
