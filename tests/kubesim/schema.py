@@ -612,140 +612,287 @@ def prune(value, schema, path="", is_resource_root=True):
 
 
 # --------------------------------------------------------------------------
-# structural schema checks (apiextensions schema.ValidateStructural + CRD validation)
+# structural schema checks
 # --------------------------------------------------------------------------
-_FORBIDDEN_ANYWHERE = ["$ref", "$schema", "id", "definitions", "dependencies", "additionalItems",
-                       "patternProperties"]
-_KNOWN = {"type", "format", "title", "description", "default", "maximum", "exclusiveMaximum",
-          "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
-          "uniqueItems", "multipleOf", "enum", "maxProperties", "minProperties", "required", "items",
-          "allOf", "oneOf", "anyOf", "not", "properties", "additionalProperties", "nullable",
-          "example", "externalDocs", "x-kubernetes-preserve-unknown-fields",
-          "x-kubernetes-embedded-resource", "x-kubernetes-int-or-string", "x-kubernetes-list-map-keys",
-          "x-kubernetes-list-type", "x-kubernetes-map-type", "x-kubernetes-validations"}
+# Two stages, as the apiserver validates a CRD's openAPIV3Schema:
+# 1. apiextensions validation (ValidateCustomResourceDefinitionOpenAPISchema): unsupported
+#    JSON-Schema keywords, additionalProperties next to properties, uniqueItems, ...
+# 2. only when stage 1 found nothing: structural-schema invariants and completeness
+#    (apiextensions-apiserver/pkg/apiserver/schema/validation.go ValidateStructural),
+#    sorted by their error text like the apiserver sorts them.
+_VALUE_VALIDATION_KEYS = {"format", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+                          "maxLength", "minLength", "pattern", "maxItems", "minItems", "uniqueItems",
+                          "multipleOf", "enum", "maxProperties", "minProperties", "required",
+                          "allOf", "oneOf", "anyOf", "not"}
+_KNOWN = {"type", "title", "description", "default", "nullable", "additionalProperties",
+          "properties", "items", "example", "externalDocs",
+          "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource",
+          "x-kubernetes-int-or-string", "x-kubernetes-list-map-keys", "x-kubernetes-list-type",
+          "x-kubernetes-map-type", "x-kubernetes-validations"} | _VALUE_VALIDATION_KEYS
+_NOT_SUPPORTED = [("id", "id is not supported"), ("$schema", "$schema is not supported"),
+                  ("$ref", "$ref is not supported"), ("additionalItems", "additionalItems is not supported"),
+                  ("patternProperties", "patternProperties is not supported"),
+                  ("definitions", "definitions is not supported"),
+                  ("dependencies", "dependencies is not supported")]
 _TYPES = ("array", "boolean", "integer", "number", "object", "string")
-
-
-def check_structural_causes(schema, base=""):
-    errs = []
-    _check_node(schema, base, errs, root=True, in_value_validation=False)
-    return errs
-
-
-def check_structural(schema):
-    """Reasons why a CRD schema is not structural (empty list: it is)."""
-    return ["%s: %s" % (c["field"], c["message"]) if c["field"] else c["message"]
-            for c in check_structural_causes(schema, "")]
 
 
 def _p(path, name):
     return name if not path else path + "." + name
 
 
-def _check_node(s, path, errs, root=False, in_value_validation=False, preserve=False):
+def _pk(path, name):
+    return "%s[%s]" % (_p(path, "properties"), name)
+
+
+def _forbidden(field, detail):
+    return _cause("FieldValueForbidden", "Forbidden: " + detail, field)
+
+
+def _required_d(field, detail):
+    return _cause("FieldValueRequired", "Required value: " + detail, field)
+
+
+def _invalid_d(field, value, detail):
+    return _invalid(field, value, detail)
+
+
+def _value_path(schema_path):
+    """properties[spec].properties[a] -> spec.a (the name a value error uses)."""
+    parts = re.findall(r"properties\[([^\]]*)\]", schema_path)
+    return ".".join(parts)
+
+
+def _check_openapi(s, path, errs, root=False):
+    """Stage 1 (apiextensions validation of the JSON-Schema itself)."""
     if not isinstance(s, dict):
-        errs.append(_invalid(path, s, "must be a schema object"))
+        errs.append(_invalid_d(path, s, "must be a schema object"))
         return
-    for k in _FORBIDDEN_ANYWHERE:
+    for k, msg in _NOT_SUPPORTED:
         if k in s:
-            errs.append(_cause("FieldValueForbidden", "Forbidden: %s is forbidden" % k, _p(path, k)))
+            errs.append(_forbidden(_p(path, k), msg))
     for k in s:
-        if k not in _KNOWN and k not in _FORBIDDEN_ANYWHERE:
-            errs.append(_cause("FieldValueForbidden", "Forbidden: unknown field %s" % _go_quote(k), _p(path, k)))
+        if k not in _KNOWN and k not in dict(_NOT_SUPPORTED):
+            # the real server's strict decoding of JSONSchemaProps rejects unknown keys
+            errs.append(_forbidden(_p(path, k), "unknown field %s" % _go_quote(k)))
     t = s.get("type")
-    if in_value_validation:
-        for k in ("type", "properties", "additionalProperties", "items", "default", "nullable",
-                  "x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource",
-                  "x-kubernetes-int-or-string", "description", "title"):
-            if k in s and not (k == "x-kubernetes-int-or-string" and False):
-                errs.append(_cause("FieldValueForbidden", "Forbidden: must be empty to be structural" if k != "type"
-                                   else "Forbidden: must be empty to be structural", _p(path, k)))
-        for k in ("allOf", "anyOf", "oneOf"):
-            for i, sub in enumerate(s.get(k) or []):
-                _check_node(sub, "%s[%d]" % (_p(path, k), i), errs, in_value_validation=True)
-        if "not" in s:
-            _check_node(s["not"], _p(path, "not"), errs, in_value_validation=True)
-        return
-    if t is not None and t not in _TYPES:
+    if t == "null":
+        errs.append(_forbidden(_p(path, "type"), "type cannot be set to null, use nullable as an alternative"))
+    elif t is not None and t not in _TYPES:
         errs.append(_not_supported(_p(path, "type"), t, list(_TYPES)))
-    ios = s.get("x-kubernetes-int-or-string")
-    pres = s.get("x-kubernetes-preserve-unknown-fields")
-    emb = s.get("x-kubernetes-embedded-resource")
-    if root:
-        if t != "object":
-            if not t:
-                errs.append(_cause("FieldValueRequired", "Required value: must not be empty at the root", _p(path, "type")))
-            else:
-                errs.append(_cause("FieldValueInvalid", "Invalid value: %s: must be object at the root" % go_value(t),
-                                   _p(path, "type")))
-    elif not t and not ios and not pres:
-        errs.append(_cause("FieldValueRequired", "Required value: must not be empty for specified %s fields"
-                           % ("array items" if path.endswith(".items") else "object"), _p(path, "type")))
-    if ios and t:
-        errs.append(_cause("FieldValueInvalid", "Invalid value: %s: must be empty if x-kubernetes-int-or-string is true"
-                           % go_value(t), _p(path, "type")))
-    if pres is False:
-        errs.append(_cause("FieldValueInvalid", "Invalid value: false: must be true or undefined",
-                           _p(path, "x-kubernetes-preserve-unknown-fields")))
-    if emb and t != "object":
-        errs.append(_cause("FieldValueInvalid", "Invalid value: %s: must be object if x-kubernetes-embedded-resource is true"
-                           % go_value(t or ""), _p(path, "type")))
-    if emb is True and not s.get("properties") and not pres:
-        errs.append(_cause("FieldValueRequired", "Required value: must be true if x-kubernetes-embedded-resource is true and properties are empty",
-                           _p(path, "x-kubernetes-preserve-unknown-fields")))
-    if s.get("properties") and isinstance(s.get("additionalProperties"), dict):
-        errs.append(_cause("FieldValueForbidden", "Forbidden: additionalProperties and properties are mutual exclusive",
-                           _p(path, "additionalProperties")))
-    if t == "array":
-        if "items" not in s:
-            errs.append(_cause("FieldValueRequired", "Required value: must be specified", _p(path, "items")))
-    if "items" in s:
-        if isinstance(s["items"], list):
-            errs.append(_cause("FieldValueForbidden", "Forbidden: items must be a schema object and not an array",
-                               _p(path, "items")))
-        else:
-            _check_node(s["items"], _p(path, "items"), errs)
+    if s.get("uniqueItems") is True:
+        errs.append(_forbidden(_p(path, "uniqueItems"),
+                               "uniqueItems cannot be set to true since the runtime complexity becomes quadratic"))
+    if "additionalProperties" in s and s.get("properties"):
+        errs.append(_forbidden(_p(path, "additionalProperties"),
+                               "additionalProperties and properties are mutual exclusive"))
+    if s.get("x-kubernetes-preserve-unknown-fields") is False:
+        errs.append(_invalid_d(_p(path, "x-kubernetes-preserve-unknown-fields"), False, "must be true or undefined"))
+    if isinstance(s.get("items"), list):
+        errs.append(_forbidden(_p(path, "items"), "items must be a schema object and not an array"))
+    elif isinstance(s.get("items"), dict):
+        _check_openapi(s["items"], _p(path, "items"), errs)
     for name, sub in (s.get("properties") or {}).items():
-        _check_node(sub, "%s[%s]" % (_p(path, "properties"), name), errs)
-    ap = s.get("additionalProperties")
-    if isinstance(ap, dict):
-        _check_node(ap, _p(path, "additionalProperties"), errs)
-    elif ap is True:
-        errs.append(_cause("FieldValueForbidden", "Forbidden: additionalProperties cannot be true (use x-kubernetes-preserve-unknown-fields)",
-                           _p(path, "additionalProperties")))
+        _check_openapi(sub, _pk(path, name), errs)
+    if isinstance(s.get("additionalProperties"), dict):
+        _check_openapi(s["additionalProperties"], _p(path, "additionalProperties"), errs)
     for k in ("allOf", "anyOf", "oneOf"):
         for i, sub in enumerate(s.get(k) or []):
-            _check_node(sub, "%s[%d]" % (_p(path, k), i), errs, in_value_validation=True)
-    if "not" in s:
-        _check_node(s["not"], _p(path, "not"), errs, in_value_validation=True)
-    if "default" in s:
-        if root:
-            errs.append(_cause("FieldValueForbidden", "Forbidden: must not be set at the root", _p(path, "default")))
+            _check_openapi(sub, "%s[%d]" % (_p(path, k), i), errs)
+    if isinstance(s.get("not"), dict):
+        _check_openapi(s["not"], _p(path, "not"), errs)
+    if "pattern" in s:
+        try:
+            _compile(s["pattern"])
+        except (re.error, TypeError) as e:
+            errs.append(_invalid_d(_p(path, "pattern"), s["pattern"],
+                                   "must be a valid regular expression, but isn't: %s" % e))
+    if "default" in s and not root:
+        d = s["default"]
+        sub = dict(s)
+        sub.pop("default", None)
+        if d is None and not s.get("nullable"):
+            errs.append(_invalid_d(_p(path, "default"), "null", "must not be null, or nullable must be true"))
+        elif d is not None:
+            d = copy.deepcopy(d)
+            pruned = prune(d, sub, "", is_resource_root=False)
+            if pruned:
+                errs.append(_invalid_d(_p(path, "default"), s["default"],
+                                       "must not have unknown fields, got: %s" % ", ".join(p.lstrip(".") for p in pruned)))
+            vp = _value_path(path)
+            for c in validate(d, sub, vp):
+                c = dict(c)
+                c["field"] = _p(path, "default")
+                errs.append(c)
+
+
+_INT_OR_STRING_ANYOF = [{"type": "integer"}, {"type": "string"}]
+
+
+def _check_invariants(s, lvl, path, errs):
+    """validateStructuralInvariants (lvl: "root", "item" or "field")."""
+    if not isinstance(s, dict):
+        return
+    t = s.get("type") or ""
+    if t == "array" and "items" not in s:
+        errs.append(_required_d(_p(path, "items"), "must be specified"))
+    if isinstance(s.get("items"), dict):
+        _check_invariants(s["items"], "item", _p(path, "items"), errs)
+    for name, sub in (s.get("properties") or {}).items():
+        _check_invariants(sub, "field", _pk(path, name), errs)
+    ap = s.get("additionalProperties")
+    if ap is not None and ap is not False:
+        if lvl == "root":
+            errs.append(_forbidden(_p(path, "additionalProperties"), "must not be used at the root"))
+        if isinstance(ap, dict):
+            _check_invariants(ap, "field", _p(path, "additionalProperties"), errs)
+    ios = bool(s.get("x-kubernetes-int-or-string"))
+    pres = bool(s.get("x-kubernetes-preserve-unknown-fields"))
+    emb = bool(s.get("x-kubernetes-embedded-resource"))
+    if ios and pres:
+        errs.append(_invalid_d(_p(path, "x-kubernetes-preserve-unknown-fields"), True,
+                               "must be false if x-kubernetes-int-or-string is true"))
+    if ios and emb:
+        errs.append(_invalid_d(_p(path, "x-kubernetes-embedded-resource"), True,
+                               "must be false if x-kubernetes-int-or-string is true"))
+    skip_any = s.get("anyOf") == _INT_OR_STRING_ANYOF
+    all_of = s.get("allOf") or []
+    skip_first_all_any = bool(all_of) and isinstance(all_of[0], dict) and all_of[0].get("anyOf") == _INT_OR_STRING_ANYOF
+    _check_value_validation(s, skip_any, skip_first_all_any, path, errs)
+    check_meta = lvl == "root" or emb
+    if emb and t != "object":
+        if not t:
+            errs.append(_required_d(_p(path, "type"), "must be object if x-kubernetes-embedded-resource is true"))
         else:
-            d = copy.deepcopy(s["default"])
-            sub = dict(s)
-            sub.pop("default", None)
-            if d is None and not s.get("nullable"):
-                errs.append(_cause("FieldValueInvalid", "Invalid value: \"null\": must not be null, or nullable must be true",
-                                   _p(path, "default")))
-            else:
-                pruned = prune(d, sub, "", is_resource_root=False)
-                if pruned:
-                    errs.append(_cause("FieldValueInvalid", "Invalid value: %s: must not have unknown fields %s"
-                                       % (go_value(s["default"]), ", ".join(p.lstrip(".") for p in pruned)),
-                                       _p(path, "default")))
-                for c in validate(d, sub, "<default>"):
-                    c = dict(c)
-                    c["field"] = _p(path, "default")
-                    errs.append(c)
-    if root and isinstance(s.get("properties"), dict) and "metadata" in s["properties"]:
-        meta = s["properties"]["metadata"]
-        if isinstance(meta, dict):
-            for k in (meta.get("properties") or {}):
-                if k not in ("name", "generateName"):
-                    errs.append(_cause("FieldValueForbidden", "Forbidden: must not specify anything other than name and generateName, but metadata is implicitly specified",
-                                       _p(path, "properties[metadata]")))
-                    break
+            errs.append(_invalid_d(_p(path, "type"), t, "must be object if x-kubernetes-embedded-resource is true"))
+    elif not t and not ios and not pres:
+        detail = {"root": "must not be empty at the root", "item": "must not be empty for specified array items",
+                  "field": "must not be empty for specified object fields"}[lvl]
+        errs.append(_required_d(_p(path, "type"), detail))
+    if emb and ap is not None:
+        errs.append(_forbidden(_p(path, "additionalProperties"),
+                               "must not be used if x-kubernetes-embedded-resource is set"))
+    if lvl == "root" and t and t != "object":
+        errs.append(_invalid_d(_p(path, "type"), t, "must be object at the root"))
+    props = s.get("properties") or {}
+    if check_meta:
+        for k, want in (("kind", "string"), ("apiVersion", "string"), ("metadata", "object")):
+            if k in props and isinstance(props[k], dict) and props[k].get("type", "") != want:
+                errs.append(_invalid_d("%s.type" % _pk(path, k), props[k].get("type", ""), "must be %s" % want))
+    if lvl == "root" and isinstance(props.get("metadata"), dict):
+        meta = dict(props["metadata"])
+        mprops = meta.get("properties") or {}
+        if set(mprops) in ({"name"}, {"generateName"}, {"name", "generateName"}):
+            meta.pop("properties", None)
+        meta.pop("type", None)
+        meta.pop("default", None)
+        if meta:
+            errs.append(_forbidden(_pk(path, "metadata"), "must not specify anything other than name and "
+                                                          "generateName, but metadata is implicitly specified"))
+    if emb and not pres and not props:
+        errs.append(_required_d(_p(path, "properties"), "must not be empty if x-kubernetes-embedded-resource is "
+                                                        "true without x-kubernetes-preserve-unknown-fields"))
+
+
+def _check_value_validation(v, skip_any, skip_first_all_any, path, errs):
+    if not skip_any:
+        for i, sub in enumerate(v.get("anyOf") or []):
+            _check_nested(sub, False, "%s[%d]" % (_p(path, "anyOf"), i), errs)
+    for i, sub in enumerate(v.get("allOf") or []):
+        _check_nested(sub, skip_first_all_any and i == 0, "%s[%d]" % (_p(path, "allOf"), i), errs)
+    for i, sub in enumerate(v.get("oneOf") or []):
+        _check_nested(sub, False, "%s[%d]" % (_p(path, "oneOf"), i), errs)
+    if isinstance(v.get("not"), dict):
+        _check_nested(v["not"], False, _p(path, "not"), errs)
+
+
+def _check_nested(v, skip_any, path, errs):
+    if not isinstance(v, dict):
+        return
+    _check_value_validation(v, skip_any, False, path, errs)
+    if isinstance(v.get("items"), dict):
+        _check_nested(v["items"], False, _p(path, "items"), errs)
+    for name, sub in (v.get("properties") or {}).items():
+        _check_nested(sub, False, _pk(path, name), errs)
+    for key, detail in (("type", "must be empty to be structural"),
+                        ("additionalProperties", "must be undefined to be structural"),
+                        ("default", "must be undefined to be structural"),
+                        ("title", "must be empty to be structural"),
+                        ("description", "must be empty to be structural")):
+        if v.get(key) not in (None, "") or (key == "default" and "default" in v):
+            errs.append(_forbidden(_p(path, key), detail))
+    if v.get("nullable"):
+        errs.append(_forbidden(_p(path, "nullable"), "must be false to be structural"))
+    for key in ("x-kubernetes-preserve-unknown-fields", "x-kubernetes-embedded-resource",
+                "x-kubernetes-int-or-string"):
+        if v.get(key):
+            errs.append(_forbidden(_p(path, key), "must be false to be structural"))
+    if v.get("x-kubernetes-list-map-keys"):
+        errs.append(_forbidden(_p(path, "x-kubernetes-list-map-keys"), "must be empty to be structural"))
+    if "x-kubernetes-list-type" in v:
+        errs.append(_forbidden(_p(path, "x-kubernetes-list-type"), "must be undefined to be structural"))
+    if "metadata" in (v.get("properties") or {}):
+        errs.append(_forbidden(_pk(path, "metadata"), "must not be specified in a nested context"))
+
+
+def _check_completeness(s, spath, errs):
+    if not isinstance(s, dict):
+        return
+    _completeness_vv(s, s, spath, spath, errs)
+    if isinstance(s.get("items"), dict):
+        _check_completeness(s["items"], _p(spath, "items"), errs)
+    for k, sub in (s.get("properties") or {}).items():
+        _check_completeness(sub, _pk(spath, k), errs)
+    if isinstance(s.get("additionalProperties"), dict):
+        _check_completeness(s["additionalProperties"], _p(spath, "additionalProperties"), errs)
+
+
+def _completeness_vv(v, s, spath, vpath, errs):
+    if isinstance(v.get("not"), dict):
+        _completeness_nested(v["not"], s, spath, _p(vpath, "not"), errs)
+    for k in ("allOf", "anyOf", "oneOf"):
+        for i, sub in enumerate(v.get(k) or []):
+            _completeness_nested(sub, s, spath, "%s[%d]" % (_p(vpath, k), i), errs)
+
+
+def _completeness_nested(v, s, spath, vpath, errs):
+    if not isinstance(v, dict):
+        return
+    if not isinstance(s, dict):
+        errs.append(_required_d(spath, "because it is defined in %s" % vpath))
+        return
+    _completeness_vv(v, s, spath, vpath, errs)
+    if isinstance(v.get("items"), dict):
+        _completeness_nested(v["items"], s.get("items"), _p(spath, "items"), _p(vpath, "items"), errs)
+    sprops = s.get("properties") or {}
+    for k, vf in (v.get("properties") or {}).items():
+        if k not in sprops:
+            errs.append(_required_d(_pk(spath, k), "because it is defined in %s" % _pk(vpath, k)))
+        else:
+            _completeness_nested(vf, sprops[k], _pk(spath, k), _pk(vpath, k), errs)
+
+
+def _error_text(c):
+    return ("%s: %s" % (c["field"], c["message"])) if c["field"] else c["message"]
+
+
+def check_structural_causes(schema, base=""):
+    """Causes (apiserver form) why schema cannot be a CRD's openAPIV3Schema; fields are
+    prefixed with `base` (e.g. "spec.versions[0].schema.openAPIV3Schema")."""
+    errs = []
+    _check_openapi(schema, base, errs, root=True)
+    if errs:
+        return errs
+    _check_invariants(schema, "root", base, errs)
+    _check_completeness(schema, base, errs)
+    errs.sort(key=_error_text)
+    return errs
+
+
+def check_structural(schema):
+    """Reasons why a CRD schema is not structural (empty list: it is), as
+    "<path>: <error body>" with the path relative to the openAPIV3Schema root."""
+    return [_error_text(c) for c in check_structural_causes(schema, "")]
 
 
 def unsupported_features(schema):

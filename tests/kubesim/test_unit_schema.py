@@ -257,20 +257,52 @@ class Structural(unittest.TestCase):
         ({"type": "object", "properties": {"a": {"type": "string", "anyOf": [{"type": "string"}]}}},
          "properties[a].anyOf[0].type: Forbidden: must be empty to be structural"),
         ({"type": "object", "properties": {"a": {"$ref": "#/x"}}},
-         "properties[a].$ref: Forbidden: $ref is forbidden"),
+         "properties[a].$ref: Forbidden: $ref is not supported"),
+        ({"type": "object", "properties": {"a": {"type": "array", "uniqueItems": True, "items": {"type": "string"}}}},
+         "properties[a].uniqueItems: Forbidden: uniqueItems cannot be set to true since the runtime complexity "
+         "becomes quadratic"),
+        ({"type": "object", "properties": {"a": {"type": "object", "x-kubernetes-preserve-unknown-fields": False}}},
+         "properties[a].x-kubernetes-preserve-unknown-fields: Invalid value: false: must be true or undefined"),
+        ({"type": "object", "additionalProperties": {"type": "string"}},
+         "additionalProperties: Forbidden: must not be used at the root"),
+        ({"type": "object", "properties": {"metadata": {"type": "object", "properties": {
+            "labels": {"type": "object"}}}}},
+         "properties[metadata]: Forbidden: must not specify anything other than name and generateName, but "
+         "metadata is implicitly specified"),
+        ({"type": "object", "properties": {"a": {"type": "object", "anyOf": [
+            {"properties": {"b": {"maxLength": 3}}}]}}},
+         "properties[a].properties[b]: Required value: because it is defined in "
+         "properties[a].anyOf[0].properties[b]"),
+        ({"type": "object", "properties": {"e": {"type": "object", "x-kubernetes-embedded-resource": True}}},
+         "properties[e].properties: Required value: must not be empty if x-kubernetes-embedded-resource is true "
+         "without x-kubernetes-preserve-unknown-fields"),
+        ({"type": "object", "properties": {"i": {"x-kubernetes-int-or-string": True,
+                                                 "x-kubernetes-preserve-unknown-fields": True}}},
+         "properties[i].x-kubernetes-preserve-unknown-fields: Invalid value: true: must be false if "
+         "x-kubernetes-int-or-string is true"),
+        ({"type": "object", "properties": {"l": {"type": "array", "items": {"properties": {}}}}},
+         "properties[l].items.type: Required value: must not be empty for specified array items"),
         ({"type": "object", "properties": {"a": {"type": "string", "default": 5}}},
-         'properties[a].default: Invalid value: "integer": <default> in body must be of type string: "integer"'),
+         'properties[a].default: Invalid value: "integer": a in body must be of type string: "integer"'),
         ({"type": "object", "properties": {"a": {"type": "strin"}}},
          'properties[a].type: Unsupported value: "strin": supported values: "array", "boolean", "integer", '
          '"number", "object", "string"'),
-        ({"type": "object", "properties": {"a": {"type": "string", "x-kubernetes-int-or-string": True}}},
-         'properties[a].type: Invalid value: "string": must be empty if x-kubernetes-int-or-string is true'),
     ]
 
     def test_non_structural_reasons(self):
         for sch, want in self.TABLE:
             with self.subTest(want=want):
                 self.assertIn(want, S.check_structural(sch))
+
+    def test_int_or_string_any_of_pattern_is_structural(self):
+        sch = {"type": "object", "properties": {"p": {"x-kubernetes-int-or-string": True,
+                                                      "anyOf": [{"type": "integer"}, {"type": "string"}]}}}
+        self.assertEqual(S.check_structural(sch), [])
+
+    def test_structural_errors_sorted(self):
+        errs = S.check_structural({"type": "object", "properties": {"z": {}, "a": {}}})
+        self.assertEqual(errs, sorted(errs))
+        self.assertEqual(len(errs), 2)
 
     def test_causes_with_base_path(self):
         causes = S.check_structural_causes({"type": "object", "properties": {"spec": {}}},
