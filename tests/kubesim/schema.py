@@ -419,13 +419,27 @@ def _validate_enum(v, s, path, out):
 
 
 def _validate_embedded(v, path, out):
-    # apiextensions' objectmeta/typemeta checks for x-kubernetes-embedded-resource
-    if not v.get("apiVersion") and not v.get("kind") and not v:
-        return
-    if "kind" not in v or v.get("kind") in ("", None):
-        out.append(_required(_child(path, "kind")))
-    if "apiVersion" not in v or v.get("apiVersion") in ("", None):
-        out.append(_required(_child(path, "apiVersion")))
+    # apiextensions validateEmbeddedResource: apiVersion and kind required, metadata optional
+    if "apiVersion" not in v:
+        out.append(_cause("FieldValueRequired", "Required value: must not be empty", _child(path, "apiVersion")))
+    if "kind" not in v:
+        out.append(_cause("FieldValueRequired", "Required value: must not be empty", _child(path, "kind")))
+    for k in ("apiVersion", "kind"):
+        if k not in v:
+            continue
+        x = v[k]
+        if not isinstance(x, str):
+            out.append(_invalid(_child(path, k), x, "must be a string"))
+        elif x == "":
+            out.append(_invalid(_child(path, k), x, "must not be empty"))
+        elif k == "apiVersion" and x.count("/") > 1:
+            out.append(_invalid(_child(path, k), x, "unexpected GroupVersion string: %s" % x))
+        elif k == "kind" and not re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", x.lower()):
+            out.append(_invalid(_child(path, k), x, "may have mixed case, but should otherwise match: a lowercase "
+                                "RFC 1035 label must consist of lower case alphanumeric characters or '-', start "
+                                "with an alphabetic character, and end with an alphanumeric character (e.g. "
+                                "'my-name',  or 'abc-123', regex used for validation is "
+                                "'[a-z]([-a-z0-9]*[a-z0-9])?')"))
 
 
 def _validate_list_type(v, s, path, out):

@@ -134,6 +134,11 @@ class Validation(unittest.TestCase):
                                "x-kubernetes-preserve-unknown-fields": True})
         causes = S.validate({"spec": {"obj": {"metadata": {"name": "x"}}}}, sch)
         self.assertEqual(sorted(c["field"] for c in causes), ["spec.obj.apiVersion", "spec.obj.kind"])
+        self.assertEqual({c["message"] for c in causes}, {"Required value: must not be empty"})
+        causes = S.validate({"spec": {"obj": {"apiVersion": "", "kind": 3}}}, sch)
+        self.assertEqual([(c["field"], c["message"]) for c in causes],
+                         [("spec.obj.apiVersion", 'Invalid value: "": must not be empty'),
+                          ("spec.obj.kind", "Invalid value: 3: must be a string")])
         self.assertEqual(S.validate({"spec": {"obj": {"apiVersion": "v1", "kind": "Pod"}}}, sch), [])
 
     def test_invalid_pattern_is_reported_not_ignored(self):
