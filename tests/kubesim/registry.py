@@ -2096,6 +2096,14 @@ def admit(reg, rt, obj, old, field_validation):
     md = obj.get("metadata")
     if md is None:
         md = obj["metadata"] = {}
+    if not isinstance(md, dict):
+        return obj, [_decode_cause(rt, {"field": "metadata", "message": 'Invalid value: "%s": '
+                                        'metadata in body must be of type object'
+                                        % _json_type(md)})], warnings
+    tcauses = [c for c in _schema.validate(_drop_nulls(md), _objectmeta_schema(), "metadata")
+               if _is_type_cause(c)]
+    if tcauses:
+        return obj, [_decode_cause(rt, c) for c in tcauses], warnings
     _metadata_checks(rt, md, old, causes, unknown)
     decode = [c for c in causes if c["reason"] == "DecodeError"]
     if decode:
@@ -2126,7 +2134,13 @@ def admit(reg, rt, obj, old, field_validation):
     # kind-specific defaulting and validation (the Go validators)
     fn = KIND_RULES.get((rt.group, rt.kind))
     if fn is not None:
-        fn(reg, rt, obj, old, causes)
+        try:
+            fn(reg, rt, obj, old, causes)
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError) as e:
+            # a shape the schema does not pin down (preserve-unknown parts): refuse loudly
+            return obj, [_cause("BadRequest", "", "kubesim cannot process this %s (a field has "
+                                "an unexpected type: %s: %s)" % (rt.kind, type(e).__name__, e))
+                         ], warnings
     if getattr(rt, "deprecation_warning", None):
         warnings.append(rt.deprecation_warning)
     for feat in getattr(rt, "unsupported", ()):
@@ -2223,6 +2237,15 @@ def _go_struct(rt, names):
     if parent == "spec":
         return "PodSpec" if rt.kind == "Pod" else rt.kind + "Spec"
     return GO_STRUCTS.get(parent, parent[:1].upper() + parent[1:])
+
+
+_OBJECTMETA = []
+
+
+def _objectmeta_schema():
+    if not _OBJECTMETA:
+        _OBJECTMETA.append(_meta_schemas()[OBJECTMETA_REF])
+    return _OBJECTMETA[0]
 
 
 def _decode_cause(rt, c):
@@ -2722,7 +2745,8 @@ def _rules_namespace(reg, rt, obj, old, causes):
     if isinstance(st, dict):
         st.setdefault("phase", "Active")
     md = obj["metadata"]
-    md.setdefault("labels", {})
+    if not isinstance(md.get("labels"), dict):
+        md["labels"] = {}
     if md.get("name"):
         md["labels"]["kubernetes.io/metadata.name"] = md["name"]
 
