@@ -541,10 +541,14 @@ class ResourceAPI:
         out = []
         remaining = 0
         next_key = None
+        keyed = []
         for obj in items:
             meta = obj["metadata"]
             key = "%s/%s" % (meta.get("namespace", ""), meta["name"]) if meta.get("namespace") \
                 else meta["name"]
+            keyed.append((key, obj))
+        keyed.sort(key=lambda kv: kv[0])  # etcd's key order, which continue tokens follow
+        for key, obj in keyed:
             if start_key is not None and key < start_key:
                 continue
             if not match(obj):

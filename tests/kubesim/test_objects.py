@@ -171,6 +171,23 @@ class ObjectsTest(unittest.TestCase):
         out = self.k.kubectl("get", "cm", "-l", "paging=yes", "--chunk-size=1", "-o", "name").stdout
         self.assertEqual(len(out.split()), 5)
 
+    def test_paging_across_namespaces_sees_every_item_once(self):
+        for ns in ("pg", "pg-b"):
+            self.k.kubectl("create", "namespace", ns)
+            for n in ("z", "a"):
+                self.k.kubectl("create", "configmap", "pgx-" + n, "-n", ns)
+        seen, cont = [], ""
+        while True:
+            q = "?limit=1" + ("&continue=" + cont if cont else "")
+            _, _, body = self.k.request("GET", "/api/v1/configmaps" + q)
+            seen += [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in body["items"]]
+            cont = body["metadata"].get("continue")
+            if not cont:
+                break
+        mine = [x for x in seen if x[1].startswith("pgx-")]
+        self.assertEqual(sorted(mine), sorted(set(mine)))
+        self.assertEqual(len(mine), 4)
+
     def test_list_items_of_builtin_lists_carry_no_kind(self):
         self.apply(cm("kindless"))
         _, _, body = self.k.request("GET", NS + "/configmaps")
