@@ -26,6 +26,8 @@ Extensions (additive, optional):
     unsupported_features(schema) -> list[str]: keywords kubesim cannot evaluate (CEL rules in
                                        x-kubernetes-validations); A2 should refuse such CRDs loudly.
     go_value(v) -> str: a value printed the way the apiserver's messages print it.
+    go_roundtrip(obj, schema) -> obj: for BUILT-IN kinds, drop what Go's decode/encode would drop
+                                       (nulls, empty optional lists/maps), e.g. after a patch.
 
 Differences from the apiserver that remain (documented, not silent):
 - pattern: evaluated with Python `re` (search semantics like ECMA/Go RE2 "match anywhere").
@@ -47,7 +49,7 @@ import json
 import re
 from decimal import Decimal
 
-__all__ = ["validate", "apply_defaults", "prune", "check_structural", "go_float",
+__all__ = ["validate", "apply_defaults", "prune", "check_structural", "go_float", "go_roundtrip",
            "check_structural_causes", "unsupported_features", "go_value"]
 
 
@@ -406,8 +408,8 @@ def _validate(v, s, path, out):
             elif isinstance(ap, dict):
                 _validate(v[k], ap, _child(path, k), out)
             elif ap is False and not (embedded and k in ("apiVersion", "kind", "metadata")):
-                out.append(_cause("FieldValueForbidden", "Forbidden: %s.%s in body is a forbidden property"
-                                  % (name, k), _child(path, k)))
+                # kube-openapi PropertyNotAllowed, converted by apiextensions as field.Invalid(path, "")
+                out.append(_invalid(path, "", "%s.%s in body is a forbidden property" % (name, k)))
         if embedded:
             _validate_embedded(v, path, out)
 
@@ -582,6 +584,9 @@ def _prune(x, s, parent, paths):
                 _prune(v, ap, parent + "." + k, paths)
             elif ap is True:
                 continue
+            elif ap is False:
+                # kept (validation rejects it), its content pruned as if it had no schema
+                _prune(v, None, parent + "." + k, paths)
             else:
                 _rec(paths, parent, k)
                 del x[k]
@@ -907,6 +912,58 @@ def check_structural(schema):
     """Reasons why a CRD schema is not structural (empty list: it is), as
     "<path>: <error body>" with the path relative to the openAPIV3Schema root."""
     return [_error_text(c) for c in check_structural_causes(schema, "")]
+
+
+# Optional list/map fields of built-in kinds that Go does NOT omit when empty.
+_KEEP_EMPTY = {"storedVersions"}
+
+
+def go_roundtrip(value, schema):
+    """Make a built-in object look like it went through the apiserver's Go types (decode,
+    encode), in place: nulls become absent (Go zero value, omitted), empty lists and empty
+    string maps in optional fields disappear (omitempty), e.g. after a strategic merge patch
+    that deleted every finalizer. Required fields and struct-typed objects are kept ({} stays
+    {}). Parts the schema marks x-kubernetes-preserve-unknown-fields are left alone.
+    Returns value."""
+    _roundtrip(value, schema)
+    return value
+
+
+def _roundtrip(x, s):
+    if not isinstance(s, dict):
+        return
+    if isinstance(x, dict):
+        props = s.get("properties")
+        if props is None:
+            ap = s.get("additionalProperties")
+            if isinstance(ap, dict):
+                for k in list(x):
+                    if x[k] is None:
+                        continue  # a null map value decodes to "" for string maps; keep as is
+                    _roundtrip(x[k], ap)
+            return
+        required = set(s.get("required") or [])
+        for k in list(x):
+            sub = props.get(k)
+            v = x[k]
+            if sub is None:
+                continue
+            if v is None:
+                if k not in required:
+                    del x[k]
+                continue
+            if k not in required and k not in _KEEP_EMPTY:
+                if v == [] and sub.get("type") == "array":
+                    del x[k]
+                    continue
+                if v == {} and "properties" not in sub and isinstance(sub.get("additionalProperties"), dict):
+                    del x[k]
+                    continue
+            _roundtrip(v, sub)
+    elif isinstance(x, list):
+        items = s.get("items")
+        for v in x:
+            _roundtrip(v, items)
 
 
 def unsupported_features(schema):

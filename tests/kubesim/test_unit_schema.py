@@ -324,6 +324,31 @@ class Structural(unittest.TestCase):
         self.assertEqual(S.unsupported_features({"type": "object"}), [])
 
 
+class GoRoundtrip(unittest.TestCase):
+    def test_empty_optional_lists_and_maps_vanish(self):
+        import builtin_schemas
+        sch = builtin_schemas.SCHEMAS[("apps", "v1", "Deployment")]
+        obj = {"metadata": {"name": "x", "finalizers": [], "labels": {}, "annotations": None},
+               "spec": {"replicas": None, "selector": {"matchLabels": {"a": "b"}},
+                        "template": {"spec": {"containers": [{"name": "c", "image": "i", "env": [],
+                                                              "resources": {}}],
+                                              "volumes": []}},
+                        "strategy": {}}}
+        S.go_roundtrip(obj, sch)
+        self.assertEqual(obj, {"metadata": {"name": "x"},
+                               "spec": {"selector": {"matchLabels": {"a": "b"}},
+                                        "template": {"spec": {"containers": [{"name": "c", "image": "i",
+                                                                              "resources": {}}]}},
+                                        "strategy": {}}})
+
+    def test_required_lists_stay(self):
+        import builtin_schemas
+        sch = builtin_schemas.SCHEMAS[("", "v1", "Pod")]
+        obj = {"spec": {"containers": []}}
+        S.go_roundtrip(obj, sch)
+        self.assertEqual(obj, {"spec": {"containers": []}})
+
+
 class GoFormatting(unittest.TestCase):
     def test_float_formatting_like_go(self):
         for f, want in [(1.0, "1"), (1.5, "1.5"), (1e6, "1e+06"), (100000.0, "100000"),
