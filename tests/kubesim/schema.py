@@ -202,8 +202,11 @@ def _num_str(x):
     return go_float(float(x))
 
 
-_DATE_TIME_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+# strfmt.IsDateTime: date part must parse as 2006-01-02, split at the first "t"/"T", time part
+# ^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$ (lower-cased; the "."
+# matches any character) with hour <= 23, minute <= 59, second <= 59.
+_DATE_TIME_TIME_RE = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))",
+                                re.ASCII | re.DOTALL)
 _DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -219,14 +222,18 @@ def _valid_date(y, m, d):
 
 def _format_ok(fmt, v):
     """Formats kube-openapi's strfmt registry checks (the subset that matters)."""
-    if fmt == "date-time":
-        m = _DATE_TIME_RE.match(v)
+    if fmt in ("date-time", "datetime"):
+        if len(v) < 4:
+            return False
+        parts = v.lower().split("t")
+        if len(parts) < 2 or not _format_ok("date", parts[0]):
+            return False
+        m = _DATE_TIME_TIME_RE.fullmatch(parts[1])
         if not m:
             return False
-        y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
-        return _valid_date(y, mo, d) and h < 24 and mi < 60 and s < 61
+        return m.group(1) <= "23" and m.group(2) <= "59" and m.group(3) <= "59"
     if fmt == "date":
-        m = _DATE_RE.match(v)
+        m = _DATE_RE.fullmatch(v)
         return bool(m) and _valid_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     if fmt == "byte":
         try:

@@ -67,6 +67,10 @@ class Validation(unittest.TestCase):
         ("date-time ok", {"type": "string", "format": "date-time"}, "2024-01-02T03:04:05Z", []),
         ("date-time with offset and fraction", {"type": "string", "format": "date-time"},
          "2024-01-02T03:04:05.123+02:00", []),
+        ("date-time lower case", {"type": "string", "format": "date-time"}, "2024-01-02t03:04:05z", []),
+        ("date-time without zone", {"type": "string", "format": "date-time"}, "2024-01-02T03:04:05",
+         [("FieldValueTypeInvalid", 'Invalid value: "2024-01-02T03:04:05": spec.f in body must be of type '
+                                    'date-time: "2024-01-02T03:04:05"')]),
         ("date-time bad", {"type": "string", "format": "date-time"}, "yesterday",
          [("FieldValueTypeInvalid", 'Invalid value: "yesterday": spec.f in body must be of type date-time: "yesterday"')]),
         ("date-time impossible date", {"type": "string", "format": "date-time"}, "2024-02-30T00:00:00Z",
