@@ -112,6 +112,14 @@ def _strlist(desc, **kw):
     return _arr(desc, {"type": "string", "default": ""}, **kw)
 
 
+def _field(schema, desc):
+    """The schema of a field: the type's schema with the field's own description (what
+    `kubectl explain` lists for the field)."""
+    d = dict(schema)
+    d["description"] = desc
+    return d
+
+
 def _with_gvk(schema, group, version, kind):
     schema = dict(schema)
     schema["x-kubernetes-group-version-kind"] = [{"group": group, "kind": kind, "version": version}]
@@ -402,7 +410,8 @@ def container(desc="A single application container that you want to run within a
         "env": _arr("List of environment variables to set in the container.", env_var(),
                     merge_key="name", strategy="merge",
                     **{"x-kubernetes-list-map-keys": ["name"], "x-kubernetes-list-type": "map"}),
-        "resources": resource_requirements(),
+        "resources": _field(resource_requirements(), "Compute Resources required by this container. Cannot "
+                                                     "be updated."),
         "resizePolicy": _arr("Resources resize policy for the container.",
                              _free("ContainerResizePolicy represents resource resize policy for the container."),
                              **{"x-kubernetes-list-type": "atomic"}),
@@ -418,9 +427,13 @@ def container(desc="A single application container that you want to run within a
                               }, required=["name", "devicePath"]),
                               merge_key="devicePath", strategy="merge",
                               **{"x-kubernetes-list-map-keys": ["devicePath"], "x-kubernetes-list-type": "map"}),
-        "livenessProbe": probe(),
-        "readinessProbe": probe(),
-        "startupProbe": probe(),
+        "livenessProbe": _field(probe(), "Periodic probe of container liveness. Container will be restarted "
+                                         "if the probe fails. Cannot be updated."),
+        "readinessProbe": _field(probe(), "Periodic probe of container service readiness. Container will be "
+                                          "removed from service endpoints if the probe fails. Cannot be updated."),
+        "startupProbe": _field(probe(), "StartupProbe indicates that the Pod has successfully initialized. "
+                                        "If specified, no other probes are executed until this completes "
+                                        "successfully."),
         "lifecycle": _free("Actions that the management system should take in response to container "
                            "lifecycle events."),
         "terminationMessagePath": _s("Path at which the file to which the container's termination message "
@@ -611,8 +624,8 @@ def pod_spec():
 
 def pod_template_spec():
     return _obj("PodTemplateSpec describes the data a pod should have when created from a template", {
-        "metadata": object_meta(),
-        "spec": pod_spec(),
+        "metadata": _field(object_meta(), "Standard object's metadata."),
+        "spec": _field(pod_spec(), "Specification of the desired behavior of the pod."),
     })
 
 
@@ -656,9 +669,37 @@ def pod_status():
 # --------------------------------------------------------------------------
 # kinds
 # --------------------------------------------------------------------------
+_PART_DESCRIPTIONS = {
+    ("Namespace", "spec"): "Spec defines the behavior of the Namespace.",
+    ("Namespace", "status"): "Status describes the current status of a Namespace.",
+    ("Service", "spec"): "Spec defines the behavior of a service.",
+    ("Service", "status"): "Most recently observed status of the service. Populated by the system. Read-only.",
+    ("Pod", "spec"): "Specification of the desired behavior of the pod.",
+    ("Pod", "status"): "Most recently observed status of the pod. This data may not be up to date.",
+    ("Deployment", "spec"): "Specification of the desired behavior of the Deployment.",
+    ("Deployment", "status"): "Most recently observed status of the Deployment.",
+    ("Job", "spec"): "Specification of the desired behavior of a job.",
+    ("Job", "status"): "Current status of a job.",
+    ("HorizontalPodAutoscaler", "spec"): "spec is the specification for the behaviour of the autoscaler.",
+    ("HorizontalPodAutoscaler", "status"): "status is the current information about the autoscaler.",
+    ("Ingress", "spec"): "spec is the desired state of the Ingress.",
+    ("Ingress", "status"): "status is the current state of the Ingress.",
+    ("Lease", "spec"): "spec contains the specification of the Lease.",
+    ("CustomResourceDefinition", "spec"): "spec describes how the user wants the resources to appear",
+    ("CustomResourceDefinition", "status"): "status indicates the actual state of the CustomResourceDefinition",
+}
+
+
 def _kind(group, version, kind, desc, props, required=None):
-    p = {"apiVersion": API_VERSION, "kind": KIND, "metadata": object_meta()}
+    p = {"apiVersion": API_VERSION, "kind": KIND,
+         "metadata": _field(object_meta(), "Standard object's metadata. More info: https://git.k8s.io/"
+                                           "community/contributors/devel/sig-architecture/api-conventions.md"
+                                           "#metadata")}
     p.update(props)
+    for part in ("spec", "status"):
+        desc = _PART_DESCRIPTIONS.get((kind, part))
+        if desc and part in p:
+            p[part] = _field(p[part], desc)
     s = _obj(desc, p, required=required)
     return _with_gvk(s, group, version, kind)
 
@@ -783,7 +824,7 @@ def pod():
 
 def core_event():
     return _kind("", "v1", "Event", "Event is a report of an event somewhere in the cluster.", {
-        "involvedObject": object_reference(),
+        "involvedObject": _field(object_reference(), "The object that this event is about."),
         "reason": _s("This should be a short, machine understandable string that gives the reason for the "
                      "transition into the object's current status."),
         "message": _s("A human-readable description of the status of this operation."),
@@ -798,7 +839,7 @@ def core_event():
         "eventTime": _time("Time when this Event was first observed."),
         "series": _free("Data about the Event series this event represents or nil if it's a singleton Event."),
         "action": _s("What action was taken/failed regarding to the Regarding object."),
-        "related": object_reference(),
+        "related": _field(object_reference(), "Optional secondary object for more complex actions."),
         "reportingComponent": _s("Name of the controller that emitted this Event.", default=""),
         "reportingInstance": _s("ID of the controller instance.", default=""),
     }, required=["metadata", "involvedObject"])
@@ -813,8 +854,8 @@ def events_event():
         "reportingInstance": _s("reportingInstance is the ID of the controller instance."),
         "action": _s("action is what action was taken/failed regarding to the regarding object."),
         "reason": _s("reason is why the action was taken."),
-        "regarding": object_reference(),
-        "related": object_reference(),
+        "regarding": _field(object_reference(), "regarding contains the object this Event is about."),
+        "related": _field(object_reference(), "Optional secondary object for more complex actions."),
         "note": _s("note is a human-readable description of the status of this operation."),
         "type": _s("type is the type of this event (Normal, Warning), new types could be added in the future."),
         "deprecatedSource": _obj("deprecatedSource is the deprecated field assuring backward compatibility "
@@ -837,8 +878,13 @@ def deployment():
                      "spec": _obj("DeploymentSpec is the specification of the desired behavior of the "
                                   "Deployment.", {
                                       "replicas": _i32("Number of desired pods. Defaults to 1."),
-                                      "selector": label_selector(),
-                                      "template": pod_template_spec(),
+                                      "selector": _field(label_selector(), "Label selector for pods. Existing "
+                                                         "ReplicaSets whose pods are selected by this will be the "
+                                                         "ones affected by this deployment. It must match the pod "
+                                                         "template's labels."),
+                                      "template": _field(pod_template_spec(), "Template describes the pods that "
+                                                         "will be created. The only allowed "
+                                                         "template.spec.restartPolicy value is \"Always\"."),
                                       "strategy": _obj("The deployment strategy to use to replace existing "
                                                        "pods with new ones.", {
                                                            "type": _s("Type of deployment. Can be \"Recreate\" "
@@ -908,9 +954,9 @@ def job():
                                          "before marking this index as failed."),
             "maxFailedIndexes": _i32("Specifies the maximal number of failed indexes before marking the "
                                      "Job as failed."),
-            "selector": label_selector(),
+            "selector": _field(label_selector(), "A label query over pods that should match the pod count."),
             "manualSelector": _b("manualSelector controls generation of pod labels and pod selectors."),
-            "template": pod_template_spec(),
+            "template": _field(pod_template_spec(), "Describes the pod that will be created when executing a job."),
             "ttlSecondsAfterFinished": _i32("ttlSecondsAfterFinished limits the lifetime of a Job that has "
                                             "finished execution."),
             "completionMode": _s("completionMode specifies how Pod completions are tracked. It can be "
