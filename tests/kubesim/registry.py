@@ -737,10 +737,7 @@ class Registry:
             if v.get("deprecated"):
                 rt.deprecation_warning = v.get("deprecationWarning") or \
                     "%s/%s %s is deprecated" % (group, v["name"], kind)
-            rt.unsupported = []
-            if rt.schema is not None and _schema is not None and \
-                    hasattr(_schema, "unsupported_features"):
-                rt.unsupported = list(_schema.unsupported_features(rt.schema))
+            rt.unsupported = cel_unsupported(rt.schema) if rt.schema is not None else []
             new.append(rt)
         with self._lock:
             self._unregister_locked(name)
@@ -2144,15 +2141,16 @@ def admit(reg, rt, obj, old, field_validation):
     if getattr(rt, "deprecation_warning", None):
         warnings.append(rt.deprecation_warning)
     for feat in getattr(rt, "unsupported", ()):
-        warnings.append("kubesim: %s (a real API server would enforce it on this %s)"
-                        % (feat, rt.kind))
-    if rt.kind == "CustomResourceDefinition" and hasattr(_schema, "unsupported_features"):
+        warnings.append("kubesim: %s: the rule is NOT enforced (a real API server would "
+                        "enforce it on this %s)" % (feat, rt.kind))
+    if rt.kind == "CustomResourceDefinition":
         for i, v in enumerate(_get(obj, "spec", "versions", default=[]) or []):
             vs = _get(v, "schema", "openAPIV3Schema") if isinstance(v, dict) else None
             if isinstance(vs, dict):
-                for feat in _schema.unsupported_features(vs):
-                    warnings.append("kubesim: spec.versions[%d].schema.openAPIV3Schema: %s "
-                                    "(a real API server enforces it)" % (i, feat))
+                for feat in cel_unsupported(vs):
+                    warnings.append("kubesim: spec.versions[%d].schema.openAPIV3Schema.%s: "
+                                    "the rule is NOT enforced (a real API server enforces it)"
+                                    % (i, feat))
     if sch is not None:
         body = {k: v for k, v in obj.items() if k not in ROOT_KEYS}
         seen = {(c["field"], c["reason"]) for c in causes}
@@ -2166,6 +2164,18 @@ def admit(reg, rt, obj, old, field_validation):
                        and not (c.get("field") or "").startswith("status")]
         else:
             vcauses = _schema.validate(body, _strip_root(sch))
+            root = dict(body)
+            for k in ("apiVersion", "kind"):
+                if k in obj:
+                    root[k] = obj[k]
+            root["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items()
+                                if k in ("name", "generateName")}
+            oldroot = None
+            if old is not None:
+                oldroot = {k: v for k, v in old.items() if k != "metadata"}
+                oldroot["metadata"] = {k: v for k, v in (old.get("metadata") or {}).items()
+                                       if k in ("name", "generateName")}
+            cel_validate(root, oldroot, sch, "", vcauses)
         for c in vcauses:
             if (c.get("field"), c.get("reason")) not in seen:
                 causes.append(c)
@@ -3143,3 +3153,444 @@ def crd_status(crd, reg=None, old_status=None):
 def names_accepted(crd):
     return any(c.get("type") == "NamesAccepted" and c.get("status") == "True"
                for c in _get(crd, "status", "conditions", default=[]) or [])
+
+
+# ---------------------------------------------------------------------------
+# x-kubernetes-validations: a CEL subset
+# ---------------------------------------------------------------------------
+# kubesim evaluates the CEL rules CRDs commonly use: self/oldSelf, field selection, has(),
+# size(), comparisons, && || !, arithmetic, ?:, `in`, string/list literals, the methods
+# size/startsWith/endsWith/contains/matches/all/exists/exists_one, int()/string()/double().
+# A rule outside that subset is NOT evaluated: the CRD write and every write of its objects
+# carry a Warning saying so (never a silent pass).  Transition rules (using oldSelf) run on
+# updates where the old value exists (map-list items correlate by their keys), as the apiserver.
+
+class CELError(Exception):
+    pass
+
+
+class CELUnsupported(Exception):
+    pass
+
+
+_CEL_TOKEN = re.compile(r"""\s*(?:
+    (?P<num>\d+\.\d+|\d+u?)
+  | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<op>\|\||&&|==|!=|<=|>=|[<>!+\-*/%().,\[\]?:{}])
+  | (?P<id>[A-Za-z_][A-Za-z0-9_]*)
+)""", re.X)
+
+_NO = object()
+
+
+def _cel_tokens(src):
+    pos, out = 0, []
+    src = src.strip()
+    while pos < len(src):
+        m = _CEL_TOKEN.match(src, pos)
+        if not m or m.end() == pos:
+            raise CELUnsupported("cannot parse CEL at %r" % src[pos:pos + 20])
+        pos = m.end()
+        for kind in ("num", "str", "op", "id"):
+            if m.group(kind) is not None:
+                out.append((kind, m.group(kind)))
+                break
+    out.append(("end", ""))
+    return out
+
+
+class _CELParser:
+    """Recursive descent to a small AST of tuples."""
+
+    def __init__(self, src):
+        self.t = _cel_tokens(src)
+        self.i = 0
+
+    def peek(self, v=None):
+        k, x = self.t[self.i]
+        return x if v is None else (x == v and k in ("op", "id"))
+
+    def take(self, v=None):
+        k, x = self.t[self.i]
+        if v is not None and x != v:
+            raise CELUnsupported("expected %r, got %r" % (v, x))
+        self.i += 1
+        return k, x
+
+    def parse(self):
+        e = self.ternary()
+        if self.t[self.i][0] != "end":
+            raise CELUnsupported("unexpected %r" % self.t[self.i][1])
+        return e
+
+    def ternary(self):
+        c = self.or_()
+        if self.peek("?"):
+            self.take("?")
+            a = self.ternary()
+            self.take(":")
+            b = self.ternary()
+            return ("?", c, a, b)
+        return c
+
+    def or_(self):
+        e = self.and_()
+        while self.peek("||"):
+            self.take()
+            e = ("||", e, self.and_())
+        return e
+
+    def and_(self):
+        e = self.rel()
+        while self.peek("&&"):
+            self.take()
+            e = ("&&", e, self.rel())
+        return e
+
+    def rel(self):
+        e = self.add()
+        while self.peek() in ("==", "!=", "<", "<=", ">", ">=", "in"):
+            op = self.take()[1]
+            e = (op, e, self.add())
+        return e
+
+    def add(self):
+        e = self.mul()
+        while self.peek() in ("+", "-"):
+            op = self.take()[1]
+            e = (op, e, self.mul())
+        return e
+
+    def mul(self):
+        e = self.unary()
+        while self.peek() in ("*", "/", "%"):
+            op = self.take()[1]
+            e = (op, e, self.unary())
+        return e
+
+    def unary(self):
+        if self.peek("!"):
+            self.take()
+            return ("!", self.unary())
+        if self.peek("-"):
+            self.take()
+            return ("neg", self.unary())
+        return self.member()
+
+    def args(self):
+        self.take("(")
+        out = []
+        while not self.peek(")"):
+            out.append(self.ternary())
+            if self.peek(","):
+                self.take()
+        self.take(")")
+        return out
+
+    def member(self):
+        e = self.primary()
+        while True:
+            if self.peek("."):
+                self.take()
+                k, name = self.take()
+                if k != "id":
+                    raise CELUnsupported("bad member %r" % name)
+                if self.peek("("):
+                    if name not in ("all", "exists", "exists_one", "size", "startsWith",
+                                    "endsWith", "contains", "matches"):
+                        raise CELUnsupported("method %s()" % name)
+                    if name in ("all", "exists", "exists_one"):
+                        self.take("(")
+                        k2, var = self.take()
+                        self.take(",")
+                        body = self.ternary()
+                        self.take(")")
+                        e = ("macro", name, e, var, body)
+                    else:
+                        e = ("call", name, e, self.args())
+                else:
+                    e = ("sel", e, name)
+            elif self.peek("["):
+                self.take()
+                idx = self.ternary()
+                self.take("]")
+                e = ("idx", e, idx)
+            else:
+                return e
+
+    def primary(self):
+        k, x = self.take()
+        if k == "num":
+            return ("lit", float(x) if "." in x else int(x.rstrip("u")))
+        if k == "str":
+            body = x[1:-1]
+            return ("lit", body.encode().decode("unicode_escape"))
+        if k == "op" and x == "(":
+            e = self.ternary()
+            self.take(")")
+            return e
+        if k == "op" and x == "[":
+            items = []
+            while not self.peek("]"):
+                items.append(self.ternary())
+                if self.peek(","):
+                    self.take()
+            self.take("]")
+            return ("list", items)
+        if k == "id":
+            if x in ("true", "false"):
+                return ("lit", x == "true")
+            if x == "null":
+                return ("lit", None)
+            if x == "has":
+                self.take("(")
+                arg = self.member()
+                self.take(")")
+                if arg[0] != "sel":
+                    raise CELUnsupported("has() needs a field selection")
+                return ("has", arg)
+            if self.peek("("):
+                if x not in ("size", "int", "string", "double", "bool"):
+                    raise CELUnsupported("function %s()" % x)
+                return ("fn", x, self.args())
+            return ("var", x)
+        raise CELUnsupported("unexpected %r" % x)
+
+
+def _cel_eval(e, env):
+    op = e[0]
+    if op == "lit":
+        return e[1]
+    if op == "var":
+        if e[1] not in env:
+            raise CELUnsupported("undeclared reference to %r" % e[1])
+        return env[e[1]]
+    if op == "list":
+        return [_cel_eval(x, env) for x in e[1]]
+    if op == "sel":
+        base = _cel_eval(e[1], env)
+        if not isinstance(base, dict):
+            raise CELError("no such key: %s" % e[2])
+        if e[2] not in base:
+            raise CELError("no such key: %s" % e[2])
+        return base[e[2]]
+    if op == "has":
+        base = _cel_eval(e[1][1], env)
+        return isinstance(base, dict) and e[1][2] in base
+    if op == "idx":
+        base, i = _cel_eval(e[1], env), _cel_eval(e[2], env)
+        try:
+            return base[i]
+        except (KeyError, IndexError, TypeError):
+            raise CELError("no such key: %s" % i)
+    if op == "!":
+        v = _cel_eval(e[1], env)
+        if not isinstance(v, bool):
+            raise CELError("no matching overload for '!_'")
+        return not v
+    if op == "neg":
+        return -_cel_eval(e[1], env)
+    if op == "&&":
+        a = _cel_eval(e[1], env)
+        return bool(a) and bool(_cel_eval(e[2], env))
+    if op == "||":
+        a = _cel_eval(e[1], env)
+        return bool(a) or bool(_cel_eval(e[2], env))
+    if op == "?":
+        return _cel_eval(e[2] if _cel_eval(e[1], env) else e[3], env)
+    if op in ("==", "!=", "<", "<=", ">", ">=", "in", "+", "-", "*", "/", "%"):
+        a, b = _cel_eval(e[1], env), _cel_eval(e[2], env)
+        try:
+            if op == "==":
+                return a == b
+            if op == "!=":
+                return a != b
+            if op == "in":
+                return a in b
+            if op == "<":
+                return a < b
+            if op == "<=":
+                return a <= b
+            if op == ">":
+                return a > b
+            if op == ">=":
+                return a >= b
+            if op == "+":
+                return a + b
+            if op == "-":
+                return a - b
+            if op == "*":
+                return a * b
+            if op == "/":
+                return a // b if isinstance(a, int) and isinstance(b, int) else a / b
+            if op == "%":
+                return a % b
+        except (TypeError, ZeroDivisionError) as exc:
+            raise CELError("no matching overload for '%s': %s" % (op, exc))
+    if op == "fn":
+        args = [_cel_eval(a, env) for a in e[2]]
+        name = e[1]
+        try:
+            if name == "size":
+                return len(args[0])
+            if name == "int":
+                return int(args[0])
+            if name == "double":
+                return float(args[0])
+            if name == "string":
+                return _jsonpath_text(args[0])
+            if name == "bool":
+                return args[0] in (True, "true")
+        except (TypeError, ValueError) as exc:
+            raise CELError(str(exc))
+    if op == "call":
+        name, target = e[1], _cel_eval(e[2], env)
+        args = [_cel_eval(a, env) for a in e[3]]
+        try:
+            if name == "size" and not args:
+                return len(target)
+            if name == "startsWith":
+                return target.startswith(args[0])
+            if name == "endsWith":
+                return target.endswith(args[0])
+            if name == "contains":
+                return args[0] in target
+            if name == "matches":
+                return re.search(args[0], target) is not None
+        except (TypeError, AttributeError, re.error) as exc:
+            raise CELError(str(exc))
+        raise CELUnsupported("method %s()" % name)
+    if op == "macro":
+        name, target, var, body = e[1], _cel_eval(e[2], env), e[3], e[4]
+        items = list(target.keys()) if isinstance(target, dict) else list(target or [])
+        res = [bool(_cel_eval(body, dict(env, **{var: it}))) for it in items]
+        if name == "all":
+            return all(res)
+        if name == "exists":
+            return any(res)
+        return sum(res) == 1
+    raise CELUnsupported("construct %r" % (op,))
+
+
+def _cel_compile(rule):
+    ast = _CELParser(rule).parse()
+    return ast
+
+
+def _uses_old_self(rule):
+    return re.search(r"\boldSelf\b", rule) is not None
+
+
+def cel_unsupported(schema, path=""):
+    """Rules of x-kubernetes-validations kubesim cannot evaluate (their schema paths)."""
+    out = []
+    if not isinstance(schema, dict):
+        return out
+    for i, r in enumerate(schema.get("x-kubernetes-validations") or []):
+        rule = r.get("rule", "") if isinstance(r, dict) else ""
+        try:
+            _cel_compile(rule)
+            if isinstance(r, dict) and r.get("messageExpression"):
+                _cel_compile(r["messageExpression"])
+        except CELUnsupported as exc:
+            out.append("%sx-kubernetes-validations[%d]: CEL rule %s is not supported by kubesim "
+                       "(%s)" % (path + "." if path else "", i, json.dumps(rule), exc))
+    for name, sub in (schema.get("properties") or {}).items():
+        out.extend(cel_unsupported(sub, "%sproperties[%s]" % (path + "." if path else "", name)))
+    if isinstance(schema.get("items"), dict):
+        out.extend(cel_unsupported(schema["items"], (path + "." if path else "") + "items"))
+    if isinstance(schema.get("additionalProperties"), dict):
+        out.extend(cel_unsupported(schema["additionalProperties"],
+                                   (path + "." if path else "") + "additionalProperties"))
+    return out
+
+
+def _cel_type_name(v):
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "null"
+
+
+CEL_REASONS = {"FieldValueForbidden": "Forbidden", "FieldValueRequired": "Required value",
+               "FieldValueDuplicate": "Duplicate value"}
+
+
+def cel_validate(value, old, schema, path, causes):
+    """Evaluate the supported x-kubernetes-validations rules under `schema`."""
+    if not isinstance(schema, dict) or value is None:
+        return
+    for r in schema.get("x-kubernetes-validations") or []:
+        if not isinstance(r, dict):
+            continue
+        rule = r.get("rule", "")
+        try:
+            ast = _cel_compile(rule)
+        except CELUnsupported:
+            continue  # warned about at registration and on every write
+        transition = _uses_old_self(rule)
+        if transition and (old is None or r.get("optionalOldSelf")):
+            if old is None:
+                continue
+        env = {"self": value}
+        if transition:
+            env["oldSelf"] = old
+        field = path + (r.get("fieldPath") or "")
+        field = field.lstrip(".")
+        try:
+            ok = _cel_eval(ast, env)
+        except CELUnsupported:
+            continue
+        except CELError as exc:
+            causes.append(invalid(field, _cel_type_name(value), "%s evaluating rule: %s"
+                                  % (exc, rule)))
+            continue
+        if ok is True:
+            continue
+        msg = r.get("message") or ""
+        if r.get("messageExpression"):
+            try:
+                m = _cel_eval(_cel_compile(r["messageExpression"]), env)
+                if isinstance(m, str) and m.strip():
+                    msg = m
+            except (CELError, CELUnsupported):
+                pass
+        if not msg:
+            msg = "failed rule: " + rule
+        reason = r.get("reason") or "FieldValueInvalid"
+        if reason in CEL_REASONS:
+            causes.append(_cause(reason, field, "%s: %s" % (CEL_REASONS[reason], msg)))
+        else:
+            causes.append(invalid(field, _cel_type_name(value), msg))
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        ap = schema.get("additionalProperties")
+        for k, v in value.items():
+            sub = props.get(k) if k in props else (ap if isinstance(ap, dict) else None)
+            if sub is None:
+                continue
+            ov = old.get(k) if isinstance(old, dict) else None
+            cel_validate(v, ov, sub, "%s.%s" % (path, k), causes)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        keys = schema.get("x-kubernetes-list-map-keys") if \
+            schema.get("x-kubernetes-list-type") == "map" else None
+        for i, v in enumerate(value):
+            ov = None
+            if keys and isinstance(old, list) and isinstance(v, dict):
+                for o in old:
+                    if isinstance(o, dict) and all(o.get(k) == v.get(k) for k in keys):
+                        ov = o
+                        break
+            elif schema.get("x-kubernetes-list-type") == "set" and isinstance(old, list) \
+                    and v in old:
+                ov = v
+            cel_validate(v, ov, schema["items"], "%s[%d]" % (path, i), causes)

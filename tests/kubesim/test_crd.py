@@ -217,20 +217,31 @@ class CRDTest(unittest.TestCase):
         self.assertEqual(list(rows[0]), ["NAME", "SIZE", "COLOR", "READY", "TEETH", "AGE"])
         self.assertEqual(rows[0]["TEETH"], "12")
 
-    def test_cel_rules_are_not_silently_ignored(self):
+    def test_cel_rules_enforced_or_loudly_unsupported(self):
         crd = CRD.replace("widgets", "cels").replace("Widget", "Cel").replace(
             "widget", "cel").replace("shortNames: [wd]", "shortNames: [ce]").replace(
             "            required: [size]\n",
             "            required: [size]\n"
-            "            x-kubernetes-validations: [{rule: 'self.size < 5', message: small}]\n")
+            "            x-kubernetes-validations:\n"
+            "            - {rule: 'self.size < 5 || has(self.owner)', message: big widgets need an owner}\n"
+            "            - {rule: 'self.color == oldSelf.color', message: color is immutable}\n"
+            "            - {rule: 'self.owner.lowerAscii() == self.owner'}\n")
         r = self.k("apply", "-f", "-", input=crd)
-        self.assertIn("x-kubernetes-validations", r.stderr)
-        self.assertIn("a real API server enforces it", r.stderr)
+        self.assertIn("kubesim: spec.versions[0].schema.openAPIV3Schema.properties[spec]."
+                      "x-kubernetes-validations[2]: CEL rule", r.stderr)
+        self.assertIn("the rule is NOT enforced", r.stderr)
+        self.assertNotIn("x-kubernetes-validations[0]", r.stderr)
         self.k("wait", "--for=condition=Established", "crd/cels.tollgate.example.com",
                "--timeout=10s")
-        r = self.k("apply", "-f", "-", input=widget("c1", "{size: 7}").replace("Widget", "Cel"))
-        self.assertIn("Warning: kubesim: ", r.stderr)
-        self.assertIn("x-kubernetes-validations", r.stderr)
+        err = self.rejected(widget("c1", "{size: 7}").replace("Widget", "Cel"))
+        self.assertIn('The Cel "c1" is invalid: spec: Invalid value: "object": big widgets need '
+                      'an owner', err)
+        r = self.k("apply", "-f", "-", input=widget("c1", "{size: 7, owner: ann}").replace(
+            "Widget", "Cel"))
+        self.assertIn("Warning: kubesim: ", r.stderr)  # rule [2] is not evaluated
+        err = self.rejected(widget("c1", "{size: 7, owner: ann, color: blue}").replace(
+            "Widget", "Cel"))
+        self.assertIn('spec: Invalid value: "object": color is immutable', err)
 
     def test_invalid_crds_are_rejected(self):
         bad_name = CRD.replace("name: widgets.tollgate.example.com",

@@ -538,6 +538,58 @@ class AdmitTest(unittest.TestCase):
         self.assertEqual(obj["type"], "Opaque")
 
 
+class CELTest(unittest.TestCase):
+    def check(self, rule, value, old=None, **extra):
+        causes = []
+        r = {"rule": rule}
+        r.update(extra)
+        registry.cel_validate(value, old, {"x-kubernetes-validations": [r]}, ".spec", causes)
+        return causes
+
+    def test_supported_rules(self):
+        ok = [("self.min <= self.max", {"min": 1, "max": 2}),
+              ("has(self.a) || has(self.b)", {"b": 1}),
+              ("self.all(x, x.startsWith('a'))", ["ab", "ac"]),
+              ("size(self) <= 3 && self.size() <= 3", [1, 2]),
+              ("self.name.matches('^[a-z]+$')", {"name": "abc"}),
+              ("!has(self.tls) || self.tls.mode in ['A', 'B']", {"tls": {"mode": "A"}}),
+              ("self.w >= 0 && self.w <= 100 ? true : false", {"w": 50}),
+              ("self.exists(k, self[k] == 'x')", {"a": "y", "b": "x"}),
+              ("self.steps.exists_one(s, s.pause)", {"steps": [{"pause": True},
+                                                              {"pause": False}]})]
+        for rule, value in ok:
+            self.assertEqual(self.check(rule, value), [], rule)
+        bad = self.check("self.min <= self.max", {"min": 3, "max": 2})
+        self.assertEqual(bad, [{"reason": "FieldValueInvalid", "field": "spec",
+                                "message": 'Invalid value: "object": failed rule: '
+                                           'self.min <= self.max'}])
+
+    def test_transition_rule_only_on_update(self):
+        self.assertEqual(self.check("self == oldSelf", "a", None, message="immutable"), [])
+        self.assertEqual(self.check("self == oldSelf", "a", "a", message="immutable"), [])
+        c = self.check("self == oldSelf", "b", "a", message="immutable")
+        self.assertEqual(c[0]["message"], 'Invalid value: "string": immutable')
+
+    def test_reason_field_path_and_message_expression(self):
+        c = self.check("has(self.x)", {}, reason="FieldValueRequired", fieldPath=".x",
+                       message="x is required")
+        self.assertEqual(c, [{"reason": "FieldValueRequired", "field": "spec.x",
+                              "message": "Required value: x is required"}])
+        c = self.check("self.n < 3", {"n": 5}, messageExpression="'n is ' + string(self.n)")
+        self.assertEqual(c[0]["message"], 'Invalid value: "object": n is 5')
+
+    def test_missing_key_is_an_error_and_unsupported_are_listed(self):
+        c = self.check("self.x > 1", {})
+        self.assertEqual(c[0]["message"], 'Invalid value: "object": no such key: x evaluating '
+                                          'rule: self.x > 1')
+        unsupported = registry.cel_unsupported({"properties": {"spec": {
+            "type": "object", "x-kubernetes-validations": [
+                {"rule": "self == oldSelf"}, {"rule": "self.a.lowerAscii() == 'a'"},
+                {"rule": "quantity(self.q).isGreaterThan(quantity('1'))"}]}}})
+        self.assertEqual(len(unsupported), 2)
+        self.assertTrue(unsupported[0].startswith("properties[spec].x-kubernetes-validations[1]"))
+
+
 class StorageTest(unittest.TestCase):
     def test_events_share_storage_between_groups(self):
         reg = registry.Registry()
