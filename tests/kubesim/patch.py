@@ -22,6 +22,8 @@ Reference behaviour (reimplemented, not transliterated):
 
 Interface (see /work/notes/kubesim-spec.md):
     PatchError(Exception): code, reason, message (+ detail: library text, may be "")
+        code is 400/409/413/422 or 500 (library errors the apiserver passes through
+        unconverted come back as 500 with an empty reason, exactly like the real server)
     merge_patch(target, patch) -> new object
     json_patch(target, ops) -> new object
     strategic_merge_patch(target, patch, schema) -> new object
@@ -33,6 +35,7 @@ import copy
 __all__ = ["PatchError", "merge_patch", "json_patch", "strategic_merge_patch"]
 
 INVALID_JSON_PATCH_MESSAGE = "the server rejected our request due to an error in our request"
+MAX_JSON_PATCH_OPERATIONS = 10000   # apiserver's maxJSONPatchOperations
 
 
 class PatchError(Exception):
@@ -335,6 +338,9 @@ def json_patch(target, ops):
         if not isinstance(op, dict):
             raise _bad_request("json: cannot unmarshal %s into Go value of type jsonpatch.Operation"
                                % _go_type(op))
+    if len(ops) > MAX_JSON_PATCH_OPERATIONS:
+        msg = "The allowed maximum operations in a JSON patch is %d, got %d" % (MAX_JSON_PATCH_OPERATIONS, len(ops))
+        raise PatchError(413, "RequestEntityTooLarge", "Request entity too large: " + msg, msg)
     holder = [copy.deepcopy(target)]
     for op in ops:
         try:

@@ -159,6 +159,15 @@ class JSONPatch(unittest.TestCase):
                                  (422, "Invalid", "the server rejected our request due to an error in our request"))
                 self.assertEqual(e.detail, detail)
 
+    def test_too_many_operations(self):
+        ops = [{"op": "test", "path": "/spec/list/0", "value": 1}] * 10000
+        P.json_patch(self.DOC, ops)   # the limit itself is allowed
+        with self.assertRaises(P.PatchError) as cm:
+            P.json_patch(self.DOC, ops + ops[:1])
+        self.assertEqual((cm.exception.code, cm.exception.reason, cm.exception.message),
+                         (413, "RequestEntityTooLarge", "Request entity too large: The allowed maximum "
+                                                        "operations in a JSON patch is 10000, got 10001"))
+
     def test_malformed_patch_documents(self):
         for body, msg in (({"op": "add"}, "json: cannot unmarshal object into Go value of type jsonpatch.Patch"),
                           (["x"], "json: cannot unmarshal string into Go value of type jsonpatch.Operation")):
