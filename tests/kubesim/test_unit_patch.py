@@ -409,6 +409,22 @@ ORACLE_PATCHES = [
                                                  "secret": {"secretName": "s"}}]}}}},
     {"spec": {"strategy": {"$retainKeys": "type"}}},
     {"spec": {"template": {"spec": {"containers": [[1]]}}}},
+    # what kubectl apply sends when it removes and reorders at once
+    {"metadata": {"$setElementOrder/finalizers": ["b"], "$deleteFromPrimitiveList/finalizers": ["a"]}},
+    {"metadata": {"$setElementOrder/finalizers": ["z", "b"], "$deleteFromPrimitiveList/finalizers": ["a"],
+                  "finalizers": ["z"]}},
+    {"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "n"}, {"name": "app"}],
+                                    "containers": [{"name": "n", "image": "n"}, {"name": "sidecar",
+                                                                                 "$patch": "delete"}]}}}},
+    {"spec": {"template": {"spec": {"containers": [{"name": "app", "$setElementOrder/ports": [
+        {"containerPort": 81}, {"containerPort": 90}], "ports": [{"containerPort": 90}, {"containerPort": 80,
+                                                                                         "$patch": "delete"}]}]}}}},
+    {"spec": {"template": {"spec": {"$setElementOrder/volumes": [{"name": "v2"}, {"name": "v1"}],
+                                    "volumes": [{"name": "v1", "$retainKeys": ["configMap", "name"],
+                                                 "configMap": {"name": "x"}, "emptyDir": None}]}}}},
+    {"metadata": {"labels": {"l1": None}, "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+     "spec": {"replicas": 5, "strategy": {"$retainKeys": ["rollingUpdate", "type"], "rollingUpdate": {
+         "maxSurge": "50%"}}}},
 ]
 
 
