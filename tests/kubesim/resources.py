@@ -65,8 +65,13 @@ def _truthy(v):
     return v is not None and v.lower() in ("1", "true", "yes")
 
 
+_STORAGE_KEY = [lambda rtype: (rtype.group, rtype.resource)]
+
+
 def _gr(rtype):
-    return (rtype.group, rtype.resource)
+    """The storage key of a resource type (registry.storage_key: core/v1 and events.k8s.io/v1
+    Events share one storage, a CRD's versions share one)."""
+    return _STORAGE_KEY[0](rtype)
 
 
 def _strip_rv(obj):
@@ -100,6 +105,8 @@ class ResourceAPI:
         self.sim = sim
         self.store = sim.store
         self.registry = kregistry.Registry()
+        if hasattr(self.registry, "storage_key"):
+            _STORAGE_KEY[0] = self.registry.storage_key
         import controllers as kcontrollers
         self.controllers = kcontrollers.Controllers(self)
         self._bootstrap()
@@ -196,6 +203,9 @@ class ResourceAPI:
         if rtype is None:
             raise err_not_found_path()
         r.rtype = rtype
+        dep = getattr(rtype, "deprecation_warning", None)
+        if dep:
+            h.always_warnings.append(_warning_header(dep))
         if not rtype.namespaced and r.namespace is not None:
             raise err_not_found_path()
         if r.subresource is not None and r.subresource not in rtype.subresources:
@@ -282,6 +292,8 @@ class ResourceAPI:
 
     def present(self, rtype, obj):
         """The stored object as served in the requested version (apiVersion/kind set)."""
+        if hasattr(self.registry, "from_storage"):
+            obj = self.registry.from_storage(rtype, obj)
         o = dict(obj)
         o["apiVersion"] = rtype.group_version
         o["kind"] = rtype.kind
@@ -291,7 +303,8 @@ class ResourceAPI:
     def respond_object(self, h, code, rtype, obj, warnings=()):
         headers = {}
         if warnings:
-            headers["Warning"] = [_warning_header(w) for w in warnings]
+            headers["Warning"] = [_warning_header(w) for w in warnings
+                                  if _warning_header(w) not in h.always_warnings]
         if self.wants_table(h) and obj.get("kind") != "Status":
             table = self.registry.to_table(rtype, [obj], h.query.get("includeObject", "Metadata"),
                                            {"resourceVersion": obj["metadata"].get("resourceVersion", "")})
@@ -371,10 +384,15 @@ class ResourceAPI:
                                'dryRun: Unsupported value: "%s": supported values: "All"' % v)
         return True
 
-    def admit(self, rtype, obj, old, fv, name):
+    def admit(self, rtype, obj, old, fv, name, patch_kw=None):
+        """registry.admit; causes become the Status the real server answers (patch_kw:
+        {"patch": smp} or {"patched": obj} for PATCH requests, see registry.status_for)."""
         obj, causes, warnings = self.registry.admit(rtype, obj, old, fv)
         if causes:
-            st = self.registry.status_for(rtype, name, causes)
+            try:
+                st = self.registry.status_for(rtype, name, causes, **(patch_kw or {}))
+            except TypeError:
+                st = self.registry.status_for(rtype, name, causes)
             raise ApiError(st["code"], st["reason"], st["message"], st.get("details"))
         return obj, list(warnings or [])
 
@@ -435,10 +453,17 @@ class ResourceAPI:
             raise err_bad_request(str(e))
         return ls, fs
 
+    def to_storage(self, rtype, obj):
+        if hasattr(self.registry, "to_storage"):
+            return self.registry.to_storage(rtype, obj)
+        return obj
+
     def matcher(self, rtype, namespace, ls, fs):
+        """A predicate over STORED objects, evaluated on the form served through rtype."""
         def match(obj):
             if obj is None:
                 return False
+            obj = self.present(rtype, obj)
             meta = obj.get("metadata", {})
             if namespace is not None and meta.get("namespace", "") != namespace:
                 return False
@@ -626,7 +651,7 @@ class ResourceAPI:
             if dry:
                 result = obj
             else:
-                result = self.store.put(_gr(rtype), obj)
+                result = self.store.put(_gr(rtype), self.to_storage(rtype, obj))
                 if _gr(rtype) == CRD_GR:
                     result = self.establish_crd(result, None)
             out = self.present(rtype, result)
@@ -712,11 +737,13 @@ class ResourceAPI:
             out = self.present(rtype, result)
         self.respond_object(h, code, rtype, out, warnings)
 
-    def apply_update(self, rtype, r, old, obj, fv, dry, from_patch=False):
+    def apply_update(self, rtype, r, old, obj, fv, dry, from_patch=False, patch_kw=None):
         """Shared by PUT and PATCH (under the store lock): preconditions, status subresource
         rules, generation, admission, no-op detection, finalizer completion. Returns
         (stored object, warnings, http code)."""
         meta = obj["metadata"]
+        stored_old = old
+        old = self.present(rtype, old)
         old_meta = old["metadata"]
         rv = meta.get("resourceVersion", "")
         if rv in ("", None):
@@ -766,13 +793,14 @@ class ResourceAPI:
                                    % _go_string_slice(added),
                         "field": "metadata.finalizers"}])
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
-        new, warnings = self.admit(rtype, new, old, fv, r.name)
+        new, warnings = self.admit(rtype, new, old, fv, r.name, patch_kw)
         if _gr(rtype) == CRD_GR and r.subresource is None:
             causes = self.registry.validate_crd(new)
             if causes:
                 raise err_invalid(rtype, r.name, causes)
-        if _strip_rv(new) == _strip_rv(old):
-            return old, warnings, 200
+        new = self.to_storage(rtype, new)
+        if _strip_rv(new) == _strip_rv(stored_old):
+            return stored_old, warnings, 200
         if dry:
             return new, warnings, 200
         if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
@@ -782,7 +810,7 @@ class ResourceAPI:
                 return gone, warnings, 200
         stored = self.store.put(_gr(rtype), new)
         if _gr(rtype) == CRD_GR and r.subresource is None:
-            stored = self.establish_crd(stored, old)
+            stored = self.establish_crd(stored, stored_old)
         return stored, warnings, 200
 
     # ------------------------------------------------------------------ patch
@@ -842,8 +870,10 @@ class ResourceAPI:
                     raise err_bad_request("the namespace of the provided object does not match "
                                           "the namespace sent on the request")
                 pm["namespace"] = r.namespace
+            patch_kw = {"patch": patch_doc} if ctype == "application/strategic-merge-patch+json" \
+                else {"patched": patched}
             result, warnings, code = self.apply_update(rtype, r, old, patched, fv, dry,
-                                                       from_patch=True)
+                                                       from_patch=True, patch_kw=patch_kw)
             out = self.present(rtype, result)
         self.respond_object(h, code, rtype, out, warnings)
 
@@ -1166,6 +1196,8 @@ class ResourceAPI:
         h.send_header("Cache-Control", "no-cache, private")
         h.send_header("Transfer-Encoding", "chunked")
         h.send_header("Audit-Id", h._audit_id)
+        for wv in h.always_warnings:
+            h.send_header("Warning", wv)
         h.end_headers()
         h._status = 200
         w = _ChunkWriter(h)

@@ -376,7 +376,12 @@ class Handler(BaseHTTPRequestHandler):
         if not any(k.lower() == "cache-control" for k in (headers or {})):
             self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", self._audit_id)
-        for k, v in (headers or {}).items():
+        headers = dict(headers or {})
+        if self.always_warnings:
+            given = headers.get("Warning") or []
+            given = given if isinstance(given, list) else [given]
+            headers["Warning"] = [w for w in self.always_warnings if w not in given] + given
+        for k, v in headers.items():
             if isinstance(v, list):
                 for item in v:
                     self.send_header(k, item)
@@ -417,6 +422,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         self._status = None
+        self.always_warnings = []  # Warning header values every response to this request carries
         self._audit_id = "%032x" % int.from_bytes(os.urandom(16), "big")
         parsed = urllib.parse.urlsplit(self.path)
         path = parsed.path

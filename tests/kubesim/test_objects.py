@@ -383,6 +383,24 @@ class ObjectsTest(unittest.TestCase):
         self.k.kubectl("delete", "cm", "-l", "dc=no")
         self.assertFalse(self.exists("dc-keep"))
 
+    def test_events_share_storage_between_api_groups(self):
+        ev = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+              "metadata": {"name": "ev1"}, "eventTime": "2026-01-01T00:00:00.000000Z",
+              "reportingController": "tollgate.io/operator", "reportingInstance": "op-1",
+              "action": "Promote", "reason": "Promoted", "type": "Normal", "note": "hello",
+              "regarding": {"kind": "ConfigMap", "name": "x", "namespace": "default",
+                            "apiVersion": "v1"}}
+        status, _, body = self.post("/apis/events.k8s.io/v1/namespaces/default/events", ev)
+        self.assertEqual(status, 201, body)
+        core = json.loads(self.k.kubectl("get", "--raw", NS + "/events/ev1").stdout)
+        self.assertEqual((core["reason"], core["message"]), ("Promoted", "hello"))
+        self.assertEqual(core["involvedObject"]["name"], "x")
+        out = self.k.kubectl("get", "events", "--field-selector", "reason=Promoted").stdout
+        self.assertIn("hello", out)
+        status, _, body = self.k.request(
+            "GET", "/apis/events.k8s.io/v1/namespaces/default/events?fieldSelector=regarding.name%3Dx")
+        self.assertEqual([i["metadata"]["name"] for i in body["items"]], ["ev1"])
+
     # ---------------------------------------------------------------- errors
     def test_errors_are_status_objects(self):
         status, _, body = self.k.request("GET", "/api/v1/namespaces/default/nothings")
