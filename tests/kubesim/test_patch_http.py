@@ -144,6 +144,35 @@ class PatchTest(unittest.TestCase):
                        "-p", '[{"op":"add","path":"/spec/tags/-","value":"b"}]')
         self.assertEqual(self.get("widget", "w1")["spec"], {"size": 2, "tags": ["a", "b"]})
 
+    def test_custom_resource_update_needs_resource_version(self):
+        self.k.kubectl("apply", "-f", "-", input=json.dumps(
+            {"apiVersion": "patch.example.com/v1", "kind": "Widget", "metadata": {"name": "w3"},
+             "spec": {"size": 1}}))
+        path = "/apis/patch.example.com/v1/namespaces/default/widgets/w3"
+        body = {"apiVersion": "patch.example.com/v1", "kind": "Widget", "metadata": {"name": "w3"},
+                "spec": {"size": 2}}
+        status, _, out = self.k.request("PUT", path, body)
+        self.assertEqual((status, out["reason"]), (422, "Invalid"))
+        self.assertIn("metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+                      out["message"])
+        body["metadata"]["resourceVersion"] = self.get("widget", "w3")["metadata"]["resourceVersion"]
+        status, _, out = self.k.request("PUT", path, body)
+        self.assertEqual(status, 200, out)
+        self.assertEqual(out["metadata"]["generation"], 2)
+
+    def test_field_validation_on_patch(self):
+        self.apply(deployment("strict"))
+        # kubectl patch sends no fieldValidation: the server default (Warn) drops and warns
+        r = self.k.kubectl("patch", "deployment", "strict", "--type=merge",
+                           "-p", '{"spec":{"replicaz":2}}')
+        self.assertIn('Warning: unknown field "spec.replicaz"', r.stderr)
+        self.assertNotIn("replicaz", self.get("deployment", "strict")["spec"])
+        status, _, out = self.k.request(
+            "PATCH", DEPLOYS + "/strict?fieldValidation=Strict", '{"spec":{"replicaz":2}}',
+            headers={"Content-Type": "application/merge-patch+json"})
+        self.assertEqual((status, out["reason"]), (422, "Invalid"))
+        self.assertIn('strict decoding error: unknown field "spec.replicaz"', out["message"])
+
     def test_server_side_apply_is_refused_loudly(self):
         r = self.k.kubectl("apply", "--server-side", "-f", "-",
                            input=json.dumps(deployment("ssa")), check=False)
