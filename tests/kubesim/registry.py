@@ -2151,6 +2151,10 @@ def admit(reg, rt, obj, old, field_validation):
                     warnings.append("kubesim: spec.versions[%d].schema.openAPIV3Schema.%s: "
                                     "the rule is NOT enforced (a real API server enforces it)"
                                     % (i, feat))
+    if sch is not None and rt.crd_name is None and hasattr(_schema, "go_roundtrip"):
+        # what the Go types make of the object: nulls and empty optional lists/maps vanish
+        _schema.go_roundtrip(obj, sch)
+        _restore_go_struct_nulls(rt, obj)
     if sch is not None:
         body = {k: v for k, v in obj.items() if k not in ROOT_KEYS}
         seen = {(c["field"], c["reason"]) for c in causes}
@@ -2181,6 +2185,18 @@ def admit(reg, rt, obj, old, field_validation):
                 causes.append(c)
                 seen.add((c.get("field"), c.get("reason")))
     return obj, causes, warnings
+
+
+def _restore_go_struct_nulls(rt, obj):
+    """metav1.Time / MicroTime are structs: Go encodes their zero value as null, even with
+    omitempty (pod templates show `creationTimestamp: null`, core Events `eventTime: null`)."""
+    tmpl = _get(obj, "spec", "template")
+    if rt.kind in ("Deployment", "Job") and isinstance(tmpl, dict):
+        tm = tmpl.setdefault("metadata", {})
+        if isinstance(tm, dict):
+            tm.setdefault("creationTimestamp", None)
+    if rt.kind == "Event" and rt.group == "":
+        obj.setdefault("eventTime", None)
 
 
 def _drop_nulls(v):
