@@ -1165,25 +1165,29 @@ class ResourceAPI:
             except ValueError:
                 raise err_bad_request("invalid timeoutSeconds")
         if send_initial is not None:
-            if q.get("resourceVersionMatch") != "NotOlderThan" or not bookmarks:
+            # the WatchList rules of ValidateListOptions
+            if q.get("resourceVersionMatch") != "NotOlderThan":
                 raise _list_options_invalid(
-                    "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless "
-                    "the WatchList feature gate is enabled")
+                    "resourceVersionMatch: Forbidden: sendInitialEvents requires setting "
+                    "resourceVersionMatch to NotOlderThan")
+            if not bookmarks:
+                raise _list_options_invalid(
+                    "allowWatchBookmarks: Required value: sendInitialEvents requires setting "
+                    "allowWatchBookmarks to true")
+        elif q.get("resourceVersionMatch"):
+            raise _list_options_invalid(
+                "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch")
         sim = self.sim
         initial = []
         too_old = None
         with self.store.lock:
             gen = sim.watch_generation
-            if rv_param in ("", "0") or _truthy(send_initial):
-                if rv_param not in ("", "0") and _truthy(send_initial):
-                    try:
-                        state = self.store.state_at(gr, int(rv_param))
-                    except (kstore.Gone, ValueError):
-                        state = self.store.list(gr)
-                else:
-                    state = self.store.list(gr)
-                initial = [o for o in state if match(o)]
+            if _truthy(send_initial) or (rv_param in ("", "0") and send_initial is None):
+                # initial state "not older than" the given resourceVersion: the current one
+                initial = [o for o in self.store.list(gr) if match(o)]
                 cursor = self.store.rv
+            elif rv_param in ("", "0"):
+                cursor = self.store.rv  # sendInitialEvents=false: start at the most recent
             else:
                 try:
                     cursor = int(rv_param)
