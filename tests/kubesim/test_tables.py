@@ -121,6 +121,28 @@ class TablesTest(unittest.TestCase):
         r = self.k("get", "ev", "--field-selector", "spec.bogus=1", check=False)
         self.assertIn('field label not supported: spec.bogus', r.stderr)
 
+    def test_events_k8s_io_events_show_in_kubectl_get_events(self):
+        self.create({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+                     "metadata": {"name": "tbl-ev2", "namespace": "default"},
+                     "eventTime": "2026-01-01T00:00:00.000000Z",
+                     "reportingController": "tollgate.example.com/operator",
+                     "reportingInstance": "tollgate-0", "action": "Promote",
+                     "reason": "Paused", "type": "Warning", "note": "waiting for approval",
+                     "regarding": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                   "name": "paused-web", "namespace": "default"}})
+        core = [r for r in self.rows("events") if r["REASON"] == "Paused"]
+        self.assertEqual(len(core), 1, "an events.k8s.io/v1 Event must be listed by the core API")
+        self.assertEqual((core[0]["TYPE"], core[0]["OBJECT"], core[0]["MESSAGE"]),
+                         ("Warning", "deployment/paused-web", "waiting for approval"))
+        obj = json.loads(self.k("get", "events.v1.", "tbl-ev2", "-o", "json").stdout)
+        self.assertEqual((obj["apiVersion"], obj["involvedObject"]["name"], obj["message"],
+                          obj["reportingComponent"]),
+                         ("v1", "paused-web", "waiting for approval",
+                          "tollgate.example.com/operator"))
+        out = self.k("get", "events.events.k8s.io", "--field-selector",
+                     "regarding.name=paused-web", "-o", "name").stdout.split()
+        self.assertEqual(out, ["event.events.k8s.io/tbl-ev2"])
+
     def test_hpa_ingress_lease_columns(self):
         self.create({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
                      "metadata": {"name": "tbl-hpa"},
