@@ -348,6 +348,21 @@ def is_valid_label_value(v):
     return errs
 
 
+def is_iana_svc_name(v):
+    errs = []
+    if len(v) > 15:
+        errs.append("must be no more than 15 characters")
+    if not re.fullmatch(r"[-a-z0-9]+", v):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if "--" in v:
+        errs.append("must not contain consecutive hyphens")
+    if not re.search(r"[a-z]", v):
+        errs.append("must contain at least one letter (a-z)")
+    if v.startswith("-") or v.endswith("-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
 NAME_VALIDATORS = {
     "subdomain": is_dns1123_subdomain,
     "label": is_dns1123_label,
@@ -2115,6 +2130,10 @@ def admit(reg, rt, obj, old, field_validation):
                 return obj, [_decode_cause(rt, c) for c in tcauses], warnings
         pruned = _schema.prune(body, s)
         unknown.extend(p.lstrip(".") for p in pruned)
+    if rt.crd_name is None:
+        qc = _quantity_decode_causes(rt, obj)
+        if qc:
+            return obj, qc[:1], warnings
     if unknown:
         if fv == "Strict":
             return obj, [_cause("StrictDecodingError", u, 'unknown field "%s"' % u)
@@ -2272,6 +2291,66 @@ def _objectmeta_schema():
     if not _OBJECTMETA:
         _OBJECTMETA.append(_meta_schemas()[OBJECTMETA_REF])
     return _OBJECTMETA[0]
+
+
+QUANTITY_RE = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
+QUANTITY_MSG = ("quantities must match the regular expression "
+                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+_SUFFIX = {"": 1, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+           "P": 1e15, "E": 1e18, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40,
+           "Pi": 2 ** 50, "Ei": 2 ** 60}
+
+
+def parse_quantity(q):
+    """A resource.Quantity as a float, or None when it does not parse."""
+    if isinstance(q, bool):
+        return None
+    if isinstance(q, (int, float)):
+        return float(q)
+    if not isinstance(q, str):
+        return None
+    m = QUANTITY_RE.match(q.strip())
+    if not m:
+        return None
+    num, suf = m.groups()
+    try:
+        val = float(num)
+    except ValueError:
+        return None
+    if suf in _SUFFIX:
+        return val * _SUFFIX[suf]
+    em = re.fullmatch(r"[eE]([-+]?[0-9]+)", suf)
+    if em:
+        return val * 10 ** int(em.group(1))
+    return None
+
+
+def _pod_specs(rt, obj):
+    """(path, podSpec) pairs of an object (Pod itself, or the pod template)."""
+    if rt.kind == "Pod" and rt.group == "":
+        return [("spec", obj.get("spec"))]
+    if rt.kind in ("Deployment", "Job"):
+        return [("spec.template.spec", _get(obj, "spec", "template", "spec"))]
+    return []
+
+
+def _quantity_decode_causes(rt, obj):
+    out = []
+    for path, ps in _pod_specs(rt, obj):
+        if not isinstance(ps, dict):
+            continue
+        for kind in ("initContainers", "containers"):
+            for i, c in enumerate(ps.get(kind) or []):
+                res = c.get("resources") if isinstance(c, dict) else None
+                if not isinstance(res, dict):
+                    continue
+                for part in ("limits", "requests"):
+                    for name, q in (res.get(part) or {}).items() if isinstance(
+                            res.get(part), dict) else []:
+                        if parse_quantity(q) is None:
+                            out.append(_cause("DecodeError", "%s.%s[%d].resources.%s[%s]"
+                                              % (path, kind, i, part, name), QUANTITY_MSG))
+    return out
 
 
 def _decode_cause(rt, c):
@@ -2467,6 +2546,31 @@ def _validate_pod_spec(spec, path, causes, restart_allowed=None):
                     causes.append(not_found(vp + ".name", vm["name"]))
                 if not vm.get("mountPath"):
                     causes.append(required(vp + ".mountPath"))
+            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                pr = c.get(probe)
+                if isinstance(pr, dict):
+                    handlers = [h for h in ("exec", "httpGet", "tcpSocket", "grpc") if h in pr]
+                    if not handlers:
+                        causes.append(required(p + "." + probe, "must specify a handler type"))
+                    elif len(handlers) > 1:
+                        causes.append(forbidden(p + "." + probe + "." + handlers[1],
+                                                "may not specify more than 1 handler type"))
+            for j, port in enumerate(c.get("ports") or []):
+                pname = port.get("name") if isinstance(port, dict) else None
+                if pname:
+                    for msg in is_iana_svc_name(pname):
+                        causes.append(invalid("%s.ports[%d].name" % (p, j), pname, msg))
+            res = c.get("resources") if isinstance(c.get("resources"), dict) else {}
+            lim = res.get("limits") if isinstance(res.get("limits"), dict) else {}
+            req = res.get("requests") if isinstance(res.get("requests"), dict) else {}
+            for rname in sorted(req):
+                if rname in lim:
+                    rq, lq = parse_quantity(req[rname]), parse_quantity(lim[rname])
+                    if rq is not None and lq is not None and rq > lq:
+                        causes.append(invalid("%s.resources.requests[%s]" % (p, rname),
+                                              str(req[rname]),
+                                              "must be less than or equal to %s limit of %s"
+                                              % (rname, lim[rname])))
             pol = c.get("imagePullPolicy")
             if pol is not None and pol not in ("Always", "IfNotPresent", "Never"):
                 causes.append(not_supported(p + ".imagePullPolicy", pol,
@@ -2683,10 +2787,23 @@ def _rules_service(reg, rt, obj, old, causes):
             spec.setdefault("clusterIPs", [spec["clusterIP"]])
         spec.setdefault("ipFamilies", ["IPv4"])
         spec.setdefault("ipFamilyPolicy", "SingleStack")
+        if spec.get("clusterIP") not in (None, "", "None"):
+            with reg._lock:
+                reg._cluster_ips.add(spec["clusterIP"])
         if typ in ("NodePort", "LoadBalancer"):
             oldports = {p.get("port"): p.get("nodePort") for p in oldspec.get("ports") or []}
-            for p in ports:
-                if isinstance(p, dict) and not p.get("nodePort"):
+            for i, p in enumerate(ports):
+                if not isinstance(p, dict):
+                    continue
+                np_ = p.get("nodePort")
+                if np_:
+                    if isinstance(np_, int) and not 30000 <= np_ <= 32767:
+                        causes.append(invalid("spec.ports[%d].nodePort" % i, np_,
+                                              "provided port is not in the valid range. The "
+                                              "range of valid ports is 30000-32767"))
+                    with reg._lock:
+                        reg._node_ports.add(np_)
+                else:
                     p["nodePort"] = oldports.get(p.get("port")) or reg._alloc_node_port()
         if typ == "LoadBalancer":
             spec.setdefault("allocateLoadBalancerNodePorts", True)

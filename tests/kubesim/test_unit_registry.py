@@ -507,6 +507,39 @@ class AdmitTest(unittest.TestCase):
         self.assertEqual((c["imagePullPolicy"], c["terminationMessagePath"]),
                          ("Always", "/dev/termination-log"))
 
+    def test_pod_template_resources_probes_ports(self):
+        rt = self.reg.lookup("apps", "v1", "deployments")
+
+        def dep(container):
+            c = {"name": "c", "image": "nginx"}
+            c.update(container)
+            return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                    "spec": {"selector": {"matchLabels": {"a": "b"}},
+                             "template": {"metadata": {"labels": {"a": "b"}},
+                                          "spec": {"containers": [c]}}}}
+        st = self.msg(rt, dep({"resources": {"limits": {"cpu": "100x"}}}))
+        self.assertEqual(st["message"], 'Deployment in version "v1" cannot be handled as a '
+                                        'Deployment: quantities must match the regular '
+                                        "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+        st = self.msg(rt, dep({"resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "2"}}}))
+        self.assertIn('spec.template.spec.containers[0].resources.requests[cpu]: Invalid value: '
+                      '"2": must be less than or equal to cpu limit of 1', st["message"])
+        st = self.msg(rt, dep({"readinessProbe": {"periodSeconds": 5}}))
+        self.assertIn("spec.template.spec.containers[0].readinessProbe: Required value: must "
+                      "specify a handler type", st["message"])
+        st = self.msg(rt, dep({"ports": [{"name": "http-metrics-port", "containerPort": 80}]}))
+        self.assertIn('spec.template.spec.containers[0].ports[0].name: Invalid value: '
+                      '"http-metrics-port": must be no more than 15 characters', st["message"])
+        obj, causes, _ = self.reg.admit(rt, dep({"resources": {"limits": {"memory": "1Gi"},
+                                                               "requests": {"memory": "512Mi"}},
+                                                 "readinessProbe": {"httpGet": {"port": 80}}}),
+                                        None, "Strict")
+        self.assertEqual(causes, [])
+        probe = obj["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+        self.assertEqual((probe["httpGet"]["path"], probe["httpGet"]["scheme"],
+                          probe["periodSeconds"], probe["failureThreshold"]),
+                         ("/", "HTTP", 10, 3))
+
     def test_service_defaults_and_rules(self):
         rt = self.reg.lookup("", "v1", "services")
         s = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
