@@ -999,11 +999,19 @@ class ResourceAPI:
             obj = self.store.get(_gr(rtype), r.namespace, r.name)
             if obj is None:
                 raise err_not_found(rtype, r.name)
+            warnings = []
+            if _gr(rtype) == ("batch", "jobs") and opts.get("propagationPolicy") is None:
+                # batch/v1 Jobs default to orphaning their pods, with this warning (1.32)
+                opts["propagationPolicy"] = "Orphan"
+                warnings.append("child pods are preserved by default when jobs are deleted; set "
+                                "propagationPolicy=Background to remove them or set "
+                                "propagationPolicy=Orphan to suppress this warning")
             code, result = self.delete_internal(rtype, obj, opts)
         if result.get("kind") == "Status":
-            h.send_json(code, result)
+            h.send_json(code, result, {"Warning": [_warning_header(w) for w in warnings]}
+                        if warnings else None)
         else:
-            self.respond_object(h, code, rtype, self.present(rtype, result))
+            self.respond_object(h, code, rtype, self.present(rtype, result), warnings)
 
     def delete_internal(self, rtype, obj, opts):
         """Delete ``obj`` (under the store lock) as kube-apiserver's generic store does:
@@ -1039,6 +1047,10 @@ class ResourceAPI:
             raise ApiError(403, "Forbidden", 'namespaces "%s" is forbidden: this namespace may '
                            'not be deleted' % name, {"name": name, "kind": "namespaces"})
         graceful = bool(new_fins) or gr == NS_GR
+        if meta.get("deletionTimestamp") and gr == NS_GR:
+            raise err_conflict(rtype, name, "The system is ensuring all content is removed from "
+                               "this namespace.  Upon completion, this namespace will "
+                               "automatically be purged by the system.")
         if meta.get("deletionTimestamp"):
             # already being deleted: only the propagation finalizers may change
             if new_fins != fins and not dry:

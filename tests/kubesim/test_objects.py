@@ -357,6 +357,8 @@ class ObjectsTest(unittest.TestCase):
         self.assertEqual(ns["status"]["phase"], "Terminating")
         self.k.wait_for(lambda: self.k.request("GET", "/api/v1/namespaces/doomed/configmaps/c")[0] == 404,
                         message="contents deleted")
+        r = self.k.kubectl("delete", "namespace", "doomed", "--wait=false", check=False)
+        self.assertIn("The system is ensuring all content is removed from this namespace", r.stderr)
         status, _, body = self.post("/api/v1/namespaces/doomed/configmaps", cm("late"))
         self.assertEqual((status, body["reason"]), (403, "Forbidden"))
         self.assertIn("because it is being terminated", body["message"])
@@ -369,6 +371,18 @@ class ObjectsTest(unittest.TestCase):
         r = self.k.kubectl("delete", "namespace", "default", check=False)
         self.assertIn('namespaces "default" is forbidden: this namespace may not be deleted', r.stderr)
         self.assertEqual(self.get("namespace", "default")["status"]["phase"], "Active")
+
+    def test_job_deletion_defaults_to_orphan_with_a_warning(self):
+        job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "orphan-job"},
+               "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                              "containers": [{"name": "c", "image": "busybox"}]}}}}
+        self.apply(job)
+        status, headers, body = self.k.request("DELETE", "/apis/batch/v1/namespaces/default/jobs/orphan-job")
+        self.assertEqual(status, 200)
+        self.assertIn("orphan", body["metadata"]["finalizers"])
+        self.assertTrue(any("child pods are preserved by default" in w for w in headers["_warnings"]))
+        self.k.wait_for(lambda: self.k.request("GET", "/apis/batch/v1/namespaces/default/jobs/orphan-job")[0] == 404,
+                        message="job deleted once the orphan finalizer is processed")
 
     def test_deletecollection(self):
         for i in range(3):
