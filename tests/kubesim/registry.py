@@ -3161,6 +3161,30 @@ def validate_crd(crd, reg=None, old=None):
                     parse_jsonpath(jp)
                 except JSONPathError:
                     causes.append(invalid(pp + ".jsonPath", jp, "must be a simple json path"))
+        sfs = v.get("selectableFields") or []
+        if len(sfs) > 8:
+            causes.append(_cause("FieldValueTooMany", p + ".selectableFields",
+                                 "Too many: %d: must have at most 8 items" % len(sfs)))
+        seen_sf = set()
+        for j, sf in enumerate(sfs):
+            jp = sf.get("jsonPath") if isinstance(sf, dict) else None
+            fp = "%s.selectableFields[%d].jsonPath" % (p, j)
+            if not jp:
+                causes.append(required(fp))
+                continue
+            node = None
+            if isinstance(sch, dict) and jp.startswith(".") and "[" not in jp:
+                node = _schema_at(sch, jp[1:].split("."))
+            if node is None:
+                causes.append(invalid(fp, jp, "is an invalid path: does not refer to a valid "
+                                              "field"))
+            elif node.get("type") not in ("string", "integer", "boolean"):
+                causes.append(invalid(fp, jp, "must point to a field of type string, boolean or "
+                                              "integer. Enum string fields and strings with "
+                                              "formats are allowed."))
+            if jp in seen_sf:
+                causes.append(duplicate("%s.selectableFields[%d].jsonPath" % (p, j), jp))
+            seen_sf.add(jp)
         sub = v.get("subresources") or {}
         sc = sub.get("scale")
         if sc is not None:

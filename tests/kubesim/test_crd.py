@@ -28,6 +28,8 @@ spec:
     storage: true
     subresources:
       status: {}
+    selectableFields:
+    - {jsonPath: .spec.color}
     additionalPrinterColumns:
     - {name: Size, type: integer, jsonPath: .spec.size}
     - {name: Color, type: string, jsonPath: .spec.color}
@@ -123,6 +125,18 @@ class CRDTest(unittest.TestCase):
         obj = json.loads(self.k("get", "widget", "defaults", "-o", "json").stdout)
         self.assertEqual(obj["spec"]["color"], "red")
         self.assertEqual(obj["spec"]["extra"], {"free": [1, {"a": "b"}]})
+
+    def test_field_selectors(self):
+        self.k("apply", "-f", "-", input=widget("sel-red", "{size: 1}"))
+        self.k("apply", "-f", "-", input=widget("sel-blue", "{size: 1, color: blue}"))
+        out = self.k("get", "wd", "--field-selector", "spec.color=blue", "-o", "name").stdout
+        self.assertEqual(out.split(), ["widget.tollgate.example.com/sel-blue"])
+        out = self.k("get", "wd", "--field-selector", "metadata.name=sel-red", "-o",
+                     "name").stdout
+        self.assertEqual(out.split(), ["widget.tollgate.example.com/sel-red"])
+        r = self.k("get", "wd", "--field-selector", "spec.size=1", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('field label not supported: spec.size', r.stderr)
 
     def test_validation_errors(self):
         cases = [

@@ -696,6 +696,26 @@ class CRDValidationTest(unittest.TestCase):
         self.assertIn("spec.names.kind", f)
         self.assertIn("spec.versions[0].additionalPrinterColumns[0].type", f)
 
+    def test_selectable_fields(self):
+        def m(c):
+            c["spec"]["versions"][0]["selectableFields"] = [{"jsonPath": ".spec.color"},
+                                                            {"jsonPath": ".spec.nope"},
+                                                            {"jsonPath": ".spec.extra"}]
+        f = self.fields(m)
+        self.assertIn(("spec.versions[0].selectableFields[1].jsonPath",
+                       'Invalid value: ".spec.nope": is an invalid path: does not refer to a '
+                       'valid field'), f)
+        self.assertIn("spec.versions[0].selectableFields[2].jsonPath", {x for x, _ in f})
+        self.assertNotIn("spec.versions[0].selectableFields[0].jsonPath", {x for x, _ in f})
+        crd = copy.deepcopy(WIDGET_CRD)
+        crd["spec"]["versions"][0]["selectableFields"] = [{"jsonPath": ".spec.color"}]
+        self.reg.register_crd(admitted_crd(self.reg, crd))
+        rt = self.reg.lookup("tollgate.example.com", "v1", "widgets")
+        self.assertEqual(rt.supported_fields(), {"metadata.name", "metadata.namespace",
+                                                 "spec.color"})
+        self.assertEqual(rt.field_values({"metadata": {"name": "w"}, "spec": {"color": "red"}}),
+                         {"metadata.name": "w", "metadata.namespace": "", "spec.color": "red"})
+
     def test_group_needs_dot_and_protected_groups(self):
         def m(c):
             c["spec"]["group"] = "widgets"
