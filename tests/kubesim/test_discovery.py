@@ -190,6 +190,9 @@ class DiscoveryTest(unittest.TestCase):
         self.assertEqual(h["location"], url)
 
     def test_explain_builtin(self):
+        out = self.k("explain", "deployment").stdout
+        self.assertIn("DESCRIPTION:\n    Deployment enables declarative updates for Pods and "
+                      "ReplicaSets.", out)
         out = self.k("explain", "deployment.spec.replicas").stdout
         self.assertIn("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1", out)
         self.assertIn("FIELD: replicas <integer>", out)
