@@ -109,6 +109,7 @@ Interface for A1 (server.py).  The spec's interface plus the following additions
 - rtype.deprecation_warning (CR versions marked deprecated: true; None otherwise): admit()
   already returns it among the warnings; a real server sends it as a Warning header on EVERY
   request to that version (get/list/watch/delete too) -- A1, please add it there.
+- registry.server_address: "host:port" for /api's serverAddressByClientCIDRs (A1 sets it).
 - smp_schema(rtype): schema dict for patch.strategic_merge_patch, None for CRDs (-> 415
   UnsupportedMediaType, as the real server).
 - scale: deployments advertise the `scale` subresource (autoscaling/v1 Scale).  A1, if you serve
@@ -634,6 +635,7 @@ class Registry:
     SERVE_SCALE = True
 
     def __init__(self):
+        self.server_address = "127.0.0.1:6443"  # A1: set to "127.0.0.1:<port>" once bound
         self._lock = threading.RLock()
         self._types = {}          # (group, version, resource) -> ResourceType
         self._crds = {}           # crd name -> list[ResourceType]
@@ -812,7 +814,7 @@ class Registry:
                 return 200, "application/json", {
                     "kind": "APIVersions", "versions": ["v1"],
                     "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                                    "serverAddress": "127.0.0.1:6443"}]}
+                                                    "serverAddress": self.server_address}]}
             if path == "/apis":
                 if agg:
                     return 200, _agg_ctype(agg), self._aggregated(agg, legacy=False)
