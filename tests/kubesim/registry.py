@@ -1670,12 +1670,12 @@ def _rows_job(o):
         status = "Failed"
     elif _get(o, "metadata", "deletionTimestamp"):
         status = "Terminating"
-    elif _has_cond(o, "SuccessCriteriaMet"):
-        status = "SuccessCriteriaMet"
-    elif _has_cond(o, "FailureTarget"):
-        status = "FailureTarget"
     elif _has_cond(o, "Suspended"):
         status = "Suspended"
+    elif _has_cond(o, "FailureTarget"):
+        status = "FailureTarget"
+    elif _has_cond(o, "SuccessCriteriaMet"):
+        status = "SuccessCriteriaMet"
     else:
         status = "Running"
     succ = st.get("succeeded", 0)
