@@ -160,55 +160,74 @@ class Controllers:
 
     # ---------------------------------------------------------------- deployments
     def deployment(self, d):
+        """Status for one Deployment. Model: the current template's ReplicaSet becomes fully
+        available ``--deployment-ready-delay`` seconds after the generation was observed
+        (never, with the never-ready annotation). While a new template rolls out with the
+        RollingUpdate strategy, the old pods stay available and the new ReplicaSet is scaled
+        within maxSurge/maxUnavailable, as the real controller's first step does; with
+        Recreate the old pods are gone at once."""
         meta = d["metadata"]
         if meta.get("deletionTimestamp"):
             return None
         spec = d.get("spec") or {}
         gen = int(meta.get("generation", 1) or 1)
         replicas = spec.get("replicas", 1)
-        if not isinstance(replicas, int):
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
             replicas = 1
         template = spec.get("template") or {}
         never = ((template.get("metadata") or {}).get("annotations") or {}).get(NEVER_READY) == "true"
         thash = template_hash(template)
         rs_name = "%s-%s" % (meta["name"], thash)
         pds = spec.get("progressDeadlineSeconds", 600)
+        if not isinstance(pds, (int, float)) or isinstance(pds, bool):
+            pds = 600
+        recreate = ((spec.get("strategy") or {}).get("type") == "Recreate")
         now = time.monotonic()
         st = self.deploy_state.get(meta["uid"])
         if st is None:
             prev_status = d.get("status") or {}
             st = {"gen": None, "gen_time": now, "hash": None, "rollout_start": now,
-                  "available": prev_status.get("availableReplicas", 0), "created": True}
+                  "available": prev_status.get("availableReplicas", 0) or 0, "old": 0,
+                  "created": True}
             self.deploy_state[meta["uid"]] = st
         if st["gen"] != gen:
             st["gen"] = gen
             st["gen_time"] = now
             if st["hash"] != thash:
                 if st["hash"] is not None:
+                    st["old"] = 0 if recreate else max(st["old"], st["available"])
                     st["available"] = 0
                     st["created"] = False
                 st["hash"] = thash
                 st["rollout_start"] = now
         delay = max(0.0, float(self.sim.deployment_ready_delay or 0))
         ready_at = st["gen_time"] + delay
-        deadline_at = st["rollout_start"] + (pds if isinstance(pds, (int, float)) else 600)
-        ready = (not never) and now >= ready_at
-        paused = bool(spec.get("paused"))
+        deadline_at = st["rollout_start"] + pds
+        surge, unavail = _surge_unavailable(spec, replicas)
         due = None
-        if ready:
+        if not never and now >= ready_at:
             st["available"] = replicas
+            st["old"] = 0
             counts = {"replicas": replicas, "updatedReplicas": replicas,
                       "readyReplicas": replicas, "availableReplicas": replicas}
             avail = ("True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
             prog = ("True", "NewReplicaSetAvailable",
                     'ReplicaSet "%s" has successfully progressed.' % rs_name)
         else:
-            available = 0 if never else min(st["available"], replicas)
-            counts = {"replicas": replicas, "updatedReplicas": replicas,
+            new_avail = min(st["available"], replicas)
+            old = min(st["old"], replicas)
+            if old:
+                # old pods are scaled down only as far as maxUnavailable allows, the new
+                # ReplicaSet up only as far as maxSurge allows
+                old -= max(0, min(old, old + new_avail - (replicas - unavail)))
+                updated = max(new_avail, min(replicas, replicas + surge - old))
+            else:
+                updated = replicas
+            available = new_avail + old
+            counts = {"replicas": updated + old, "updatedReplicas": updated,
                       "readyReplicas": available, "availableReplicas": available,
-                      "unavailableReplicas": replicas - available}
-            max_unavail = _max_unavailable(spec, replicas)
-            if available >= replicas - max_unavail:
+                      "unavailableReplicas": max(0, replicas - available)}
+            if available >= replicas - unavail:
                 avail = ("True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
             else:
                 avail = ("False", "MinimumReplicasUnavailable",
@@ -224,7 +243,7 @@ class Controllers:
                 due = deadline_at
             if not never:
                 due = min(due, ready_at) if due else ready_at
-        if paused:
+        if spec.get("paused"):
             prog = ("Unknown", "DeploymentPaused", "Deployment is paused")
         stamp = _now()
 
@@ -430,17 +449,24 @@ class Controllers:
             self.api.remove_finalizer(rtype, crd, "customresourcecleanup.apiextensions.k8s.io")
 
 
-def _max_unavailable(spec, replicas):
+def _surge_unavailable(spec, replicas):
+    """(maxSurge, maxUnavailable) as absolute numbers (surge rounds up, unavailable down; both
+    zero is not allowed, the controller then uses maxUnavailable 1)."""
     strat = spec.get("strategy") or {}
     if strat.get("type") == "Recreate":
-        return replicas
+        return 0, replicas
     ru = strat.get("rollingUpdate") or {}
-    mu = ru.get("maxUnavailable", "25%")
-    if isinstance(mu, str) and mu.endswith("%"):
-        try:
-            return int(replicas * int(mu[:-1]) / 100)
-        except ValueError:
-            return 0
-    if isinstance(mu, int):
-        return mu
-    return 0
+
+    def resolve(v, up):
+        if isinstance(v, str) and v.endswith("%"):
+            try:
+                pct = int(v[:-1])
+            except ValueError:
+                return 0
+            return -(-replicas * pct // 100) if up else replicas * pct // 100
+        return v if isinstance(v, int) and not isinstance(v, bool) else 0
+    surge = resolve(ru.get("maxSurge", "25%"), True)
+    unavail = resolve(ru.get("maxUnavailable", "25%"), False)
+    if surge == 0 and unavail == 0:
+        unavail = 1
+    return surge, unavail

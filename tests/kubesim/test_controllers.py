@@ -101,6 +101,23 @@ class DeploymentControllerTest(unittest.TestCase):
         d = self.get("deployment", "roll")
         self.assertEqual(d["status"]["observedGeneration"], 2)
 
+    def test_rolling_update_keeps_old_pods_available(self):
+        self.apply(deployment("rolling", replicas=3))
+        self.k.kubectl("rollout", "status", "deployment/rolling", "--timeout=15s")
+        d = deployment("rolling", replicas=3, never_ready=True)  # the new template never gets ready
+        self.apply(d)
+
+        def observed():
+            d = self.get("deployment", "rolling")
+            return d if d["status"].get("observedGeneration") == d["metadata"]["generation"] else None
+        st = self.k.wait_for(observed, message="rollout observed")["status"]
+        # maxSurge 1, maxUnavailable 0 (25% of 3): one new pod, three old ones still serving
+        self.assertEqual((st["replicas"], st["updatedReplicas"], st["availableReplicas"]), (4, 1, 3))
+        self.assertEqual(conditions(self.get("deployment", "rolling"))["Available"]["status"], "True")
+        r = self.k.kubectl("rollout", "status", "deployment/rolling", "--timeout=1s", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("1 out of 3 new replicas have been updated", r.stdout + r.stderr)
+
     def test_never_ready_annotation(self):
         self.apply(deployment("stuck", replicas=3, never_ready=True))
         r = self.k.kubectl("rollout", "status", "deployment/stuck", "--timeout=2s", check=False)
