@@ -2400,7 +2400,7 @@ def status_for(rt, name, causes, patch=None, patched=None):
         if patch is not None:
             value = _go_map(patch)
         else:
-            value = json.dumps(patched, separators=(",", ":"))
+            value = json.dumps(patched, separators=(",", ":"), sort_keys=True)
         msg = "Invalid value: %s: %s" % (json.dumps(value), text)
         return _status(422, "Invalid", ' "" is invalid: patch: ' + msg, {
             "causes": [{"reason": "FieldValueInvalid", "message": msg, "field": "patch"}]})
