@@ -182,6 +182,17 @@ class CRDTest(unittest.TestCase):
         obj = json.loads(self.k("get", "widget", "ignored", "-o", "json").stdout)
         self.assertEqual(obj["spec"], {"size": 3, "color": "red"})
 
+    def test_strict_unknown_field_in_a_patch(self):
+        self.k("apply", "-f", "-", input=widget("patched", "{size: 3}"))
+        err = self.rejected(widget("patched", "{size: 3, bogus: 1}"))
+        self.assertTrue(err.startswith("The request is invalid: patch: Invalid value: "), err)
+        self.assertTrue(err.endswith(': strict decoding error: unknown field "spec.bogus"'), err)
+        # kubectl patch sends no fieldValidation: the server default (Warn) prunes and warns
+        r = self.k("patch", "widget", "patched", "--type=merge", "-p", '{"spec": {"bogus": 2}}')
+        self.assertIn('Warning: unknown field "spec.bogus"', r.stderr)
+        obj = json.loads(self.k("get", "widget", "patched", "-o", "json").stdout)
+        self.assertNotIn("bogus", obj["spec"])
+
     def test_apply_twice_on_custom_resource_uses_merge_patch(self):
         self.k("apply", "-f", "-", input=widget("twice", "{size: 3, owner: ann}"))
         self.sim.clear_request_log()
