@@ -108,6 +108,8 @@ M = {
     "Secret": {1: ("metadata", "ObjectMeta", False), 2: ("data", MAP_BYTES, False),
                3: ("type", S, False), 4: ("stringData", MAP_S, False),
                5: ("immutable", P_B, False)},
+    "Pod": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "PodSpec", False),
+            3: ("status", IGNORE, False)},
     "Namespace": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "NamespaceSpec", False),
                   3: ("status", IGNORE, False)},
     "NamespaceSpec": {1: ("finalizers", S, True)},
@@ -151,7 +153,7 @@ M = {
 
 # kinds whose top-level message we can decode: (group, kind) -> message
 TOP = {("apps", "Deployment"): "Deployment", ("batch", "Job"): "Job",
-       ("", "ConfigMap"): "ConfigMap", ("", "Secret"): "Secret", ("", "Namespace"): "Namespace",
+       ("", "Pod"): "Pod", ("", "ConfigMap"): "ConfigMap", ("", "Secret"): "Secret", ("", "Namespace"): "Namespace",
        ("", "Service"): "Service", ("networking.k8s.io", "Ingress"): "Ingress",
        ("coordination.k8s.io", "Lease"): "Lease"}
 

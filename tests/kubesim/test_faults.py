@@ -51,6 +51,15 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(body["details"]["retryAfterSeconds"], 2)
         self.assertEqual(self.k.request("GET", NS + "/configmaps")[0], 200)
 
+    def test_kubectl_honours_retry_after(self):
+        self.k.clear_request_log()
+        self.k.control("faults", {"verb": "list", "path": "/configmaps$", "status": 429, "count": 1,
+                                  "retryAfter": 1})
+        self.k.kubectl("get", "configmaps")
+        lists = [e["status"] for e in self.k.request_log()
+                 if e["verb"] == "list" and e["path"].endswith("/configmaps")]
+        self.assertEqual(lists, [429, 200], "client-go waited and retried")
+
     def test_server_errors(self):
         for code, reason in ((500, "InternalError"), (503, "ServiceUnavailable")):
             self.k.control("faults", {"verb": "*", "path": "secrets", "status": code, "count": 1})
