@@ -390,9 +390,17 @@ class Controllers:
                 continue
             alive = False
             for ref in refs:
+                # the real GC looks the owner up by kind, name and the dependent's namespace
+                # (cluster-scoped owners: no namespace) and then compares the uid
                 owner = by_uid.get(ref.get("uid"))
-                if owner is not None and self.store.get(owner[0], owner[1]["metadata"].get("namespace"),
-                                                        owner[1]["metadata"]["name"]) is not None:
+                if owner is None:
+                    continue
+                om = owner[1]["metadata"]
+                if om.get("name") != ref.get("name") or owner[1].get("kind") not in (None, ref.get("kind")):
+                    continue
+                if om.get("namespace") and om.get("namespace") != m.get("namespace"):
+                    continue
+                if self.store.get(owner[0], om.get("namespace"), om["name"]) is not None:
                     alive = True
                     break
             if alive:

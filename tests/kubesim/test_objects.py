@@ -348,6 +348,14 @@ class ObjectsTest(unittest.TestCase):
         self.post(NS + "/configmaps", cm("orphaned", ownerReferences=[ref]))
         self.k.wait_for(lambda: not self.exists("orphaned"), message="dangling dependent collected")
 
+    def test_owner_in_another_namespace_does_not_count(self):
+        owner = self.post("/api/v1/namespaces/kube-public/configmaps", cm("xns-owner"))[2]
+        ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "xns-owner",
+               "uid": owner["metadata"]["uid"]}
+        self.post(NS + "/configmaps", cm("xns-dep", ownerReferences=[ref]))
+        self.k.wait_for(lambda: not self.exists("xns-dep"),
+                        message="owner references are namespace-local")
+
     def test_namespace_deletion_removes_contents(self):
         self.k.kubectl("create", "namespace", "doomed")
         self.k.kubectl("create", "configmap", "c", "-n", "doomed")
