@@ -405,6 +405,28 @@ class ObjectsTest(unittest.TestCase):
         self.k.kubectl("delete", "cm", "-l", "dc=no")
         self.assertFalse(self.exists("dc-keep"))
 
+    def test_lease_leader_election_round_trip(self):
+        path = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": "tollgate-leader"},
+                 "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
+                          "acquireTime": "2026-01-01T00:00:00.000000Z",
+                          "renewTime": "2026-01-01T00:00:00.000000Z", "leaseTransitions": 0}}
+        status, _, a = self.post(path, lease)
+        self.assertEqual(status, 201, a)
+        self.assertNotIn("generation", a["metadata"])
+        self.assertEqual(a["spec"]["renewTime"], "2026-01-01T00:00:00.000000Z")
+        renewed = json.loads(json.dumps(a))
+        renewed["spec"]["renewTime"] = "2026-01-01T00:00:05.000000Z"
+        status, _, b = self.k.request("PUT", path + "/tollgate-leader", renewed)
+        self.assertEqual(status, 200, b)
+        takeover = json.loads(json.dumps(a))  # a second candidate with the old resourceVersion
+        takeover["spec"]["holderIdentity"] = "b"
+        status, _, c = self.k.request("PUT", path + "/tollgate-leader", takeover)
+        self.assertEqual((status, c["reason"]), (409, "Conflict"))
+        self.assertIn('Operation cannot be fulfilled on leases.coordination.k8s.io "tollgate-leader"',
+                      c["message"])
+
     def test_events_share_storage_between_api_groups(self):
         ev = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
               "metadata": {"name": "ev1"}, "eventTime": "2026-01-01T00:00:00.000000Z",
