@@ -1,14 +1,33 @@
-"""kubesim HTTP server: TLS, bearer-token auth, routing, object semantics, watch, control
-endpoints, request log.
+"""kubesim HTTP server (A1): TLS, bearer-token auth, the request log, fault injection and
+latency, /version and health endpoints, control endpoints, and dispatch to the resource API.
 
-Layout of this module:
-  * KubeSim            -- owns the listening socket, the Store, the Registry, the controllers.
-  * Handler            -- one HTTP/1.1 request (keep-alive); authentication, the request log,
-                          fault injection and latency, then dispatch.
-  * ApiError / status_* -- errors as meta/v1 Status objects with kube-apiserver's reason, code
-                          and message wording.
-The object semantics (create/get/list/update/patch/delete/watch) live in resources.py-like
-functions below (section "resource API").
+Modules of the server side (A1):
+  * kubesim.py     -- command line, kubeconfig, `ready <url>`, SIGTERM.
+  * server.py      -- this module: KubeSim (socket, TLS material, store, resource API),
+                      Handler (one HTTP/1.1 keep-alive connection), ApiError and the Status
+                      constructors worded like kube-apiserver's.
+  * resources.py   -- object semantics: routing, create/get/list/update/patch/delete/
+                      deletecollection/watch, paging, resourceVersion rules, Tables, dryRun.
+  * store.py       -- objects, the one resourceVersion counter, the bounded event history.
+  * controllers.py -- Deployment/Job status, garbage collector, namespace and CRD cleanup.
+  * kprotobuf.py   -- decoding of the protobuf bodies kubectl's `create` generators send.
+
+Authentication: with --token every request except /_kubesim/* needs `Authorization: Bearer
+<token>`; anything else is 401 {"kind":"Status",...,"reason":"Unauthorized","code":401}, also
+for /version and /healthz (as a server with anonymous auth disabled).
+TLS: a CA and a server certificate (127.0.0.1, localhost) are made with the openssl CLI at start;
+ALPN offers http/1.1 only; the handshake runs in the connection's thread.
+
+Known differences from a real kube-apiserver 1.32 (each refused loudly, never half-done):
+  * server-side apply (application/apply-patch+yaml) -> 415 with an explanatory message;
+    managedFields are not kept.
+  * responses are JSON only: an Accept that excludes JSON (protobuf-only, YAML) -> 406; request
+    bodies are JSON, or protobuf for the kinds in kprotobuf.TOP; YAML bodies -> 415.
+  * no kubelet/scheduler: Pods stay Pending and are deleted at once; no ReplicaSets or Pods
+    are created for Deployments and Jobs (their status is simulated by controllers.py).
+  * watch bookmarks come every --bookmark-interval seconds (default 60) rather than at the
+    real server's jittered minute; a watch without timeoutSeconds stays open until the client,
+    drop-watches or shutdown ends it (the real server ends it after 30-60 minutes).
 """
 
 import datetime
