@@ -109,6 +109,8 @@ Interface for A1 (server.py).  The spec's interface plus the following additions
 - rtype.deprecation_warning (CR versions marked deprecated: true; None otherwise): admit()
   already returns it among the warnings; a real server sends it as a Warning header on EVERY
   request to that version (get/list/watch/delete too) -- A1, please add it there.
+- read_defaults(rtype, obj): CR defaults applied on read, as the real server does for objects
+  coming from etcd (A1: call it on get/list/watch output of custom resources).
 - registry.server_address: "host:port" for /api's serverAddressByClientCIDRs (A1 sets it).
 - smp_schema(rtype): schema dict for patch.strategic_merge_patch, None for CRDs (-> 415
   UnsupportedMediaType, as the real server).
@@ -701,6 +703,18 @@ class Registry:
                 obj = dict(obj)
                 obj["apiVersion"] = st[0].group_version
         return obj
+
+    def read_defaults(self, rtype, obj):
+        """Structural defaults applied when a custom resource is READ (kube-apiserver defaults
+        objects coming from etcd too): a default added to the CRD later shows on existing
+        objects.  Returns a new object (the input is not modified); built-ins unchanged."""
+        if rtype.crd_name is None or rtype.schema is None or _schema is None:
+            return obj
+        out = copy.deepcopy(obj)
+        body = {k: v for k, v in out.items() if k not in ROOT_KEYS}
+        _schema.apply_defaults(body, _strip_root(rtype.schema))
+        out.update(body)
+        return out
 
     def from_storage(self, rtype, obj):
         """The stored object as served through rtype (conversion strategy None for CRDs)."""

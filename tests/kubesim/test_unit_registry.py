@@ -409,6 +409,12 @@ class AdmitTest(unittest.TestCase):
         self.assertEqual((causes, warns), ([], []))
         self.assertEqual(obj["spec"], {"size": 2, "color": "red", "extra": {"x": [1]}})
 
+    def test_defaults_on_read(self):
+        stored = self.widget({"size": 2})
+        self.assertEqual(self.reg.read_defaults(self.wt, stored)["spec"],
+                         {"size": 2, "color": "red"})
+        self.assertEqual(stored["spec"], {"size": 2})
+
     def test_unknown_fields_per_field_validation(self):
         w = self.widget({"size": 2, "bogus": 1, "extra": {"kept": True}})
         st = self.msg(self.wt, w)
