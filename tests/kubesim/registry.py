@@ -63,10 +63,21 @@ REQUESTS (to A1):
 - PATCH: please pass the patch to status_for(rtype, name, causes, patch=<SMP dict>) or
   status_for(..., patched=<object after merge/JSON patch>) so strict/decoding errors of
   patches come out as the real server's 422 on field "patch" (see status_for()).
-- server.py send_raw() always adds "Cache-Control: no-cache, private".  The real apiserver's
-  WithCacheControl filter only sets it when the handler has not set one, and kube-openapi sets
-  "public, immutable" on hashed /openapi/v3 documents.  Please skip the default when the
-  headers passed to send_raw already contain Cache-Control (openapi_response() sets it).
+
+Differences from a real kube-apiserver (registry scope), each refused loudly or documented:
+- /openapi/v2 is 404 (kubectl 1.32 only needs it for `explain --output=plaintext-openapiv2`).
+- x-kubernetes-validations: a CEL subset is evaluated (see the CEL section); rules outside it
+  are not, and every CRD write and every write of its objects carries a Warning saying so.
+  CRD validation ratcheting (1.30+) is not implemented: unchanged invalid fields fail updates.
+- Conversion webhooks are refused (CRD with strategy Webhook is invalid here).
+- Tables: printers.go columns for the served kinds; Pod/Job/HPA/Event cells follow 1.32's
+  printers for the fields kubesim models (HPA targets other than Resource show <unknown>/target).
+- Built-in validation: the Go validators are re-implemented for what tollgate and kubectl touch
+  (metadata, Deployment, Job, Pod template, Service, Secret, ConfigMap, Namespace, Event, HPA,
+  Ingress, Lease, CRD); everything else is type-checked and pruned through B's schemas only.
+- Decode errors of built-ins ("json: cannot unmarshal ...") name the Go struct heuristically.
+- Discovery serves only the kinds listed in BUILTINS plus CRDs (no replicasets, nodes,
+  rbac, ...); `kubectl get all` therefore lists pods, services, deployments, jobs and hpa.
 
 Interface for A1 (server.py).  The spec's interface plus the following additions:
 - ResourceType also has: list_kind, api_version ("apps/v1" / "v1"), group_version, and
@@ -131,14 +142,8 @@ import json
 import re
 import threading
 
-try:  # B's modules.  Hard dependencies: kubesim refuses to run without them.
-    import schema as _schema
-except ImportError:  # pragma: no cover - only while B's file has not landed
-    _schema = None
-try:
-    import builtin_schemas as _bschemas
-except ImportError:  # pragma: no cover
-    _bschemas = None
+import builtin_schemas as _bschemas  # B: OpenAPI v3 schemas of the built-in kinds
+import schema as _schema              # B: structural schema validation/defaulting/pruning
 
 SERVER_VERSION = "v1.32.0"
 
