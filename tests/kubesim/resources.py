@@ -1170,7 +1170,9 @@ class ResourceAPI:
         bookmarks = _truthy(q.get("allowWatchBookmarks"))
         send_initial = q.get("sendInitialEvents")
         rv_param = q.get("resourceVersion", "")
-        timeout = None
+        # without timeoutSeconds the real server ends a watch after minRequestTimeout (1800 s)
+        # times a random factor in [1, 2)
+        timeout = 1800.0 * (1 + random.random())
         if q.get("timeoutSeconds"):
             try:
                 timeout = float(q["timeoutSeconds"])

@@ -26,8 +26,7 @@ Known differences from a real kube-apiserver 1.32 (each refused loudly, never ha
   * no kubelet/scheduler: Pods stay Pending and are deleted at once; no ReplicaSets or Pods
     are created for Deployments and Jobs (their status is simulated by controllers.py).
   * watch bookmarks come every --bookmark-interval seconds (default 60) rather than at the
-    real server's jittered minute; a watch without timeoutSeconds stays open until the client,
-    drop-watches or shutdown ends it (the real server ends it after 30-60 minutes).
+    real server's jittered minute.
 """
 
 import datetime
