@@ -1763,6 +1763,7 @@ def _rows_event_v1(o):
 
 
 def _hpa_targets(o):
+    """formatHPAMetrics of printers.go."""
     metrics = _get(o, "spec", "metrics", default=[]) or []
     current = _get(o, "status", "currentMetrics", default=[]) or []
     if not metrics:
@@ -1770,25 +1771,37 @@ def _hpa_targets(o):
     out = []
     for i, m in enumerate(metrics):
         typ = m.get("type")
-        cur = current[i] if i < len(current) else {}
-        if typ == "Resource":
-            r = m.get("resource") or {}
-            t = r.get("target") or {}
-            name = r.get("name", "")
-            cr = (cur.get("resource") or {}).get("current") or {}
-            if t.get("averageUtilization") is not None:
-                c = "%d%%" % cr["averageUtilization"] if cr.get("averageUtilization") is not None \
+        cur = current[i] if i < len(current) and isinstance(current[i], dict) else {}
+        sec_name = {"External": "external", "Pods": "pods", "Object": "object",
+                    "Resource": "resource", "ContainerResource": "containerResource"}.get(typ)
+        spec = m.get(sec_name) or {} if sec_name else {}
+        st = cur.get(sec_name) if sec_name else None
+        tgt = spec.get("target") or {}
+        stc = (st or {}).get("current") or {}
+        if typ in ("External", "Object"):
+            if tgt.get("averageValue") is not None:
+                c = stc.get("averageValue") if st and stc.get("averageValue") is not None \
                     else "<unknown>"
-                out.append("%s: %s/%d%%" % (name, c, t["averageUtilization"]))
+                out.append("%s/%s (avg)" % (c, tgt["averageValue"]))
             else:
-                c = cr.get("averageValue", "<unknown>")
-                out.append("%s: %s/%s" % (name, c, t.get("averageValue", "")))
-        elif typ in ("Pods", "Object", "External", "ContainerResource"):
-            sec = m.get(typ[0].lower() + typ[1:]) or {}
-            t = sec.get("target") or {}
-            tv = t.get("averageValue") or t.get("value") or (
-                "%d%%" % t["averageUtilization"] if t.get("averageUtilization") is not None else "")
-            out.append("<unknown>/%s" % tv)
+                c = stc.get("value", "<unknown>") if st else "<unknown>"
+                out.append("%s/%s" % (c, tgt.get("value", "")))
+        elif typ == "Pods":
+            c = stc.get("averageValue", "<unknown>") if st else "<unknown>"
+            out.append("%s/%s" % (c, tgt.get("averageValue", "")))
+        elif typ in ("Resource", "ContainerResource"):
+            name = spec.get("name", "")
+            if tgt.get("averageValue") is not None:
+                c = stc.get("averageValue", "<unknown>") if st else "<unknown>"
+                out.append("%s: %s/%s" % (name, c, tgt["averageValue"]))
+            else:
+                c = "<unknown>"
+                if st and stc.get("averageUtilization") is not None:
+                    c = "%d%%" % stc["averageUtilization"]
+                t = "<auto>"
+                if tgt.get("averageUtilization") is not None:
+                    t = "%d%%" % tgt["averageUtilization"]
+                out.append("%s: %s/%s" % (name, c, t))
         else:
             out.append("<unknown type>")
     if len(out) > 2:

@@ -350,6 +350,15 @@ class TableTest(unittest.TestCase):
                "status": {"currentReplicas": 2}}
         self.assertEqual(self.table("autoscaling", "v2", "horizontalpodautoscalers", [hpa])[
             "rows"][0]["cells"][:6], ["h", "Deployment/web", "cpu: <unknown>/80%", 2, 5, 2])
+        hpa["spec"]["metrics"] += [
+            {"type": "Pods", "pods": {"metric": {"name": "rps"},
+                                      "target": {"type": "AverageValue", "averageValue": "10"}}},
+            {"type": "External", "external": {"metric": {"name": "q"}, "target": {
+                "type": "Value", "value": "5"}}}]
+        hpa["status"]["currentMetrics"] = [{"type": "Resource", "resource": {
+            "name": "cpu", "current": {"averageUtilization": 55, "averageValue": "110m"}}}]
+        self.assertEqual(self.table("autoscaling", "v2", "horizontalpodautoscalers", [hpa])[
+            "rows"][0]["cells"][2], "cpu: 55%/80%, <unknown>/10 + 1 more...")
         ing = {"metadata": {"name": "i"}, "spec": {"ingressClassName": "nginx", "rules": [
             {"host": "a.example"}, {"host": "b.example"}], "tls": [{}]}}
         self.assertEqual(self.table("networking.k8s.io", "v1", "ingresses", [ing])["rows"][0][
