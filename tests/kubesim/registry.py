@@ -71,7 +71,7 @@ Differences from a real kube-apiserver (registry scope), each refused loudly or 
   CRD validation ratcheting (1.30+) is not implemented: unchanged invalid fields fail updates.
 - Conversion webhooks are refused (CRD with strategy Webhook is invalid here).
 - Tables: printers.go columns for the served kinds; Pod/Job/HPA/Event cells follow 1.32's
-  printers for the fields kubesim models (HPA targets other than Resource show <unknown>/target).
+  printers for the fields kubesim models (Pod reasons for init containers are simplified).
 - Built-in validation: the Go validators are re-implemented for what tollgate and kubectl touch
   (metadata, Deployment, Job, Pod template, Service, Secret, ConfigMap, Namespace, Event, HPA,
   Ingress, Lease, CRD); everything else is type-checked and pruned through B's schemas only.
