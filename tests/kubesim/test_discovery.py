@@ -162,6 +162,23 @@ class DiscoveryTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("doesn't have a resource type", r.stderr)
 
+    def test_python_client_discovery(self):
+        """python3-kubernetes' DynamicClient uses the legacy documents (/api/v1, /apis/g/v)."""
+        from kubernetes import config, dynamic
+        from kubernetes.client import api_client
+        self.k("apply", "-f", "-", input=CRD.replace("gizmos", "doohickeys").replace(
+            "Gizmo", "Doohickey").replace("gizmo", "doohickey").replace("[gz]", "[dh]"))
+        self.k("wait", "--for=condition=Established", "crd/doohickeys.disco.example.com",
+               "--timeout=10s")
+        config.load_kube_config(self.sim.kubeconfig)
+        dc = dynamic.DynamicClient(api_client.ApiClient())
+        res = dc.resources.get(api_version="disco.example.com/v1", kind="Doohickey")
+        self.assertEqual((res.name, res.short_names, res.namespaced),
+                         ("doohickeys", ["dh"], True))
+        dep = dc.resources.get(api_version="apps/v1", kind="Deployment")
+        self.assertEqual(sorted(dep.subresources), ["scale", "status"])
+        self.assertEqual(dc.resources.get(api_version="v1", kind="Pod").short_names, ["po"])
+
     def test_aggregated_discovery_http(self):
         st, h, body = self.sim.request("GET", "/apis", headers={"Accept": AGG_ACCEPT})
         self.assertEqual(st, 200)
