@@ -778,8 +778,14 @@ class ResourceAPI:
                     new["status"] = copy.deepcopy(old["status"])
                 else:
                     new.pop("status", None)
-            if _gr(rtype) == ("batch", "jobs"):
-                new.setdefault("spec", {})
+            if _gr(rtype) == NS_GR:
+                # spec.finalizers change only through /finalize (namespace strategy)
+                old_fins = (old.get("spec") or {}).get("finalizers")
+                spec = new.setdefault("spec", {}) if isinstance(new.get("spec", {}), dict) else {}
+                if old_fins is None:
+                    spec.pop("finalizers", None)
+                else:
+                    spec["finalizers"] = copy.deepcopy(old_fins)
             if self.has_generation(rtype) and self.spec_changed(rtype, new, old):
                 nm["generation"] = int(old_meta.get("generation", 0) or 0) + 1
             if old_meta.get("deletionTimestamp"):
