@@ -1257,6 +1257,54 @@ def _meta_schemas():
     return out
 
 
+# The kinds' own descriptions (k8s.io/api 1.32), used when builtin_schemas gives none or gives
+# the status' description (see /work/notes/kubesim-A2-requests.md item 4).
+KIND_DESCRIPTIONS = {
+    ("", "Namespace"): "Namespace provides a scope for Names. Use of multiple namespaces is "
+                       "optional.",
+    ("", "ConfigMap"): "ConfigMap holds configuration data for pods to consume.",
+    ("", "Secret"): "Secret holds secret data of a certain type. The total bytes of the values "
+                    "in the Data field must be less than MaxSecretSize bytes.",
+    ("", "Service"): "Service is a named abstraction of software service (for example, mysql) "
+                     "consisting of local port (for example 3306) that the proxy listens on, and "
+                     "the selector that determines which pods will answer requests sent through "
+                     "the proxy.",
+    ("", "Pod"): "Pod is a collection of containers that can run on a host. This resource is "
+                 "created by clients and scheduled onto hosts.",
+    ("", "Event"): "Event is a report of an event somewhere in the cluster.  Events have a "
+                   "limited retention time and triggers and messages may evolve with time.  "
+                   "Event consumers should not rely on the timing of an event with a given "
+                   "Reason reflecting a consistent underlying trigger, or the continued existence "
+                   "of events with that Reason.  Events should be treated as informative, "
+                   "best-effort, supplementary data.",
+    ("events.k8s.io", "Event"): "Event is a report of an event somewhere in the cluster. It "
+                                "generally denotes some state change in the system. Events have "
+                                "a limited retention time and triggers and messages may evolve "
+                                "with time.  Event consumers should not rely on the timing of an "
+                                "event with a given Reason reflecting a consistent underlying "
+                                "trigger, or the continued existence of events with that Reason."
+                                "  Events should be treated as informative, best-effort, "
+                                "supplementary data.",
+    ("apps", "Deployment"): "Deployment enables declarative updates for Pods and ReplicaSets.",
+    ("batch", "Job"): "Job represents the configuration of a single job.",
+    ("autoscaling", "HorizontalPodAutoscaler"): "HorizontalPodAutoscaler is the configuration "
+                                                "for a horizontal pod autoscaler, which "
+                                                "automatically manages the replica count of any "
+                                                "resource implementing the scale subresource "
+                                                "based on the metrics specified.",
+    ("networking.k8s.io", "Ingress"): "Ingress is a collection of rules that allow inbound "
+                                      "connections to reach the endpoints defined by a backend. "
+                                      "An Ingress can be configured to give services "
+                                      "externally-reachable urls, load balance traffic, "
+                                      "terminate SSL, offer name based virtual hosting etc.",
+    ("coordination.k8s.io", "Lease"): "Lease defines a lease concept.",
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): "CustomResourceDefinition represents "
+                                                           "a resource that should be exposed on "
+                                                           "the API server.  Its name MUST be in "
+                                                           "the format <.spec.name>.<.spec.group>.",
+}
+
+
 def kind_schema(rt):
     """The component schema of a kind (deep copy), with apiVersion/kind/metadata and GVK."""
     base = copy.deepcopy(rt.schema) if rt.schema else {"type": "object",
@@ -1270,6 +1318,12 @@ def kind_schema(rt):
         props["metadata"] = {"allOf": [{"$ref": "#/components/schemas/" + OBJECTMETA_REF}],
                              "default": {}, "description": METADATA_DESC}
     base.setdefault("type", "object")
+    if rt.crd_name is None:
+        own = base.get("description")
+        st = (props.get("status") or {}).get("description") if isinstance(
+            props.get("status"), dict) else None
+        if (not own or own == st) and (rt.group, rt.kind) in KIND_DESCRIPTIONS:
+            base["description"] = KIND_DESCRIPTIONS[(rt.group, rt.kind)]
     base["x-kubernetes-group-version-kind"] = [{"group": rt.group, "kind": rt.kind,
                                                 "version": rt.version}]
     return base
