@@ -2145,13 +2145,28 @@ def _metadata_checks(rt, md, old, causes, unknown):
         total += len(k) + len(v)
     if total > 256 * 1024:
         causes.append(too_long("metadata.annotations", "", 256 * 1024))
-    for i, ref in enumerate(md.get("ownerReferences") or []):
-        p = "metadata.ownerReferences[%d]" % i
-        for f in ("apiVersion", "kind", "name", "uid"):
-            if not ref.get(f):
-                causes.append(invalid(p + "." + f, ref.get(f, ""), f + " must not be empty")
-                              if f in ("apiVersion", "kind", "name")
-                              else invalid(p + ".uid", "", "uid must not be empty"))
+    # apimachinery validateOwnerReference: the path is NOT indexed
+    controllers = []
+    for ref in md.get("ownerReferences") or []:
+        p = "metadata.ownerReferences"
+        av = ref.get("apiVersion") or ""
+        version = av.split("/")[-1] if av else ""
+        if not version:
+            causes.append(invalid(p + ".apiVersion", av, "version must not be empty"))
+        if not ref.get("kind"):
+            causes.append(invalid(p + ".kind", "", "kind must not be empty"))
+        if not ref.get("name"):
+            causes.append(invalid(p + ".name", "", "name must not be empty"))
+        if not ref.get("uid"):
+            causes.append(invalid(p + ".uid", "", "uid must not be empty"))
+        if ref.get("controller"):
+            controllers.append("%s/%s" % (ref.get("kind", ""), ref.get("name", "")))
+    if len(controllers) > 1:
+        c = invalid("metadata.ownerReferences", "", "")
+        c["message"] = ("Invalid value: []v1.OwnerReference{...}: Only one reference can have "
+                        "Controller set to true. Found \"true\" in references for %s"
+                        % " and ".join(controllers))
+        causes.append(c)
     for i, f in enumerate(md.get("finalizers") or []):
         for msg in is_qualified_name(f):
             causes.append(invalid("metadata.finalizers[%d]" % i, f, msg))

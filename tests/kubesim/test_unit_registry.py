@@ -492,6 +492,10 @@ class AdmitTest(unittest.TestCase):
                       st["message"])
         st = self.msg(self.wt, self.widget({"size": 1}, labels={"ok": "bad value!"}))
         self.assertIn('metadata.labels: Invalid value: "bad value!"', st["message"])
+        st = self.msg(self.wt, self.widget({"size": 1}, ownerReferences=[
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d"}]))
+        self.assertIn('metadata.ownerReferences.uid: Invalid value: "": uid must not be empty',
+                      st["message"])
         st = self.msg(self.wt, self.widget({"size": 1}, bogus="x"))
         self.assertIn('unknown field "metadata.bogus"', st["message"])
 
