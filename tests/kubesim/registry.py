@@ -2260,6 +2260,15 @@ def admit(reg, rt, obj, old, field_validation):
             return obj, [_cause("BadRequest", "", "kubesim cannot process this %s (a field has "
                                 "an unexpected type: %s: %s)" % (rt.kind, type(e).__name__, e))
                          ], warnings
+    if rt.crd_name is not None:
+        # apiextensions' customResourceStrategy warns about finalizers this write adds
+        old_fins = set(_get(old, "metadata", "finalizers", default=[]) or []) if old else set()
+        for f in _get(obj, "metadata", "finalizers", default=[]) or []:
+            if isinstance(f, str) and f not in old_fins and "/" not in f and \
+                    f not in ("orphan", "foregroundDeletion", "kubernetes"):
+                warnings.append('metadata.finalizers: "%s": prefer a domain-qualified finalizer '
+                                'name%s to avoid accidental conflicts with other finalizer '
+                                'writers' % (f, " including a path (/)" if "." in f else ""))
     if getattr(rt, "deprecation_warning", None):
         warnings.append(rt.deprecation_warning)
     for feat in getattr(rt, "unsupported", ()):

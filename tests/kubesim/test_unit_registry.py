@@ -418,6 +418,20 @@ class AdmitTest(unittest.TestCase):
         self.assertEqual((causes, warns), ([], []))
         self.assertEqual(obj["spec"], {"size": 2, "color": "red", "extra": {"x": [1]}})
 
+    def test_finalizer_name_warnings(self):
+        w = self.widget({"size": 1}, finalizers=["tollgate.example.com/cleanup", "cleanup",
+                                                 "cleanup.tollgate.example.com"])
+        _, causes, warns = self.reg.admit(self.wt, w, None, "Strict")
+        self.assertEqual(causes, [])
+        self.assertEqual(warns, [
+            'metadata.finalizers: "cleanup": prefer a domain-qualified finalizer name to avoid '
+            'accidental conflicts with other finalizer writers',
+            'metadata.finalizers: "cleanup.tollgate.example.com": prefer a domain-qualified '
+            'finalizer name including a path (/) to avoid accidental conflicts with other '
+            'finalizer writers'])
+        _, _, warns = self.reg.admit(self.wt, w, w, "Strict")
+        self.assertEqual(warns, [], "only finalizers a write adds are warned about")
+
     def test_defaults_on_read(self):
         stored = self.widget({"size": 2})
         self.assertEqual(self.reg.read_defaults(self.wt, stored)["spec"],
