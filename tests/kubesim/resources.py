@@ -499,9 +499,11 @@ class ResourceAPI:
         if rv_match == "Exact" and rv_param == "0":
             raise _list_options_invalid('resourceVersionMatch: Forbidden: resourceVersionMatch '
                                         '"exact" is forbidden for resourceVersion "0"')
-        if cont and rv_param not in (None, "", "0") or cont and rv_match:
+        if cont and rv_match:
             raise _list_options_invalid("resourceVersionMatch: Forbidden: resourceVersionMatch is "
                                         "forbidden when continue is provided")
+        if cont and rv_param not in (None, "", "0"):
+            raise err_bad_request("specifying resource version is not allowed when using continue")
         gr = _gr(rtype)
         start_key = None
         with self.store.lock:
