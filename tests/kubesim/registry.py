@@ -3819,6 +3819,11 @@ def cel_validate(value, old, schema, path, causes):
             ok = _cel_eval(ast, env)
         except CELUnsupported:
             continue
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError,
+                RecursionError) as exc:
+            causes.append(invalid(field, _cel_type_name(value), "no matching overload (%s) "
+                                  "evaluating rule: %s" % (exc, rule)))
+            continue
         except CELError as exc:
             causes.append(invalid(field, _cel_type_name(value), "%s evaluating rule: %s"
                                   % (exc, rule)))
