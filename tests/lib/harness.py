@@ -200,9 +200,11 @@ class Kubesim:
         return r
 
     def request(self, method, path, body=None, headers=None, token=DEFAULT, timeout=30):
-        """One HTTP request; returns (status, headers dict (lower-case keys), body). The body is
-        parsed JSON when the response is JSON, text otherwise. ``body`` may be a dict (sent as
-        JSON), str or bytes. token=None sends no Authorization header."""
+        """One HTTP request; returns (status, headers dict (lower-case keys; repeated headers
+        joined with ", "; the list of Warning header values under "_warnings"), body). The body
+        is parsed JSON when the response is JSON, text otherwise. ``body`` may be a dict (sent
+        as JSON), str or bytes (give a Content-Type header then). token=None sends no
+        Authorization header. Redirects are returned, not followed."""
         hdrs = {"Accept": "application/json"}
         data = None
         if body is not None:
