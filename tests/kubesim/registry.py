@@ -68,7 +68,8 @@ Differences from a real kube-apiserver (registry scope), each refused loudly or 
 - /openapi/v2 is 404 (kubectl 1.32 only needs it for `explain --output=plaintext-openapiv2`).
 - x-kubernetes-validations: a CEL subset is evaluated (see the CEL section); rules outside it
   are not, and every CRD write and every write of its objects carries a Warning saying so.
-  CRD validation ratcheting (1.30+) is not implemented: unchanged invalid fields fail updates.
+  CRD validation ratcheting (beta, on in 1.32) is approximated: on update, errors under values
+  the update did not change are dropped (list items correlate by index, not by map keys).
 - Conversion webhooks are refused (CRD with strategy Webhook is invalid here).
 - Tables: printers.go columns for the served kinds; Pod/Job/HPA/Event cells follow 1.32's
   printers for the fields kubesim models (Pod reasons for init containers are simplified).
@@ -2074,6 +2075,7 @@ def to_table(rt, objects, include_object="Metadata", list_metadata=None):
 # ---------------------------------------------------------------------------
 
 ROOT_KEYS = ("apiVersion", "kind", "metadata")
+_NO = object()
 
 
 def _strip_root(schema):
@@ -2311,6 +2313,8 @@ def admit(reg, rt, obj, old, field_validation):
                 oldroot["metadata"] = {k: v for k, v in (old.get("metadata") or {}).items()
                                        if k in ("name", "generateName")}
             cel_validate(root, oldroot, sch, "", vcauses)
+            if old is not None:
+                vcauses = [c for c in vcauses if not _ratcheted(c.get("field") or "", obj, old)]
         for c in vcauses:
             if (c.get("field"), c.get("reason")) not in seen:
                 causes.append(c)
@@ -2328,6 +2332,33 @@ def _restore_go_struct_nulls(rt, obj):
             tm.setdefault("creationTimestamp", None)
     if rt.kind == "Event" and rt.group == "":
         obj.setdefault("eventTime", None)
+
+
+def _ratcheted(field, new, old):
+    """CRD validation ratcheting (beta, on by default since 1.30): an error under a value the
+    update did not change is dropped.  Approximation: the cause's path, walked from the root,
+    reaches a node whose value is the same in the old and the new object (map keys and list
+    indexes correlate directly; the apiserver correlates map-lists by key)."""
+    segs = re.findall(r"\[\d+\]|\[[^\]]*\]|[^.\[\]]+", field)
+    n, o = new, old
+    for seg in segs:
+        if seg.startswith("["):
+            key = seg[1:-1]
+            if key.isdigit():
+                i = int(key)
+                n = n[i] if isinstance(n, list) and i < len(n) else _NO
+                o = o[i] if isinstance(o, list) and i < len(o) else _NO
+            else:
+                n = n.get(key, _NO) if isinstance(n, dict) else _NO
+                o = o.get(key, _NO) if isinstance(o, dict) else _NO
+        else:
+            n = n.get(seg, _NO) if isinstance(n, dict) else _NO
+            o = o.get(seg, _NO) if isinstance(o, dict) else _NO
+        if n is _NO or o is _NO:
+            return False
+        if n == o:
+            return True
+    return False
 
 
 def _drop_nulls(v):
@@ -3448,9 +3479,6 @@ _CEL_TOKEN = re.compile(r"""\s*(?:
   | (?P<op>\|\||&&|==|!=|<=|>=|[<>!+\-*/%().,\[\]?:{}])
   | (?P<id>[A-Za-z_][A-Za-z0-9_]*)
 )""", re.X)
-
-_NO = object()
-
 
 def _cel_tokens(src):
     pos, out = 0, []

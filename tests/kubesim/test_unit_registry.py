@@ -418,6 +418,18 @@ class AdmitTest(unittest.TestCase):
         self.assertEqual((causes, warns), ([], []))
         self.assertEqual(obj["spec"], {"size": 2, "color": "red", "extra": {"x": [1]}})
 
+    def test_validation_ratcheting_on_update(self):
+        old = self.widget({"size": 50, "color": "red"})   # invalid under today's schema
+        new = copy.deepcopy(old)
+        new["metadata"]["labels"] = {"touched": "yes"}
+        _, causes, _ = self.reg.admit(self.wt, new, old, "Strict")
+        self.assertEqual(causes, [], "unchanged invalid values are ratcheted")
+        new["spec"]["size"] = 60
+        _, causes, _ = self.reg.admit(self.wt, new, old, "Strict")
+        self.assertEqual([c["field"] for c in causes], ["spec.size"])
+        _, causes, _ = self.reg.admit(self.wt, old, None, "Strict")
+        self.assertEqual([c["field"] for c in causes], ["spec.size"], "creates never ratchet")
+
     def test_finalizer_name_warnings(self):
         w = self.widget({"size": 1}, finalizers=["tollgate.example.com/cleanup", "cleanup",
                                                  "cleanup.tollgate.example.com"])
