@@ -54,15 +54,14 @@ Per-group-version documents requested with the current ?hash= are served with
 URL, exactly as kube-openapi's handler3 does; a CRD change changes the hash, so kubectl's HTTP
 cache never hides a new CRD schema.
 
-REQUESTS (to A1):
-- Events: core/v1 and events.k8s.io/v1 Events are one storage in kube-apiserver (an Event
-  written by the operator through events.k8s.io/v1 is shown by `kubectl get events`).  Please
-  store objects under registry.storage_key(rtype) and convert with registry.to_storage(rtype,
-  obj) before storing and registry.from_storage(rtype, obj) when serving (also gives CRs the
-  requested version's apiVersion).
-- PATCH: please pass the patch to status_for(rtype, name, causes, patch=<SMP dict>) or
-  status_for(..., patched=<object after merge/JSON patch>) so strict/decoding errors of
-  patches come out as the real server's 422 on field "patch" (see status_for()).
+REQUESTS (to A1; adopted ones kept for the record):
+- (adopted) Events share one storage across core/v1 and events.k8s.io/v1: storage_key(),
+  to_storage(), from_storage().
+- (adopted) PATCH errors: status_for(rtype, name, causes, patch=<SMP dict> | patched=<object>).
+- (adopted) Cache-Control: hashed /openapi/v3 documents keep "public, immutable".
+- (open) read_defaults(rtype, obj) on get/list/watch output of custom resources.
+- (open) rtype.deprecation_warning as a Warning header on reads of deprecated CR versions.
+- (open) registry.server_address = "127.0.0.1:<port>" for /api.
 
 Differences from a real kube-apiserver (registry scope), each refused loudly or documented:
 - /openapi/v2 is 404 (kubectl 1.32 only needs it for `explain --output=plaintext-openapiv2`).
