@@ -620,6 +620,14 @@ class ResourceAPI:
         else:
             meta.pop("namespace", None)
         with self.store.lock:
+            if rtype.crd_name is not None:
+                crd = self.store.get(CRD_GR, "", rtype.crd_name)
+                if crd is not None and crd["metadata"].get("deletionTimestamp"):
+                    # the CRD handler refuses creates while the CRD is Terminating
+                    raise ApiError(405, "MethodNotAllowed",
+                                   'create is not supported on resources of kind "%s"'
+                                   % gr_string(rtype), {"group": rtype.group,
+                                                         "kind": rtype.resource})
             if rtype.namespaced:
                 self.namespace_must_exist(r.namespace)
             if not meta.get("name") and meta.get("generateName"):
@@ -1080,6 +1088,14 @@ class ResourceAPI:
                 nm["generation"] = int(nm["generation"]) + 1
             if gr == NS_GR:
                 new.setdefault("status", {})["phase"] = "Terminating"
+            if gr == CRD_GR:
+                conds = [c for c in (new.get("status") or {}).get("conditions") or []
+                         if c.get("type") != "Terminating"]
+                conds.append({"type": "Terminating", "status": "True",
+                              "lastTransitionTime": nm["deletionTimestamp"],
+                              "reason": "InstanceDeletionInProgress",
+                              "message": "CustomResource deletion is in progress"})
+                new.setdefault("status", {})["conditions"] = conds
             if dry:
                 return 200, new
             stored = self.store.put(gr, new)

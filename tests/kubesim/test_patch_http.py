@@ -173,6 +173,31 @@ class PatchTest(unittest.TestCase):
         self.assertEqual((status, out["reason"]), (422, "Invalid"))
         self.assertIn('strict decoding error: unknown field "spec.replicaz"', out["message"])
 
+    def test_crd_deletion_removes_custom_objects_first(self):
+        crd = json.loads(json.dumps(CRD))
+        crd["metadata"]["name"] = "gizmos.patch.example.com"
+        crd["spec"]["names"] = {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo"}
+        self.k.kubectl("apply", "-f", "-", input=json.dumps(crd))
+        self.k.kubectl("wait", "--for=condition=Established", "crd/gizmos.patch.example.com")
+        path = "/apis/patch.example.com/v1/namespaces/default/gizmos"
+        gz = {"apiVersion": "patch.example.com/v1", "kind": "Gizmo",
+              "metadata": {"name": "g1", "finalizers": ["example.com/hold"]}, "spec": {"size": 1}}
+        self.assertEqual(self.k.request("POST", path, gz)[0], 201)
+        self.k.kubectl("delete", "crd", "gizmos.patch.example.com", "--wait=false")
+        got = self.get("crd", "gizmos.patch.example.com")
+        cond = {c["type"]: c for c in got["status"]["conditions"]}["Terminating"]
+        self.assertEqual((cond["status"], cond["reason"]), ("True", "InstanceDeletionInProgress"))
+        self.k.wait_for(lambda: "deletionTimestamp" in self.k.request("GET", path + "/g1")[2]["metadata"],
+                        message="custom object being deleted")
+        gz["metadata"]["name"] = "g2"
+        status, _, body = self.k.request("POST", path, gz)
+        self.assertEqual((status, body["reason"]), (405, "MethodNotAllowed"))
+        self.k.kubectl("patch", "gizmo", "g1", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+        self.k.wait_for(lambda: self.k.request("GET", "/apis/apiextensions.k8s.io/v1/"
+                                               "customresourcedefinitions/gizmos.patch.example.com")[0] == 404,
+                        message="CRD gone once its objects are gone")
+        self.assertEqual(self.k.request("GET", path)[0], 404)
+
     def test_server_side_apply_is_refused_loudly(self):
         r = self.k.kubectl("apply", "--server-side", "-f", "-",
                            input=json.dumps(deployment("ssa")), check=False)
