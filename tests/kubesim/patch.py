@@ -878,15 +878,68 @@ def _merge_set_element_order(original, patch, schema):
         if found_o and not found_p:
             merged = ov
         elif not found_o and found_p:
-            merged = _normalize_element_order(pv, [], order, [], mk, kind)
-        else:
+            # the list is new: its value is the patch list with every "$patch" object removed
+            merged = _fresh(pv)
+        server_order = ov
+        if found_o and found_p:
             merged = _merge_slice_handler(ov, pv, items, strategy, mk, False)
+            if strategy == "merge" and kind == "map" and mk:
+                server_order = _aliased_view(ov, pv, mk)
         if not mk:
             patch_items, server_only = _partition_primitives(merged, order)
         else:
             patch_items, server_only = _partition_maps(merged, order, mk)
-        original[okey] = _normalize_element_order(patch_items, server_only, order, ov, mk, kind)
+        original[okey] = _normalize_element_order(patch_items, server_only, order, server_order, mk, kind)
         patch.pop(okey, None)
+
+
+def _aliased_view(ov, patch, merge_key):
+    """The live list as the library sees it *after* merging the patch list into it.
+
+    In Go, mergePatchIntoOriginal keeps its own slice header of the live list while
+    mergeSlice deletes elements in place (append(s[:i], s[i+1:]...) shifts the shared backing
+    array) and appends new elements into the freed capacity. The live list used to order
+    server-only items therefore shows the shifted elements, a stale copy of the old last
+    element and the first appended elements. The apiserver's live lists have cap == len
+    (runtime.DefaultUnstructuredConverter), so only positions below len(ov) are visible.
+    This decides e.g. that deleting one container and adding another under
+    $setElementOrder keeps the survivor first (checked against kubectl)."""
+    arr = list(ov)
+    n = length = len(arr)
+    cur = list(ov)          # the slice mergeSlice works on (its own header)
+
+    def find(v):
+        for i, x in enumerate(cur):
+            if isinstance(x, dict) and merge_key in x and _same_scalar(x[merge_key], v):
+                return i
+        return -1
+
+    for v in patch:
+        if isinstance(v, dict) and v.get(DIRECTIVE) == "delete" and merge_key in v:
+            while True:
+                i = find(v[merge_key])
+                if i < 0:
+                    break
+                # append(cur[:i], cur[i+1:]...) shifts the shared backing array
+                arr[i:length - 1] = arr[i + 1:length]
+                length -= 1
+                del cur[i]
+    if any(isinstance(v, dict) and v.get(DIRECTIVE) == "replace" for v in patch):
+        return arr
+    for v in patch:
+        if not isinstance(v, dict) or DIRECTIVE in v or merge_key not in v:
+            continue
+        if find(v[merge_key]) >= 0:
+            continue
+        if length < n:
+            arr[length] = v     # append into the freed capacity, visible to the caller
+        length += 1
+        cur.append(v)
+    return arr
+
+
+def _same_scalar(a, b):
+    return type(a) is type(b) and a == b and not isinstance(a, (dict, list))
 
 
 def _validate_patch_with_set_order(patch_list, order, merge_key):
