@@ -409,6 +409,13 @@ ORACLE_PATCHES = [
                                                  "secret": {"secretName": "s"}}]}}}},
     {"spec": {"strategy": {"$retainKeys": "type"}}},
     {"spec": {"template": {"spec": {"containers": [[1]]}}}},
+    # deleting one element and adding another under $setElementOrder (Go slice aliasing decides)
+    {"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "n2"}],
+                                    "containers": [{"name": "n2", "image": "x"}, {"name": "app", "$patch": "delete"}]}}}},
+    {"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "n2"}, {"name": "sidecar"}],
+                                    "containers": [{"name": "sidecar", "$patch": "delete"}, {"name": "n2", "image": "x"}]}}}},
+    {"spec": {"template": {"spec": {"containers": [{"name": "sidecar", "env": [
+        {"name": "E3", "value": "a"}, {"name": "E2", "$patch": "delete"}], "$setElementOrder/env": [{"name": "E3"}]}]}}}},
     # what kubectl apply sends when it removes and reorders at once
     {"metadata": {"$setElementOrder/finalizers": ["b"], "$deleteFromPrimitiveList/finalizers": ["a"]}},
     {"metadata": {"$setElementOrder/finalizers": ["z", "b"], "$deleteFromPrimitiveList/finalizers": ["a"],
