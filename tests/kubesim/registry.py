@@ -60,7 +60,8 @@ REQUESTS (to A1; adopted ones kept for the record):
 - (adopted) PATCH errors: status_for(rtype, name, causes, patch=<SMP dict> | patched=<object>).
 - (adopted) Cache-Control: hashed /openapi/v3 documents keep "public, immutable".
 - (open) read_defaults(rtype, obj) on get/list/watch output of custom resources.
-- (open) rtype.deprecation_warning as a Warning header on reads of deprecated CR versions.
+- (adopted) rtype.deprecation_warning as a Warning header on every request to a deprecated CR
+  version (admit() therefore does NOT return it, to avoid a duplicate).
 - (open) registry.server_address = "127.0.0.1:<port>" for /api.
 
 Differences from a real kube-apiserver (registry scope), each refused loudly or documented:
@@ -117,9 +118,9 @@ Interface for A1 (server.py).  The spec's interface plus the following additions
   unregister_crd(name).  Objects of a CRD are stored under the storage version's apiVersion;
   with conversion strategy None, serving them in another served version only rewrites
   apiVersion (A1: set apiVersion to the requested group/version on reads).
-- rtype.deprecation_warning (CR versions marked deprecated: true; None otherwise): admit()
-  already returns it among the warnings; a real server sends it as a Warning header on EVERY
-  request to that version (get/list/watch/delete too) -- A1, please add it there.
+- rtype.deprecation_warning (CR versions marked deprecated: true; None otherwise): a real
+  server sends it as a Warning header on EVERY request to that version; the server adds it
+  (admit() does not return it).
 - read_defaults(rtype, obj): CR defaults applied on read, as the real server does for objects
   coming from etcd (A1: call it on get/list/watch output of custom resources).
 - registry.server_address: "host:port" for /api's serverAddressByClientCIDRs (A1 sets it).
@@ -2270,8 +2271,6 @@ def admit(reg, rt, obj, old, field_validation):
                 warnings.append('metadata.finalizers: "%s": prefer a domain-qualified finalizer '
                                 'name%s to avoid accidental conflicts with other finalizer '
                                 'writers' % (f, " including a path (/)" if "." in f else ""))
-    if getattr(rt, "deprecation_warning", None):
-        warnings.append(rt.deprecation_warning)
     for feat in getattr(rt, "unsupported", ()):
         warnings.append("kubesim: %s: the rule is NOT enforced (a real API server would "
                         "enforce it on this %s)" % (feat, rt.kind))

@@ -268,6 +268,26 @@ class CRDTest(unittest.TestCase):
             "Widget", "Cel"))
         self.assertIn('spec: Invalid value: "object": color is immutable', err)
 
+    def test_multiple_versions_and_deprecation(self):
+        crd = CRD.replace("widgets", "gears").replace("Widget", "Gear").replace(
+            "widget", "gear").replace("shortNames: [wd]", "shortNames: [gr]")
+        v1 = crd[crd.index("  - name: v1\n"):]
+        beta = v1.replace("  - name: v1\n", "  - name: v1beta1\n    deprecated: true\n").replace(
+            "storage: true", "storage: false")
+        self.k("apply", "-f", "-", input=crd + beta)
+        self.k("wait", "--for=condition=Established", "crd/gears.tollgate.example.com",
+               "--timeout=10s")
+        r = self.k("apply", "-f", "-", input=widget("g1", "{size: 2}").replace(
+            "Widget", "Gear").replace("/v1", "/v1beta1"))
+        self.assertEqual(r.stderr.count("Warning: tollgate.example.com/v1beta1 Gear is "
+                                        "deprecated"), 1, r.stderr)
+        # stored once, served in both versions; the preferred version is v1
+        obj = json.loads(self.k("get", "gear", "g1", "-o", "json").stdout)
+        self.assertEqual(obj["apiVersion"], "tollgate.example.com/v1")
+        r = self.k("get", "gears.v1beta1.tollgate.example.com", "g1", "-o", "json")
+        self.assertEqual(json.loads(r.stdout)["apiVersion"], "tollgate.example.com/v1beta1")
+        self.assertIn("Warning: tollgate.example.com/v1beta1 Gear is deprecated", r.stderr)
+
     def test_invalid_crds_are_rejected(self):
         bad_name = CRD.replace("name: widgets.tollgate.example.com",
                                "name: gadgets.tollgate.example.com")

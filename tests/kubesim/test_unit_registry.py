@@ -180,18 +180,15 @@ class DiscoveryDocsTest(unittest.TestCase):
         self.assertIsNone(self.reg.lookup("tollgate.example.com", "v1", "widgets"))
         self.assertIsNone(self.reg.discovery("/apis/tollgate.example.com", ""))
 
-    def test_deprecated_version_warns(self):
+    def test_deprecated_version_warning_text(self):
         crd = copy.deepcopy(WIDGET_CRD)
         old = copy.deepcopy(crd["spec"]["versions"][0])
         old.update({"name": "v1beta1", "storage": False, "deprecated": True})
         crd["spec"]["versions"].append(old)
         self.reg.register_crd(admitted_crd(self.reg, crd))
         rt = self.reg.lookup("tollgate.example.com", "v1beta1", "widgets")
-        _, causes, warns = self.reg.admit(rt, {"apiVersion": "tollgate.example.com/v1beta1",
-                                               "kind": "Widget", "metadata": {"name": "w"},
-                                               "spec": {"size": 1}}, None, "Strict")
-        self.assertEqual((causes, warns),
-                         ([], ["tollgate.example.com/v1beta1 Widget is deprecated"]))
+        self.assertEqual(rt.deprecation_warning,
+                         "tollgate.example.com/v1beta1 Widget is deprecated")
         self.assertIsNone(self.reg.lookup("tollgate.example.com", "v1", "widgets")
                           .deprecation_warning)
 
