@@ -711,14 +711,21 @@ class Registry:
         return obj
 
     def read_defaults(self, rtype, obj):
-        """Structural defaults applied when a custom resource is READ (kube-apiserver defaults
-        objects coming from etcd too): a default added to the CRD later shows on existing
-        objects.  Returns a new object (the input is not modified); built-ins unchanged."""
+        """What kube-apiserver does to a custom resource it READS: prune by the served version's
+        schema (objects stored through another version lose fields this version does not
+        declare) and apply its structural defaults (a default added to the CRD later shows on
+        existing objects).  Returns a new object; built-ins are returned unchanged."""
         if rtype.crd_name is None or rtype.schema is None or _schema is None:
             return obj
         out = copy.deepcopy(obj)
         body = {k: v for k, v in out.items() if k not in ROOT_KEYS}
-        _schema.apply_defaults(body, _strip_root(rtype.schema))
+        s = _strip_root(rtype.schema)
+        # served through another version (conversion None): pruned by that version's schema
+        _schema.prune(body, s)
+        _schema.apply_defaults(body, s)
+        for k in list(out):
+            if k not in ROOT_KEYS and k not in body:
+                del out[k]
         out.update(body)
         return out
 
