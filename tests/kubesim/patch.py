@@ -358,8 +358,9 @@ def json_patch(target, ops):
 # the generic message; every other library error is returned unconverted, which the
 # apiserver turns into 500 with an empty reason and the library's text as message
 # (kubectl shows "Error from server: map: map[image:z] does not contain declared merge
-# key: name"). Things kubesim refuses although the library might not (directives left in
-# an unsupported position, unknown "$" directives) are 400 BadRequest.
+# key: name"). The one thing kubesim refuses although the library would not is a
+# $deleteFromPrimitiveList of objects (the library then merges the "deletion list" as if it
+# were a patch): 400 BadRequest "invalid patch format of primitive list".
 
 DIRECTIVE = "$patch"
 RETAIN_KEYS = "$retainKeys"
@@ -370,7 +371,6 @@ ERR_BAD_PRIMITIVE_LIST = "invalid patch format of primitive list"
 ERR_BAD_RETAIN_KEYS = "invalid patch format of retainKeys"
 ERR_BAD_SET_ORDER = "invalid patch format of setElementOrder list"
 ERR_NO_LIST_OF_LISTS = "lists of lists are not supported"
-ERR_RETAIN_KEYS_MISMATCH = "patch content doesn't match retainKeys list"
 
 
 def _lib_error(message):
@@ -584,11 +584,6 @@ def _merge_map(original, patch, schema):
         else:
             original[k] = pv
     return original
-
-
-def json_str(s):
-    import json
-    return json.dumps(s)
 
 
 _DROP = object()
