@@ -51,6 +51,8 @@ GENERATION_RESOURCES = {("apps", "deployments"), ("batch", "jobs"),
                         ("apiextensions.k8s.io", "customresourcedefinitions")}
 # Resources whose DELETE answers the deleted object rather than a Status (ReturnDeletedObject).
 RETURN_DELETED_OBJECT = {("", "pods")}
+# the negotiated media type of a Table response, as the real server labels it
+TABLE_CTYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 CRD_GR = ("apiextensions.k8s.io", "customresourcedefinitions")
 NS_GR = ("", "namespaces")
@@ -308,7 +310,7 @@ class ResourceAPI:
         if self.wants_table(h) and obj.get("kind") != "Status":
             table = self.registry.to_table(rtype, [obj], h.query.get("includeObject", "Metadata"),
                                            {"resourceVersion": obj["metadata"].get("resourceVersion", "")})
-            h.send_json(code, table, headers)
+            h.send_raw(code, TABLE_CTYPE, json.dumps(table, separators=(",", ":")), headers)
             return
         h.send_json(code, obj, headers)
 
@@ -595,7 +597,7 @@ class ResourceAPI:
         objs = [self.present(rtype, o) for _, o in out]
         if self.wants_table(h):
             table = self.registry.to_table(rtype, objs, q.get("includeObject", "Metadata"), meta)
-            h.send_json(200, table)
+            h.send_raw(200, TABLE_CTYPE, json.dumps(table, separators=(",", ":")))
             return
         if rtype.crd_name is None:
             # typed lists of built-ins carry no apiVersion/kind on their items

@@ -501,11 +501,12 @@ class ObjectsTest(unittest.TestCase):
 
     def test_table_output(self):
         self.apply(deployment("tbl-d", replicas=2))
-        status, _, body = self.k.request(
+        status, headers, body = self.k.request(
             "GET", "/apis/apps/v1/namespaces/default/deployments",
             headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
         self.assertEqual(status, 200)
         self.assertEqual(body["kind"], "Table")
+        self.assertEqual(headers["content-type"], "application/json;as=Table;v=v1;g=meta.k8s.io")
         cols = [c["name"] for c in body["columnDefinitions"]]
         self.assertEqual(cols[:5], ["Name", "Ready", "Up-to-date", "Available", "Age"])
         out = self.k.kubectl("get", "deployment", "tbl-d").stdout
