@@ -697,9 +697,9 @@ def _kind(group, version, kind, desc, props, required=None):
                                            "#metadata")}
     p.update(props)
     for part in ("spec", "status"):
-        desc = _PART_DESCRIPTIONS.get((kind, part))
-        if desc and part in p:
-            p[part] = _field(p[part], desc)
+        part_desc = _PART_DESCRIPTIONS.get((kind, part))
+        if part_desc and part in p:
+            p[part] = _field(p[part], part_desc)
     s = _obj(desc, p, required=required)
     return _with_gvk(s, group, version, kind)
 

@@ -18,33 +18,12 @@ Extensions (additive): LabelSelector.empty / .requirements, FieldSelector.empty,
     validate_labels(labels, path) -> list of causes for metadata.labels.
 No I/O.
 
-Name clash: this file is importable as `selectors` whenever tests/kubesim is on sys.path,
-which shadows the standard library's `selectors` (imported by subprocess, socketserver,
-asyncio, http.server). So this module also loads the standard library's selectors.py by
-path and re-exports all of its names (DefaultSelector, EVENT_READ, ...): `import selectors`
-then serves both uses, whichever code imports it first.
+Module name: kselectors (the spec's name selectors.py shadows the standard library's
+`selectors`; tests/kubesim/selectors.py remains as a compatibility shim that serves both the
+standard library API and this one).
 """
 
-import os as _os
 import re
-import importlib.util as _ilu
-
-
-def _load_stdlib_selectors():
-    path = _os.path.join(_os.path.dirname(_os.__file__), "selectors.py")
-    if not _os.path.exists(path) or _os.path.abspath(path) == _os.path.abspath(__file__):
-        return None
-    spec = _ilu.spec_from_file_location("_stdlib_selectors", path)
-    mod = _ilu.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-_std = _load_stdlib_selectors()
-if _std is not None:
-    for _name in dir(_std):
-        if not (_name.startswith("__") and _name.endswith("__")) and _name not in globals():
-            globals()[_name] = getattr(_std, _name)
 
 __all__ = [
     "SelectorError", "LabelSelector", "FieldSelector", "Requirement",

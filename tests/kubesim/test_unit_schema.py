@@ -328,6 +328,103 @@ class Structural(unittest.TestCase):
         self.assertEqual(S.unsupported_features({"type": "object"}), [])
 
 
+class BuiltinSchemas(unittest.TestCase):
+    """builtin_schemas.py: shapes, required lists and descriptions as the real OpenAPI has them."""
+
+    def setUp(self):
+        import builtin_schemas
+        self.b = builtin_schemas
+
+    def test_kinds_served(self):
+        want = {("", "v1", k) for k in ("Namespace", "ConfigMap", "Secret", "Service", "Pod", "Event")} | {
+            ("events.k8s.io", "v1", "Event"), ("apps", "v1", "Deployment"), ("batch", "v1", "Job"),
+            ("autoscaling", "v2", "HorizontalPodAutoscaler"), ("networking.k8s.io", "v1", "Ingress"),
+            ("coordination.k8s.io", "v1", "Lease"), ("apiextensions.k8s.io", "v1", "CustomResourceDefinition")}
+        self.assertLessEqual(want, set(self.b.SCHEMAS))
+        for key in want:
+            s = self.b.schema_for(*key)
+            self.assertEqual(s["x-kubernetes-group-version-kind"],
+                             [{"group": key[0], "kind": key[2], "version": key[1]}])
+
+    def test_descriptions(self):
+        dep = self.b.schema_for("apps", "v1", "Deployment")
+        self.assertEqual(dep["description"], "Deployment enables declarative updates for Pods and ReplicaSets.")
+        self.assertEqual(dep["properties"]["spec"]["description"],
+                         "Specification of the desired behavior of the Deployment.")
+        self.assertTrue(dep["properties"]["spec"]["properties"]["selector"]["description"].startswith(
+            "Label selector for pods."))
+        for key, s in self.b.SCHEMAS.items():
+            self.assertTrue(s.get("description"), key)
+
+    def test_schema_for_returns_a_copy(self):
+        s = self.b.schema_for("", "v1", "Pod")
+        s["properties"].clear()
+        self.assertIn("spec", self.b.schema_for("", "v1", "Pod")["properties"])
+        self.assertIsNone(self.b.schema_for("", "v1", "Nope"))
+
+    def test_required_and_types_validate_like_the_server(self):
+        dep = self.b.schema_for("apps", "v1", "Deployment")
+        causes = S.validate({"spec": {"template": {"spec": {"containers": [{"image": "x", "ports": [{}]}]}}}},
+                            dep)
+        self.assertEqual(sorted((c["field"], c["message"]) for c in causes), [
+            ("spec.selector", "Required value"),
+            ("spec.template.spec.containers[0].name", "Required value"),
+            ("spec.template.spec.containers[0].ports[0].containerPort", "Required value")])
+        causes = S.validate({"spec": {"replicas": "3", "selector": {}, "template": {}}}, dep)
+        self.assertEqual([c["message"] for c in causes],
+                         ['Invalid value: "string": spec.replicas in body must be of type integer: "string"'])
+        svc = self.b.schema_for("", "v1", "Service")
+        causes = S.validate({"spec": {"ports": [{"targetPort": 80}]}}, svc)
+        self.assertEqual([(c["field"], c["message"]) for c in causes],
+                         [("spec.ports[0].port", "Required value")])
+
+    def test_realistic_objects_have_no_unknown_fields(self):
+        pod_spec = {"serviceAccountName": "sa", "nodeSelector": {"disk": "ssd"},
+                    "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}},
+                    "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+                    "securityContext": {"runAsNonRoot": True}, "imagePullSecrets": [{"name": "reg"}],
+                    "containers": [{
+                        "name": "web", "image": "nginx", "command": ["nginx"], "args": ["-g", "x"],
+                        "ports": [{"name": "http", "containerPort": 80, "protocol": "TCP"}],
+                        "env": [{"name": "A", "value": "1"},
+                                {"name": "P", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                                {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+                        "envFrom": [{"configMapRef": {"name": "c"}}],
+                        "resources": {"limits": {"cpu": "500m", "memory": "128Mi"}, "requests": {"cpu": 1}},
+                        "readinessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 2},
+                        "livenessProbe": {"tcpSocket": {"port": 80}},
+                        "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg", "readOnly": True}]}],
+                    "volumes": [{"name": "cfg", "configMap": {"name": "c", "items": [{"key": "a", "path": "a"}]}},
+                                {"name": "d", "emptyDir": {"sizeLimit": "1Gi"}},
+                                {"name": "p", "projected": {"sources": []}}]}
+        dep = {"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "web", "labels": {"app": "web"}, "ownerReferences": [
+                   {"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u", "controller": True}]},
+               "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+                        "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec}},
+               "status": {"observedGeneration": 1, "conditions": [{"type": "Available", "status": "True",
+                                                                   "lastUpdateTime": "2024-01-01T00:00:00Z"}]}}
+        sch = self.b.schema_for("apps", "v1", "Deployment")
+        self.assertEqual(S.validate(dep, sch), [])
+        self.assertEqual(S.prune(dep, sch), [])
+        dep["spec"]["template"]["spec"]["containers"][0]["imagee"] = "typo"
+        self.assertEqual(S.prune(dep, sch), [".spec.template.spec.containers[0].imagee"])
+
+    def test_patch_metadata_spot_checks(self):
+        pod = self.b.schema_for("", "v1", "Pod")["properties"]["spec"]["properties"]
+        c = pod["containers"]["items"]["properties"]
+        self.assertEqual((pod["containers"]["x-kubernetes-patch-merge-key"],
+                          pod["containers"]["x-kubernetes-patch-strategy"]), ("name", "merge"))
+        self.assertEqual(pod["volumes"]["x-kubernetes-patch-strategy"], "merge,retainKeys")
+        self.assertEqual(c["ports"]["x-kubernetes-patch-merge-key"], "containerPort")
+        self.assertEqual(c["volumeMounts"]["x-kubernetes-patch-merge-key"], "mountPath")
+        self.assertNotIn("x-kubernetes-patch-strategy", pod["tolerations"])
+        meta = self.b.schema_for("apps", "v1", "Deployment")["properties"]["metadata"]["properties"]
+        self.assertEqual(meta["ownerReferences"]["x-kubernetes-patch-merge-key"], "uid")
+        self.assertEqual(meta["finalizers"]["x-kubernetes-patch-strategy"], "merge")
+
+
 class GoRoundtrip(unittest.TestCase):
     def test_empty_optional_lists_and_maps_vanish(self):
         import builtin_schemas
