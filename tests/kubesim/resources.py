@@ -1235,6 +1235,17 @@ class ResourceAPI:
                     raise ApiError(400, "BadRequest", 'invalid resource version "%s"' % rv_param)
                 if cursor < self.store.compacted_rv:
                     too_old = kstore.Gone(cursor, self.store.compacted_rv)
+                elif cursor > self.store.rv:
+                    # the watch cache waits up to 3 s to catch up with a newer resourceVersion
+                    deadline = time.monotonic() + 3
+                    while cursor > self.store.rv and time.monotonic() < deadline:
+                        self.store.cond.wait(deadline - time.monotonic())
+                    if cursor > self.store.rv:
+                        too_old = ApiError(504, "Timeout", "Timeout: Too large resource version: "
+                                           "%d, current: %d" % (cursor, self.store.rv),
+                                           {"causes": [{"reason": "ResourceVersionTooLarge",
+                                                        "message": "Too large resource version"}],
+                                            "retryAfterSeconds": 1})
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Cache-Control", "no-cache, private")
@@ -1264,7 +1275,8 @@ class ResourceAPI:
 
         try:
             if too_old is not None:
-                w.event("ERROR", ApiError(410, "Expired", str(too_old)).status())
+                err = too_old if isinstance(too_old, ApiError) else ApiError(410, "Expired", str(too_old))
+                w.event("ERROR", err.status())
                 w.end()
                 return
             for o in initial:

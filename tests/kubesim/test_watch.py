@@ -197,6 +197,15 @@ class WatchTest(unittest.TestCase):
         self.assertEqual((status, body["reason"]), (504, "Timeout"))
         self.assertIn("Too large resource version", body["message"])
 
+    def test_watch_from_a_future_resource_version_times_out(self):
+        _, _, body = self.k.request("GET", NS + "/configmaps")
+        future = int(body["metadata"]["resourceVersion"]) + 100000
+        with self.watch("resourceVersion=%d" % future) as s:
+            ev = read_events(s, 1)[0]
+            self.assertEqual(ev["type"], "ERROR")
+            self.assertEqual((ev["object"]["code"], ev["object"]["reason"]), (504, "Timeout"))
+            self.assertIn("Too large resource version", ev["object"]["message"])
+
     def test_kubectl_get_watch(self):
         self.create(cm("wk-a", {"wk": "1"}))
         p = subprocess.Popen(["kubectl", "--kubeconfig", self.k.kubeconfig, "get", "cm", "-l", "wk=1",
