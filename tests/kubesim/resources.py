@@ -53,6 +53,8 @@ GENERATION_RESOURCES = {("apps", "deployments"), ("batch", "jobs"),
 RETURN_DELETED_OBJECT = {("", "pods")}
 # the negotiated media type of a Table response, as the real server labels it
 TABLE_CTYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+META_CTYPE = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"
+META_LIST_CTYPE = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 CRD_GR = ("apiextensions.k8s.io", "customresourcedefinitions")
 NS_GR = ("", "namespaces")
@@ -266,31 +268,54 @@ class ResourceAPI:
         extra = {k: v for k, v in headers.items() if k != "Content-Type"}
         h.send_raw(status, ctype, body, extra)
 
-    def wants_table(self, h):
-        accept = h.headers.get("Accept", "") or ""
-        for part in accept.split(","):
-            items = [x.strip() for x in part.split(";")]
-            params = dict(x.split("=", 1) for x in items[1:] if "=" in x)
-            if params.get("as") == "Table" and params.get("g", "meta.k8s.io") == "meta.k8s.io":
-                return True
-            if items[0] in ("application/json", "*/*", "application/yaml") and "as" not in params:
-                return False
-        return False
-
-    def check_accept(self, h):
+    def negotiate(self, h):
+        """The response form the Accept header asks for, in its order of preference:
+        "json" (the object), "table" (meta.k8s.io Table) or "meta" (PartialObjectMetadata[List]);
+        406 NotAcceptable when none is servable (protobuf-only, YAML)."""
         accept = h.headers.get("Accept", "") or ""
         if not accept.strip():
-            return
+            return "json"
         for part in accept.split(","):
             items = [x.strip() for x in part.split(";")]
-            mt = items[0]
+            mt = items[0].lower()
             params = dict(x.split("=", 1) for x in items[1:] if "=" in x)
-            if mt in ("application/json", "*/*", "application/*", "*") and (
-                    "as" not in params or params.get("as") == "Table"):
-                return
+            if mt not in ("application/json", "*/*", "application/*", "*"):
+                continue
+            as_ = params.get("as")
+            if as_ is None:
+                return "json"
+            if params.get("g", "meta.k8s.io") != "meta.k8s.io" or \
+                    params.get("v", "v1") not in ("v1", "v1beta1"):
+                continue
+            if as_ == "Table":
+                return "table"
+            if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList"):
+                return "meta"
         raise ApiError(406, "NotAcceptable",
                        "only the following media types are accepted: application/json, "
-                       "application/json;as=Table;v=v1;g=meta.k8s.io")
+                       "application/json;as=Table;v=v1;g=meta.k8s.io, "
+                       "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io, "
+                       "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io")
+
+    def negotiate_quiet(self, h):
+        try:
+            return self.negotiate(h)
+        except ApiError:
+            return "json"
+
+    def wants_table(self, h):
+        try:
+            return self.negotiate(h) == "table"
+        except ApiError:
+            return False
+
+    def check_accept(self, h):
+        self.negotiate(h)
+
+    @staticmethod
+    def partial_metadata(obj):
+        return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj.get("metadata", {})}
 
     def present(self, rtype, obj):
         """The stored object as served in the requested version (apiVersion/kind set)."""
@@ -307,6 +332,10 @@ class ResourceAPI:
         if warnings:
             headers["Warning"] = [_warning_header(w) for w in warnings
                                   if _warning_header(w) not in h.always_warnings]
+        if obj.get("kind") != "Status" and self.negotiate_quiet(h) == "meta":
+            h.send_raw(code, META_CTYPE, json.dumps(self.partial_metadata(obj),
+                                                    separators=(",", ":")), headers)
+            return
         if self.wants_table(h) and obj.get("kind") != "Status":
             table = self.registry.to_table(rtype, [obj], h.query.get("includeObject", "Metadata"),
                                            {"resourceVersion": obj["metadata"].get("resourceVersion", "")})
@@ -595,6 +624,12 @@ class ResourceAPI:
             if not h.query.get("labelSelector") and not h.query.get("fieldSelector"):
                 meta["remainingItemCount"] = remaining
         objs = [self.present(rtype, o) for _, o in out]
+        if self.negotiate_quiet(h) == "meta":
+            h.send_raw(200, META_LIST_CTYPE, json.dumps(
+                {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                 "metadata": meta, "items": [self.partial_metadata(o) for o in objs]},
+                separators=(",", ":")))
+            return
         if self.wants_table(h):
             table = self.registry.to_table(rtype, objs, q.get("includeObject", "Metadata"), meta)
             h.send_raw(200, TABLE_CTYPE, json.dumps(table, separators=(",", ":")))
@@ -1192,6 +1227,7 @@ class ResourceAPI:
         match = self.matcher(rtype, r.namespace, ls, fs)
         gr = _gr(rtype)
         table = self.wants_table(h)
+        metadata_only = self.negotiate_quiet(h) == "meta"
         include = q.get("includeObject", "Metadata")
         bookmarks = _truthy(q.get("allowWatchBookmarks"))
         send_initial = q.get("sendInitialEvents")
@@ -1259,6 +1295,8 @@ class ResourceAPI:
 
         def emit(etype, obj):
             o = self.present(rtype, obj)
+            if metadata_only:
+                o = self.partial_metadata(o)
             if table:
                 o = self.registry.to_table(rtype, [o], include, {"resourceVersion":
                                                                 o["metadata"].get("resourceVersion", "")})

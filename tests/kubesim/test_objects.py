@@ -512,6 +512,22 @@ class ObjectsTest(unittest.TestCase):
         out = self.k.kubectl("get", "deployment", "tbl-d").stdout
         self.assertRegex(out, r"(?m)^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE")
 
+    def test_partial_object_metadata_and_not_acceptable(self):
+        self.apply(cm("pom", {"pom": "1"}))
+        status, headers, body = self.k.request(
+            "GET", NS + "/configmaps?labelSelector=pom%3D1",
+            headers={"Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"})
+        self.assertEqual((status, body["kind"]), (200, "PartialObjectMetadataList"))
+        self.assertEqual(body["items"][0]["metadata"]["name"], "pom")
+        self.assertNotIn("data", body["items"][0])
+        status, _, body = self.k.request(
+            "GET", NS + "/configmaps/pom",
+            headers={"Accept": "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"})
+        self.assertEqual((body["kind"], body["apiVersion"]), ("PartialObjectMetadata", "meta.k8s.io/v1"))
+        status, _, body = self.k.request("GET", NS + "/configmaps/pom",
+                                         headers={"Accept": "application/vnd.kubernetes.protobuf"})
+        self.assertEqual((status, body["reason"]), (406, "NotAcceptable"))
+
     # ---------------------------------------------------------------- kubectl create generators
     def test_kubectl_create_generators(self):
         """These send protobuf bodies; kubesim decodes them."""
