@@ -30,12 +30,15 @@ Extensions (additive, optional):
                                        (nulls, empty optional lists/maps), e.g. after a patch.
 
 Differences from the apiserver that remain (documented, not silent):
-- pattern: evaluated with Python `re` (search semantics like ECMA/Go RE2 "match anywhere").
-  The apiserver uses Go RE2 syntax (kube-openapi compiles the pattern with regexp). Python re
-  differs for: \\Z vs \\z, possessive/atomic groups and backreferences (accepted by Python,
-  rejected by RE2), \\d / \\w matching Unicode digits/letters in Python (use re.ASCII here, so
-  like RE2), named groups (?P<n>) both accept; (?<n>) only newer RE2. Patterns Python cannot
-  compile yield a FieldValueInvalid cause instead of being ignored.
+- pattern: OpenAPI says ECMA-262, but the apiserver compiles patterns with Go's RE2 (unanchored
+  search, like ECMA's RegExp.test). kubesim translates RE2 to Python `re` (_re2_to_python):
+  "$" means end of text (Python's "$" also matches before a final newline; ECMA's "$" without
+  the m flag is end of input too), "\\z" -> "\\Z", "(?<name>" -> "(?P<name>", \\d\\w\\s ASCII;
+  constructs RE2 (and so the apiserver) rejects but Python/ECMA accept -- lookarounds,
+  backreferences, atomic groups, possessive quantifiers -- are rejected with Go's error text.
+  Remaining differences: RE2 \\pL classes and \\Q..\\E are unknown to Python (the pattern is
+  reported as not evaluable, loudly); ECMA-only syntax such as \\u0041 or /.../flags is not
+  special-cased beyond rejecting the escapes RE2 lacks (\\u, \\Z, \\g, \\k, ...).
 - format: date-time, date, int32, int64, float, double, byte, uuid, email (approx.),
   hostname, ipv4, ipv6, cidr are checked; other formats are accepted like the apiserver
   accepts unknown formats.
@@ -271,12 +274,84 @@ def _format_ok(fmt, v):
 _pattern_cache = {}
 
 
+class RE2Error(re.error):
+    pass
+
+
+def _re2_to_python(pattern):
+    """Translate a Go RE2 pattern (what kube-openapi compiles) to an equivalent Python one.
+
+    Kubernetes evaluates `pattern` with Go's regexp (RE2), not ECMA-262 as OpenAPI says:
+    - "$" outside a character class is end of text in RE2 (no multiline flag), but in Python
+      it also matches before a trailing newline: translated to \Z.
+    - RE2 "\z" (end of text) is Python "\Z"; RE2 has no "\Z" (an error there).
+    - RE2 rejects lookarounds ((?=, (?!, (?<=, (?<!), atomic groups (?>, possessive
+      quantifiers (*+ ++ ?+ }+) and backreferences (\1..\9); Python would accept them, so they
+      are refused here with Go's error text.
+    - \d \w \s \b are ASCII in RE2: compiled with re.ASCII (RE2's \s lacks \v; ignored).
+    - Unicode classes \pL / \p{Greek} exist in RE2 only: Python raises, and the schema check
+      reports the pattern (loudly) instead of ignoring it.
+    """
+    out = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= n:
+                raise RE2Error("error parsing regexp: trailing backslash at end of expression: ``")
+            nxt = pattern[i + 1]
+            if nxt.isdigit() and nxt != "0" and not in_class:
+                raise RE2Error("error parsing regexp: invalid escape sequence: `\\%s`" % nxt)
+            if nxt in "ZuUNgGkKeEcRXh":   # valid in Python or PCRE/ECMA, not in RE2
+                raise RE2Error("error parsing regexp: invalid escape sequence: `\\%s`" % nxt)
+            if nxt == "z" and not in_class:
+                out.append("\\Z")
+            else:
+                out.append(c + nxt)
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+            out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            in_class = True
+            out.append(c)
+            i += 1
+            # a leading "]" (or "^]") is literal inside a class
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            if i < n and pattern[i] == "]":
+                out.append("\\]")
+                i += 1
+            continue
+        if c == "(" and pattern.startswith("(?", i):
+            for bad in ("(?=", "(?!", "(?<=", "(?<!", "(?>"):
+                if pattern.startswith(bad, i):
+                    raise RE2Error("error parsing regexp: invalid or unsupported Perl syntax: `%s`" % bad[:3])
+            if pattern.startswith("(?<", i):
+                out.append("(?P<")      # RE2 (Go 1.22+) named group syntax
+                i += 3
+                continue
+        if c in "*+?}" and i + 1 < n and pattern[i + 1] == "+":
+            raise RE2Error("error parsing regexp: invalid nested repetition operator: `%s+`" % c)
+        if c == "$":
+            out.append("\\Z")
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _compile(pattern):
     rx = _pattern_cache.get(pattern)
     if rx is None:
-        # \z (RE2, end of text) -> Python \Z
-        p = pattern.replace("\\z", "\\Z")
-        rx = re.compile(p, re.ASCII)
+        rx = re.compile(_re2_to_python(pattern), re.ASCII)
         _pattern_cache[pattern] = rx
     return rx
 

@@ -62,6 +62,9 @@ class Validation(unittest.TestCase):
         ("pattern ok (search semantics)", {"type": "string", "pattern": "[0-9]"}, "ab1", []),
         ("pattern", {"type": "string", "pattern": "^[a-z]+$"}, "ABC",
          [("FieldValueInvalid", "Invalid value: \"ABC\": spec.f in body should match '^[a-z]+$'")]),
+        ("pattern $ is end of text like RE2", {"type": "string", "pattern": "^[a-z]+$"}, "abc\n",
+         [("FieldValueInvalid", "Invalid value: \"abc\\n\": spec.f in body should match '^[a-z]+$'")]),
+        ("pattern RE2 named group", {"type": "string", "pattern": "^(?<x>a)b$"}, "ab", []),
         ("pattern \\d is ASCII like RE2", {"type": "string", "pattern": "^\\d+$"}, "\u0661",
          [("FieldValueInvalid", "Invalid value: \"\u0661\": spec.f in body should match '^\\d+$'")]),
         ("date-time ok", {"type": "string", "format": "date-time"}, "2024-01-02T03:04:05Z", []),
@@ -302,6 +305,16 @@ class Structural(unittest.TestCase):
         for sch, want in self.TABLE:
             with self.subTest(want=want):
                 self.assertIn(want, S.check_structural(sch))
+
+    def test_patterns_re2_rejects(self):
+        for pat, err in (("(?=a)", "invalid or unsupported Perl syntax: `(?=`"),
+                         ("(a)\\1", "invalid escape sequence: `\\1`"),
+                         ("a++", "invalid nested repetition operator: `++`"),
+                         ("\\u0041", "invalid escape sequence: `\\u`")):
+            with self.subTest(pattern=pat):
+                errs = S.check_structural({"type": "object", "properties": {"a": {"type": "string", "pattern": pat}}})
+                self.assertEqual(errs, ["properties[a].pattern: Invalid value: %s: must be a valid regular "
+                                        "expression, but isn't: error parsing regexp: %s" % (S.go_value(pat), err)])
 
     def test_int_or_string_any_of_pattern_is_structural(self):
         sch = {"type": "object", "properties": {"p": {"x-kubernetes-int-or-string": True,
