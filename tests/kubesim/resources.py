@@ -712,6 +712,10 @@ class ResourceAPI:
                 obj.pop("status", None)
             else:
                 obj["status"] = {}
+        if gr in (("", "services"), ("networking.k8s.io", "ingresses")):
+            obj["status"] = {"loadBalancer": {}}  # the zero ServiceStatus/IngressStatus
+        elif gr == ("autoscaling", "horizontalpodautoscalers"):
+            obj["status"] = {"desiredReplicas": 0}  # not omitempty in autoscaling/v2
         if gr == NS_GR:
             spec = obj.setdefault("spec", {})
             fins = spec.get("finalizers") or []
