@@ -459,7 +459,8 @@ def _validate(v, s, path, out):
         if "maxItems" in s and len(v) > s["maxItems"]:
             out.append(_too_many(path, len(v), int(s["maxItems"])))
         if "minItems" in s and len(v) < s["minItems"]:
-            out.append(_invalid(path, v, "%s in body should have at least %d items" % (name, s["minItems"])))
+            # kube-openapi TooFewItems carries the actual size as the bad value
+            out.append(_invalid(path, len(v), "%s in body should have at least %d items" % (name, s["minItems"])))
         if s.get("uniqueItems"):
             seen = []
             for x in v:
@@ -473,25 +474,32 @@ def _validate(v, s, path, out):
                 _validate(x, items, "%s[%d]" % (path, i), out)
         _validate_list_type(v, s, path, out)
     # ---- objects -----------------------------------------------------------
+    # kube-openapi's object validator: min/maxProperties (and nothing else for this object
+    # when they fail), then additional properties, then declared properties, then required.
     if isinstance(v, dict):
         props = s.get("properties") or {}
-        for r in s.get("required") or []:
-            if r not in v:
-                out.append(_required(_child(path, r)))
+        if "minProperties" in s and len(v) < s["minProperties"]:
+            out.append(_invalid(path, len(v), "%s in body should have at least %d properties" % (name, s["minProperties"])))
+            return
         if "maxProperties" in s and len(v) > s["maxProperties"]:
             out.append(_too_many(path, len(v), int(s["maxProperties"])))
-        if "minProperties" in s and len(v) < s["minProperties"]:
-            out.append(_invalid(path, v, "%s in body should have at least %d properties" % (name, s["minProperties"])))
+            return
         ap = s.get("additionalProperties")
         embedded = s.get("x-kubernetes-embedded-resource")
         for k in sorted(v):
             if k in props:
-                _validate(v[k], props[k], _child(path, k), out)
-            elif isinstance(ap, dict):
+                continue
+            if isinstance(ap, dict):
                 _validate(v[k], ap, _child(path, k), out)
             elif ap is False and not (embedded and k in ("apiVersion", "kind", "metadata")):
                 # kube-openapi PropertyNotAllowed, converted by apiextensions as field.Invalid(path, "")
                 out.append(_invalid(path, "", "%s.%s in body is a forbidden property" % (name, k)))
+        for k in sorted(props):
+            if k in v:
+                _validate(v[k], props[k], _child(path, k), out)
+        for r in s.get("required") or []:
+            if r not in v:
+                out.append(_required(_child(path, r)))
         if embedded:
             _validate_embedded(v, path, out)
 

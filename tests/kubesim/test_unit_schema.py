@@ -82,11 +82,14 @@ class Validation(unittest.TestCase):
         ("maxItems", {"type": "array", "items": {"type": "integer"}, "maxItems": 2}, [1, 2, 3],
          [("FieldValueTooMany", "Too many: 3: must have at most 2 items")]),
         ("minItems", {"type": "array", "items": {"type": "integer"}, "minItems": 2}, [1],
-         [("FieldValueInvalid", "Invalid value: []interface {}{1}: spec.f in body should have at least 2 items")]),
+         [("FieldValueInvalid", "Invalid value: 1: spec.f in body should have at least 2 items")]),
         ("items checked with index", {"type": "array", "items": {"type": "integer"}}, [1, "x"],
          [("FieldValueTypeInvalid", 'Invalid value: "string": spec.f[1] in body must be of type integer: "string"')]),
         ("maxProperties", {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 1},
          {"a": "1", "b": "2"}, [("FieldValueTooMany", "Too many: 2: must have at most 1 item")]),
+        ("minProperties stops further checks of the object",
+         {"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 2}, {"a": "x"},
+         [("FieldValueInvalid", "Invalid value: 1: spec.f in body should have at least 2 properties")]),
         ("additionalProperties schema", {"type": "object", "additionalProperties": {"type": "integer"}},
          {"a": 1, "b": "x"},
          [("FieldValueTypeInvalid", 'Invalid value: "string": spec.f.b in body must be of type integer: "string"')]),
@@ -135,6 +138,11 @@ class Validation(unittest.TestCase):
             {"reason": "FieldValueInvalid", "field": "spec.items[0].port",
              "message": "Invalid value: 70000: spec.items[0].port in body should be less than or equal to 65535"},
             {"reason": "FieldValueRequired", "field": "spec.items[1].name", "message": "Required value"}])
+        # declared properties are checked before required ones, like kube-openapi
+        sch2 = spec_schema(a={"type": "integer"}, b={"type": "integer"})
+        sch2["properties"]["spec"]["required"] = ["c"]
+        self.assertEqual([c["field"] for c in S.validate({"spec": {"b": "x", "a": "y"}}, sch2)],
+                         ["spec.a", "spec.b", "spec.c"])
 
     def test_embedded_resource_requires_kind_and_api_version(self):
         sch = spec_schema(obj={"type": "object", "x-kubernetes-embedded-resource": True,
