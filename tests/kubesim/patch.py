@@ -631,15 +631,11 @@ def _apply_retain_keys(original, patch):
     keys = patch.pop(RETAIN_KEYS)
     if not isinstance(keys, list):
         raise _format_error(ERR_BAD_RETAIN_KEYS)
-    keep = set()
-    for x in keys:
-        if not isinstance(x, str):
-            raise _format_error(ERR_BAD_RETAIN_KEYS)
-        keep.add(x)
+    keep = {x for x in keys if isinstance(x, str)}   # other entries can never match a key
     for k, v in patch.items():
-        if k.startswith("$"):
+        if v is None or k.startswith(DELETE_PRIMITIVE_PREFIX) or k.startswith(SET_ORDER_PREFIX):
             continue
-        if v is not None and k not in keep:
+        if k not in keep:
             raise _format_error(ERR_BAD_RETAIN_KEYS)
     for k in list(original):
         if k not in keep:
