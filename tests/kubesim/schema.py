@@ -400,8 +400,13 @@ def _validate(v, s, path, out):
         out.append(_invalid("<nil>", "", "\"%s\" must validate at least one schema (anyOf)" % name))
         return
     # ---- composition (value validations only in structural schemas) -------
-    for i, sub in enumerate(s.get("allOf") or []):
-        _validate(v, sub, path, out)
+    if s.get("allOf"):
+        sub_causes = []
+        for sub in s["allOf"]:
+            sub_causes.extend(validate(v, sub, path))
+        if sub_causes:
+            out.extend(sub_causes)
+            out.append(_invalid("<nil>", "", "\"%s\" must validate all the schemas (allOf)" % name))
     if s.get("anyOf"):
         if not any(not validate(v, sub, path) for sub in s["anyOf"]):
             for sub in s["anyOf"]:
@@ -416,7 +421,7 @@ def _validate(v, s, path, out):
             out.append(_invalid("<nil>", "", "\"%s\" must validate one and only one schema (oneOf). Found %s"
                                 % (name, "none valid" if ok == 0 else "%d valid alternatives" % ok)))
     if isinstance(s.get("not"), dict) and not validate(v, s["not"], path):
-        out.append(_invalid(path, v, "%s in body should not validate the schema" % name))
+        out.append(_invalid("<nil>", "", "\"%s\" must not validate the schema (not)" % name))
     # ---- strings -----------------------------------------------------------
     if isinstance(v, str):
         if "maxLength" in s and len(v) > s["maxLength"]:
