@@ -17,9 +17,7 @@ Admission (defaulting, pruning, validation) is registry.admit (A2); patch algori
 patch.py (B); label/field selectors are selectors.py (B). Controllers (controllers.py) write
 through ``write_status`` / ``delete_internal`` here, so every change takes the same store path.
 
-REQUESTS (to other helpers):
-* B: rename selectors.py (it shadows the standard library's `selectors`; see
-  /work/notes/kubesim-A1-requests.md). kubesim.py and harness.py carry a shim meanwhile.
+REQUESTS (to other helpers): none open (see /work/notes/kubesim-A1-requests.md).
 """
 
 import base64
@@ -38,7 +36,7 @@ import uuid
 import kprotobuf
 import patch as kpatch
 import registry as kregistry
-import selectors as kselectors  # B's label/field selectors (grafted by kubesim.py's shim)
+import kselectors  # B's label/field selectors
 import store as kstore
 from server import (ApiError, err_already_exists, err_bad_request, err_conflict, err_invalid,
                     err_method_not_allowed, err_not_found, err_not_found_path,

@@ -16,10 +16,11 @@ import sys
 
 
 def _stdlib_selectors_shim(kubesim_dir):
-    """B's tests/kubesim/selectors.py shadows the standard library's `selectors` module (which
-    subprocess, socketserver and http.server import) whenever tests/kubesim is on sys.path.
-    Until it is renamed, load the standard module first and graft the label/field selector API
-    onto it, so `import selectors` works for both uses. Harmless once the file is renamed."""
+    """tests/kubesim/selectors.py (B's compatibility name for kselectors.py) shadows the standard
+    library's `selectors` module (which subprocess, socketserver and http.server import) whenever
+    tests/kubesim is on sys.path. Load the standard module first and graft the label/field
+    selector API of kselectors.py onto it, so `import selectors` works for both uses whatever
+    sys.path holds."""
     import importlib.util
     kubesim_dir = os.path.abspath(kubesim_dir)
     mod = sys.modules.get("selectors")
@@ -33,12 +34,14 @@ def _stdlib_selectors_shim(kubesim_dir):
             import selectors as std  # the standard library's
         finally:
             sys.path[:] = saved
-    path = os.path.join(kubesim_dir, "selectors.py")
+    path = os.path.join(kubesim_dir, "kselectors.py")  # B's module under its new name
     if os.path.exists(path) and not hasattr(std, "parse_label_selector"):
-        spec = importlib.util.spec_from_file_location("kubesim_selectors", path)
-        ks = importlib.util.module_from_spec(spec)
-        sys.modules["kubesim_selectors"] = ks
-        spec.loader.exec_module(ks)
+        ks = sys.modules.get("kselectors")
+        if ks is None:
+            spec = importlib.util.spec_from_file_location("kselectors", path)
+            ks = importlib.util.module_from_spec(spec)
+            sys.modules["kselectors"] = ks
+            spec.loader.exec_module(ks)
         for name in dir(ks):
             if not name.startswith("__") and not hasattr(std, name):
                 setattr(std, name, getattr(ks, name))
