@@ -126,8 +126,13 @@ def _with_gvk(schema, group, version, kind):
     return schema
 
 
-API_VERSION = _s("APIVersion defines the versioned schema of this representation of an object.")
-KIND = _s("Kind is a string value representing the REST resource this object represents.")
+API_VERSION = _s("APIVersion defines the versioned schema of this representation of an object. Servers should "
+                 "convert recognized schemas to the latest internal value, and may reject unrecognized values. "
+                 "More info: https://git.k8s.io/community/contributors/devel/sig-architecture/"
+                 "api-conventions.md#resources")
+KIND = _s("Kind is a string value representing the REST resource this object represents. Servers may infer "
+          "this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: "
+          "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds")
 
 
 # --------------------------------------------------------------------------
