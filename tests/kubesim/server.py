@@ -362,6 +362,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # quiet: the request log is the record
         pass
 
+    def send_response(self, code, message=None):
+        """Like BaseHTTPRequestHandler's, without a Server header (kube-apiserver sends none)."""
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+
     # -- plumbing --------------------------------------------------------------------------
     @property
     def sim(self):
