@@ -537,6 +537,24 @@ def _validate_embedded(v, path, out):
                                 "with an alphabetic character, and end with an alphanumeric character (e.g. "
                                 "'my-name',  or 'abc-123', regex used for validation is "
                                 "'[a-z]([-a-z0-9]*[a-z0-9])?')"))
+    md = v.get("metadata")
+    if isinstance(md, dict):
+        mpath = _child(path, "metadata")
+        name = md.get("name")
+        if isinstance(name, str) and name:
+            if name in (".", ".."):
+                out.append(_invalid(_child(mpath, "name"), name, "may not be '%s'" % name))
+            else:
+                for bad in ("/", "%"):
+                    if bad in name:
+                        out.append(_invalid(_child(mpath, "name"), name, "may not contain '%s'" % bad))
+        import kselectors
+        out.extend(kselectors.validate_labels(md.get("labels"), _child(mpath, "labels")))
+        ann = md.get("annotations")
+        if isinstance(ann, dict):
+            for k in sorted(ann):
+                for msg in kselectors.is_qualified_name(k.lower()):
+                    out.append(_invalid(_child(mpath, "annotations"), k, msg))
 
 
 def _validate_list_type(v, s, path, out):

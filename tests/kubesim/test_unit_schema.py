@@ -168,6 +168,11 @@ class Validation(unittest.TestCase):
                          [("spec.obj.apiVersion", 'Invalid value: "": must not be empty'),
                           ("spec.obj.kind", "Invalid value: 3: must be a string")])
         self.assertEqual(S.validate({"spec": {"obj": {"apiVersion": "v1", "kind": "Pod"}}}, sch), [])
+        causes = S.validate({"spec": {"obj": {"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "a/b", "labels": {"bad key": "v"}}}}}, sch)
+        self.assertEqual([(c["field"], c["message"][:41]) for c in causes],
+                         [("spec.obj.metadata.name", "Invalid value: \"a/b\": may not contain '/'"),
+                          ("spec.obj.metadata.labels", 'Invalid value: "bad key": name part must ')])
 
     def test_invalid_pattern_is_reported_not_ignored(self):
         causes = S.validate({"spec": {"f": "x"}}, spec_schema(f={"type": "string", "pattern": "(unclosed"}))
