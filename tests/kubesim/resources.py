@@ -1293,6 +1293,7 @@ class ResourceAPI:
             h.send_header("Warning", wv)
         h.end_headers()
         h._status = 200
+        h.log_now()
         w = _ChunkWriter(h)
 
         def emit(etype, obj):

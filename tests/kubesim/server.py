@@ -461,7 +461,8 @@ class Handler(BaseHTTPRequestHandler):
             {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
              "DELETE": "delete"}.get(self.command, self.command.lower())
         self.k8s_verb = verb
-        started = time.time()
+        self._started = time.time()
+        self._logged = False
         try:
             body = self.read_body()
             self.authenticate()
@@ -490,13 +491,21 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.close_connection = True
         finally:
-            self.sim.log_request({
-                "verb": verb, "method": self.command, "path": path,
-                "query": self.req_query_string, "status": self._status or 0,
-                "userAgent": self.headers.get("User-Agent", ""),
-                "time": datetime.datetime.fromtimestamp(started, datetime.timezone.utc)
-                .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            })
+            self.log_now()
+
+    def log_now(self):
+        """Append this request to the request log (once; a watch logs itself when its stream
+        starts, so open watches are visible in the log)."""
+        if self._logged:
+            return
+        self._logged = True
+        self.sim.log_request({
+            "verb": self.k8s_verb, "method": self.command, "path": self.req_path,
+            "query": self.req_query_string, "status": self._status or 0,
+            "userAgent": self.headers.get("User-Agent", ""),
+            "time": datetime.datetime.fromtimestamp(self._started, datetime.timezone.utc)
+            .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        })
 
     def authenticate(self):
         if self.sim.token is None:

@@ -113,6 +113,14 @@ class FaultsTest(unittest.TestCase):
         self.k.clear_request_log()
         self.assertEqual(self.k.request_log(), [])
 
+    def test_open_watches_are_in_the_request_log(self):
+        self.k.clear_request_log()
+        with self.k.open_stream(NS + "/configmaps?watch=1&labelSelector=x%3Dy", timeout=10):
+            log = self.k.wait_for(lambda: [e for e in self.k.request_log() if e["verb"] == "watch"],
+                                  message="watch logged while open")
+            self.assertEqual(log[0]["status"], 200)
+            self.assertIn("watch=1", log[0]["query"])
+
     def test_bad_control_requests(self):
         status, _, _ = self.k.request("POST", "/_kubesim/faults", {"verb": "get"})
         self.assertEqual(status, 400)
