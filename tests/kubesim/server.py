@@ -522,6 +522,16 @@ class Handler(BaseHTTPRequestHandler):
         message = fault.get("message") or FAULT_MESSAGES.get(code, "kubesim injected fault (%d)" % code)
         headers = {}
         details = None
+        if code == 409 and not fault.get("message") and self.sim.api is not None:
+            # word it like a real resourceVersion conflict on this object
+            try:
+                r = self.sim.api.parse(self.req_path)
+                rtype = r and self.sim.api.registry.lookup(r.group, r.version, r.resource)
+            except ApiError:
+                rtype = None
+            if rtype is not None and r.name:
+                e = err_conflict(rtype, r.name)
+                message, details = e.message, e.details
         if code == 429 or fault.get("retryAfter") is not None:
             ra = int(fault.get("retryAfter") or 1)
             headers["Retry-After"] = str(ra)

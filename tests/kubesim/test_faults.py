@@ -39,6 +39,9 @@ class FaultsTest(unittest.TestCase):
             codes.append(status)
             if status == 409:
                 self.assertEqual((body["kind"], body["reason"]), ("Status", "Conflict"))
+                self.assertEqual(body["message"], 'Operation cannot be fulfilled on configmaps "f409": '
+                                 'the object has been modified; please apply your changes to the '
+                                 'latest version and try again')
         self.assertEqual(codes, [409, 409, 200])
 
     def test_too_many_requests_with_retry_after(self):
