@@ -277,7 +277,19 @@ class Controllers:
             if c.get("type") in ("Complete", "Failed") and c.get("status") == "True":
                 return None
         spec = j.get("spec") or {}
+        rtype = self.api.type_for_gr(JOB_GR)
+        stamp = _now()
         if spec.get("suspend"):
+            # a suspended Job has no active pods and no startTime, and says so
+            def suspend(obj):
+                s = obj.setdefault("status", {})
+                s.pop("active", None)
+                s.pop("startTime", None)
+                conds = copy.deepcopy(s.get("conditions") or [])
+                _set_condition(conds, "Suspended", "True", "JobSuspended", "Job suspended", stamp, True)
+                s["conditions"] = conds
+            self.api.write_status(rtype, meta.get("namespace"), meta["name"], suspend)
+            self.job_state.pop(meta["uid"], None)
             return None
         ann = meta.get("annotations") or {}
         result = ann.get(JOB_RESULT, "succeed")
@@ -285,15 +297,22 @@ class Controllers:
             duration = max(0.0, float(ann.get(JOB_DURATION, "0")))
         except ValueError:
             duration = 0.0
+        ads = spec.get("activeDeadlineSeconds")
+        deadline_first = isinstance(ads, int) and not isinstance(ads, bool) and ads < duration
+        if deadline_first:
+            duration = float(ads)
         now = time.monotonic()
         st = self.job_state.setdefault(meta["uid"], {"start": now})
-        rtype = self.api.type_for_gr(JOB_GR)
-        stamp = _now()
         if not status.get("startTime"):
             parallelism = spec.get("parallelism", 1)
 
             def start(obj):
                 s = obj.setdefault("status", {})
+                conds = s.get("conditions") or []
+                if any(c.get("type") == "Suspended" and c.get("status") == "True" for c in conds):
+                    conds = copy.deepcopy(conds)
+                    _set_condition(conds, "Suspended", "False", "JobResumed", "Job resumed", stamp, True)
+                    s["conditions"] = conds
                 s["startTime"] = stamp
                 if parallelism:
                     s["active"] = parallelism
@@ -320,7 +339,12 @@ class Controllers:
             s["terminating"] = 0
             s["uncountedTerminatedPods"] = {}
             conds = copy.deepcopy(s.get("conditions") or [])
-            if result == "fail":
+            if deadline_first:
+                s["failed"] = s.get("failed", 0) + (spec.get("parallelism", 1) or 1)
+                msg = "Job was active longer than specified deadline"
+                _set_condition(conds, "FailureTarget", "True", "DeadlineExceeded", msg, stamp, True)
+                _set_condition(conds, "Failed", "True", "DeadlineExceeded", msg, stamp, True)
+            elif result == "fail":
                 s["failed"] = backoff + 1
                 msg = "Job has reached the specified backoff limit"
                 _set_condition(conds, "FailureTarget", "True", "BackoffLimitExceeded", msg, stamp, True)

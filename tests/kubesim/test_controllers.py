@@ -217,6 +217,32 @@ class JobControllerTest(unittest.TestCase):
         self.k.kubectl("wait", "--for=condition=Complete", "job/slow", "--timeout=10s")
         self.assertGreaterEqual(time.monotonic() - start, 1.4)
 
+    def test_active_deadline_fails_a_long_job(self):
+        j = job("deadline", duration=30)
+        j["spec"]["activeDeadlineSeconds"] = 1
+        self.k.kubectl("apply", "-f", "-", input=json.dumps(j))
+        self.k.kubectl("wait", "--for=condition=Failed", "job/deadline", "--timeout=10s")
+        c = {x["type"]: x for x in self.get("deadline")["status"]["conditions"]}
+        self.assertEqual(c["Failed"]["reason"], "DeadlineExceeded")
+        self.assertEqual(c["Failed"]["message"], "Job was active longer than specified deadline")
+
+    def test_suspended_job_waits_until_resumed(self):
+        j = job("paused")
+        j["spec"]["suspend"] = True
+        self.k.kubectl("apply", "-f", "-", input=json.dumps(j))
+
+        def suspended():
+            st = self.get("paused").get("status", {})
+            c = {x["type"]: x for x in st.get("conditions", [])}
+            return st if c.get("Suspended", {}).get("status") == "True" else None
+        st = self.k.wait_for(suspended, message="Suspended condition")
+        self.assertNotIn("startTime", st)
+        self.assertNotIn("succeeded", st)
+        self.k.kubectl("patch", "job", "paused", "--type=merge", "-p", '{"spec":{"suspend":false}}')
+        self.k.kubectl("wait", "--for=condition=Complete", "job/paused", "--timeout=10s")
+        c = {x["type"]: x for x in self.get("paused")["status"]["conditions"]}
+        self.assertEqual((c["Suspended"]["status"], c["Suspended"]["reason"]), ("False", "JobResumed"))
+
     def test_kubectl_create_job_generator_completes(self):
         self.k.kubectl("create", "job", "gen", "--image=busybox", "--", "true")
         self.k.kubectl("wait", "--for=condition=Complete", "job/gen", "--timeout=10s")
