@@ -14,7 +14,9 @@ kubesim serves, reduced to what clients can observe.
   ``kubesim.tollgate.io/job-duration: "<seconds>"`` (default 0) decide the outcome: startTime and
   active first, then succeeded/completionTime and conditions SuccessCriteriaMet + Complete
   (reason CompletionsReached), or failed and FailureTarget + Failed (reason
-  BackoffLimitExceeded), as the 1.32 Job controller reports them.
+  BackoffLimitExceeded), as the 1.32 Job controller reports them. spec.activeDeadlineSeconds
+  shorter than the duration fails the Job with DeadlineExceeded; spec.suspend: true gives the
+  Suspended condition (JobSuspended) and no startTime, resuming gives JobResumed and a run.
 * Garbage collector: background deletion of dependents whose owners are all gone; the orphan
   finalizer (ownerReferences removed from dependents) and the foregroundDeletion finalizer
   (dependents deleted first; the owner goes when no blocking dependent remains).
