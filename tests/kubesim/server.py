@@ -562,6 +562,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- control endpoints (tests only; never authenticated, never logged) -----------------
     def handle_control(self, path, body):
+        """/_kubesim/* (see the spec): POST drop-watches; POST faults {verb, path, status,
+        count, retryAfter, message?} (DELETE faults clears them, an addition); POST latency
+        {seconds, verb, path} (seconds 0 clears); GET requests / DELETE requests."""
         try:
             data = json.loads(body) if body.strip() else {}
         except ValueError:
