@@ -23,7 +23,11 @@ Reference behaviour (reimplemented, not transliterated):
 Interface (see /work/notes/kubesim-spec.md):
     PatchError(Exception): code, reason, message (+ detail: library text, may be "")
         code is 400/409/413/422 or 500 (library errors the apiserver passes through
-        unconverted come back as 500 with an empty reason, exactly like the real server)
+        unconverted come back as 500 with an empty reason, exactly like the real server).
+        PatchError.panic is True where the real server's library panics (a JSON patch "test"
+        without "value" on a missing member): kube-apiserver then answers 500 with the
+        text/plain body "This request caused apiserver to panic. Look in the logs for
+        details." instead of a Status; the caller may reproduce that.
     merge_patch(target, patch) -> new object
     json_patch(target, ops) -> new object
     strategic_merge_patch(target, patch, schema) -> new object
@@ -47,6 +51,7 @@ class PatchError(Exception):
         self.reason = reason
         self.message = message
         self.detail = detail
+        self.panic = False
 
     def __str__(self):
         return self.message
@@ -117,6 +122,13 @@ def merge_patch(target, patch):
 # --------------------------------------------------------------------------
 class _OpFailed(Exception):
     pass
+
+
+class _Panic(Exception):
+    """Inputs on which the apiserver's JSON patch library panics."""
+
+
+APISERVER_PANIC_MESSAGE = "This request caused apiserver to panic. Look in the logs for details."
 
 
 def _decode_key(k):
@@ -261,7 +273,9 @@ def _apply_op(holder, op):
         if path == "":
             val = op.get("value")
             if not isinstance(val, (dict, list)):
-                raise _OpFailed("replace operation value must be object or array")
+                # the library means to fail here ("replace operation value must be object or
+                # array") but wraps a nil error, which is nil: the operation is a no-op
+                return
             holder[0] = copy.deepcopy(val)
             return
         con, key = _find_object(doc, path)
@@ -310,7 +324,9 @@ def _apply_op(holder, op):
     elif kind == "test":
         path = _op_path(op, "path", "test operation failed to decode path")
         if path == "":
-            if "value" in op and _strict_equal(doc, op["value"]):
+            if "value" not in op:
+                raise _Panic("runtime error: invalid memory address or nil pointer dereference")
+            if _strict_equal(doc, op["value"]):
                 return
             raise _OpFailed("testing value %s failed: test failed" % path)
         con, key = _find_object(doc, path)
@@ -321,7 +337,10 @@ def _apply_op(holder, op):
         except _OpFailed as e:
             raise _OpFailed("error in test for path: '%s': %s" % (path, e))
         if val is None:
-            if "value" not in op or op["value"] is None:
+            if "value" not in op:
+                # the library dereferences the missing value here (evanphx/json-patch v4.12.0)
+                raise _Panic("runtime error: invalid memory address or nil pointer dereference")
+            if op["value"] is None:
                 return
             raise _OpFailed("testing value %s failed: test failed" % path)
         if "value" not in op or not _strict_equal(val, op["value"]):
@@ -347,6 +366,11 @@ def json_patch(target, ops):
             _apply_op(holder, op)
         except _OpFailed as e:
             raise PatchError(422, "Invalid", INVALID_JSON_PATCH_MESSAGE, str(e))
+        except _Panic as e:
+            # kube-apiserver's panic filter answers 500 with this text/plain body (no Status)
+            err = PatchError(500, "", APISERVER_PANIC_MESSAGE, "panic: %s" % e)
+            err.panic = True
+            raise err
     return holder[0]
 
 

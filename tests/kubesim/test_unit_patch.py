@@ -159,6 +159,20 @@ class JSONPatch(unittest.TestCase):
                                  (422, "Invalid", "the server rejected our request due to an error in our request"))
                 self.assertEqual(e.detail, detail)
 
+    def test_library_quirks(self):
+        # replace of the whole document with a non-object is a silent no-op in the library
+        self.assertEqual(P.json_patch(self.DOC, [{"op": "replace", "path": "", "value": 3}]), self.DOC)
+        # replace of a missing object member adds it; copy of a missing member copies null
+        self.assertEqual(P.json_patch(self.DOC, [{"op": "replace", "path": "/spec/x", "value": 1}])["spec"]["x"], 1)
+        self.assertIsNone(P.json_patch(self.DOC, [{"op": "copy", "from": "/spec/nope", "path": "/spec/y"}])["spec"]["y"])
+        # "test" without "value" on a missing member makes the library panic: the apiserver's
+        # panic filter answers 500 (text/plain, no Status)
+        with self.assertRaises(P.PatchError) as cm:
+            P.json_patch(self.DOC, [{"op": "test", "path": "/spec/missing"}])
+        self.assertTrue(cm.exception.panic)
+        self.assertEqual((cm.exception.code, cm.exception.message),
+                         (500, "This request caused apiserver to panic. Look in the logs for details."))
+
     def test_too_many_operations(self):
         ops = [{"op": "test", "path": "/spec/list/0", "value": 1}] * 10000
         P.json_patch(self.DOC, ops)   # the limit itself is allowed
@@ -571,6 +585,62 @@ class OracleRandomPatches(OracleAgreement):
                 self.assertEqual(_without_nulls(got), _without_nulls(want))
                 checked += 1
         self.assertGreater(checked, 100)
+
+
+class OracleJSONPatch(OracleAgreement):
+    """kubectl's local JSON patch runs gopkg.in/evanphx/json-patch.v4 v4.12.0, the library
+    kube-apiserver 1.32 uses: a reference for results and for the library's error text
+    (which the apiserver hides behind its generic 422 message; PatchError.detail keeps it)."""
+
+    DOC = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "x", "labels": {"a/b": "1", "t~x": "2", "k": "v"}},
+           "data": {"k1": "v1", "k2": "v2"}, "list": [1, 2, {"x": [3, 4]}],
+           "obj": {"n": None, "z": 0, "f": 1.5, "b": True}}
+    PATHS = ["/data/k1", "/data/k3", "/data", "/list/0", "/list/2", "/list/3", "/list/-", "/list/-1", "/list/-4",
+             "/list/2/x/1", "/list/2/x/-", "/metadata/labels/a~1b", "/metadata/labels/t~0x",
+             "/metadata/labels/nope", "/obj/n", "/obj/z", "/obj/f", "/obj/b", "/nope/x", "/list/x", "/list/01",
+             "", "/", "/obj"]
+    VALUES = [1, 1.5, "v1", None, True, 0, [1, 2], {"a": 1}, {"x": [3, 4]}, "2"]
+
+    def kubectl_json_patch(self, ops):
+        path = os.path.join(self.tmp, "cm.json")
+        with open(path, "w") as f:
+            json.dump(self.DOC, f)
+        env = dict(os.environ, KUBECONFIG=os.path.join(self.tmp, "none"), KUBECACHEDIR=self.tmp)
+        r = subprocess.run([self.kubectl, "patch", "--type=json", "--dry-run=client", "-o", "json", "--local",
+                            "-f", path, "-p", json.dumps(ops)], capture_output=True, text=True, timeout=30, env=env)
+        if r.returncode == 0:
+            return json.loads(r.stdout)
+        msg = r.stderr.strip()
+        prefix = "error: Object to be patched is missing field ("   # kubectl rewrites this one message
+        if msg.startswith(prefix):
+            msg = "error: replace operation does not apply: doc is missing key: " + msg[len(prefix):-1]
+        if msg.startswith("panic: "):
+            msg = "panic: " + msg.splitlines()[0][len("panic: "):]
+        return ("error", msg)
+
+    def test_agrees_with_kubectl(self):
+        import random
+        rnd = random.Random(6902)
+        for _ in range(100):
+            ops = []
+            for _ in range(rnd.randint(1, 3)):
+                kind = rnd.choice(["add", "remove", "replace", "move", "copy", "test", "test", "bogus"])
+                op = {"op": kind, "path": rnd.choice(self.PATHS)}
+                if kind in ("add", "replace", "test") and rnd.random() < 0.9:
+                    op["value"] = rnd.choice(self.VALUES)
+                if kind in ("move", "copy"):
+                    op["from"] = rnd.choice(self.PATHS)
+                ops.append(op)
+            with self.subTest(ops=json.dumps(ops)):
+                want = self.kubectl_json_patch(ops)
+                try:
+                    got = P.json_patch(self.DOC, ops)
+                except P.PatchError as e:
+                    got = ("error", e.detail if e.panic else "error: " + e.detail)
+                    self.assertEqual((e.code, e.message), (500, P.APISERVER_PANIC_MESSAGE) if e.panic else
+                                     (422, "the server rejected our request due to an error in our request"))
+                self.assertEqual(got, want)
 
 
 def _array_paths(s, path=()):
