@@ -643,6 +643,40 @@ class OracleJSONPatch(OracleAgreement):
                 self.assertEqual(got, want)
 
 
+class OracleMergePatch(OracleAgreement):
+    """kubectl's local JSON merge patch (evanphx/json-patch MergePatch, as the apiserver)."""
+
+    DOC = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"a": "1"}},
+           "data": {"k1": "v1"}, "list": [1, {"x": 1}], "obj": {"n": None, "z": 0, "m": {"q": 1}}}
+
+    def test_agrees_with_kubectl(self):
+        import random
+        rnd = random.Random(7386)
+
+        def val(depth=0):
+            r = rnd.random()
+            if r < 0.25:
+                return None
+            if r < 0.45 and depth < 3:
+                return {rnd.choice(["a", "k1", "n", "z", "m", "q"]): val(depth + 1) for _ in range(rnd.randint(0, 3))}
+            if r < 0.6 and depth < 3:
+                return [val(depth + 1) for _ in range(rnd.randint(0, 2))]
+            return rnd.choice([1, "s", True, 0, 2.5])
+
+        path = os.path.join(self.tmp, "merge.json")
+        with open(path, "w") as f:
+            json.dump(self.DOC, f)
+        env = dict(os.environ, KUBECONFIG=os.path.join(self.tmp, "none"), KUBECACHEDIR=self.tmp)
+        for _ in range(50):
+            patch = {k: val() for k in rnd.sample(["data", "list", "obj", "extra"], rnd.randint(1, 3))}
+            with self.subTest(patch=json.dumps(patch)):
+                r = subprocess.run([self.kubectl, "patch", "--type=merge", "--dry-run=client", "-o", "json",
+                                    "--local", "-f", path, "-p", json.dumps(patch)],
+                                   capture_output=True, text=True, timeout=30, env=env)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(P.merge_patch(self.DOC, patch), json.loads(r.stdout))
+
+
 def _array_paths(s, path=()):
     """Every list reachable in a schema without crossing preserve-unknown objects."""
     if not isinstance(s, dict) or s.get("x-kubernetes-preserve-unknown-fields"):
