@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""kubesim: tollgate's local Kubernetes API-server emulator (entry point and command line).
+
+Usage (other tests and tools rely on exactly this):
+
+    python3 tests/kubesim/kubesim.py --port 0 --kubeconfig OUT [--tls] [--token TOKEN]
+        [--watch-history N] [--deployment-ready-delay SECONDS]
+
+It listens on 127.0.0.1 only, writes a kubeconfig that kubectl and tollgate both use (cluster
+server, certificate-authority-data when --tls, the user's bearer token when --token, one context
+that is the current-context, namespace default), prints exactly one line ``ready <url>`` on stdout
+(flushed) once it serves, and serves until SIGTERM or SIGINT, then exits 0.
+
+Extra options (not needed by most callers):
+  --bookmark-interval SECONDS  how often a watch with allowWatchBookmarks gets a BOOKMARK event
+                               (the real server: about one minute; default 60)
+
+Python 3 standard library only; the `openssl` command-line tool generates the TLS material.
+"""
+
+import argparse
+import base64
+import json
+import os
+import signal
+import sys
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _stdlib_selectors_shim(kubesim_dir):
+    """tests/kubesim/selectors.py (B's compatibility name for kselectors.py) shadows the standard
+    library's `selectors` module (which subprocess, socketserver and http.server import) whenever
+    tests/kubesim is on sys.path. Load the standard module first and graft the label/field
+    selector API of kselectors.py onto it, so `import selectors` works for both uses whatever
+    sys.path holds."""
+    import importlib.util
+    kubesim_dir = os.path.abspath(kubesim_dir)
+    mod = sys.modules.get("selectors")
+    if mod is not None and hasattr(mod, "DefaultSelector"):
+        std = mod
+    else:
+        sys.modules.pop("selectors", None)
+        saved = sys.path[:]
+        sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != kubesim_dir]
+        try:
+            import selectors as std  # the standard library's
+        finally:
+            sys.path[:] = saved
+    path = os.path.join(kubesim_dir, "kselectors.py")  # B's module under its new name
+    if os.path.exists(path) and not hasattr(std, "parse_label_selector"):
+        ks = sys.modules.get("kselectors")
+        if ks is None:
+            spec = importlib.util.spec_from_file_location("kselectors", path)
+            ks = importlib.util.module_from_spec(spec)
+            sys.modules["kselectors"] = ks
+            spec.loader.exec_module(ks)
+        for name in dir(ks):
+            if not name.startswith("__") and not hasattr(std, name):
+                setattr(std, name, getattr(ks, name))
+    sys.modules["selectors"] = std
+
+
+_stdlib_selectors_shim(HERE)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import server as kserver  # noqa: E402
+
+
+def write_kubeconfig(path, url, ca_pem, token):
+    """Write a kubeconfig for ``url``. JSON is valid YAML, so kubectl and libyaml both read it."""
+    cluster = {"server": url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+    user = {}
+    if token is not None:
+        user["token"] = token
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [{"name": "kubesim", "cluster": cluster}],
+        "users": [{"name": "kubesim-user", "user": user}],
+        "contexts": [{"name": "kubesim", "context": {"cluster": "kubesim", "user": "kubesim-user",
+                                                     "namespace": "default"}}],
+        "current-context": "kubesim",
+    }
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="kubesim", description=__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--kubeconfig", required=True, help="where to write the kubeconfig")
+    parser.add_argument("--tls", action="store_true", help="serve HTTPS with a CA generated at start")
+    parser.add_argument("--token", default=None, help="require this bearer token")
+    parser.add_argument("--watch-history", type=int, default=1000,
+                        help="events kept for watches and resourceVersion lists (default 1000)")
+    parser.add_argument("--deployment-ready-delay", type=float, default=0.0,
+                        help="seconds before a Deployment's status follows its spec (default 0)")
+    parser.add_argument("--bookmark-interval", type=float, default=60.0,
+                        help="seconds between watch BOOKMARK events (default 60)")
+    args = parser.parse_args(argv)
+    if args.watch_history < 1:
+        parser.error("--watch-history must be at least 1")
+
+    sim = kserver.KubeSim(port=args.port, tls=args.tls, token=args.token,
+                          watch_history=args.watch_history,
+                          deployment_ready_delay=args.deployment_ready_delay,
+                          bookmark_interval=args.bookmark_interval)
+    write_kubeconfig(args.kubeconfig, sim.url, sim.ca_pem, args.token)
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sim.start()
+    sys.stdout.write("ready %s\n" % sim.url)
+    sys.stdout.flush()
+    while not stop.wait(0.5):
+        pass
+    sim.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,607 @@
+"""kubesim HTTP server (A1): TLS, bearer-token auth, the request log, fault injection and
+latency, /version and health endpoints, control endpoints, and dispatch to the resource API.
+
+Modules of the server side (A1):
+  * kubesim.py     -- command line, kubeconfig, `ready <url>`, SIGTERM.
+  * server.py      -- this module: KubeSim (socket, TLS material, store, resource API),
+                      Handler (one HTTP/1.1 keep-alive connection), ApiError and the Status
+                      constructors worded like kube-apiserver's.
+  * resources.py   -- object semantics: routing, create/get/list/update/patch/delete/
+                      deletecollection/watch, paging, resourceVersion rules, Tables, dryRun.
+  * store.py       -- objects, the one resourceVersion counter, the bounded event history.
+  * controllers.py -- Deployment/Job status, garbage collector, namespace and CRD cleanup.
+  * kprotobuf.py   -- decoding of the protobuf bodies kubectl's `create` generators send.
+
+Authentication: with --token every request except /_kubesim/* needs `Authorization: Bearer
+<token>`; anything else is 401 {"kind":"Status",...,"reason":"Unauthorized","code":401}, also
+for /version and /healthz (as a server with anonymous auth disabled).
+TLS: a CA and a server certificate (127.0.0.1, localhost) are made with the openssl CLI at start;
+ALPN offers http/1.1 only; the handshake runs in the connection's thread.
+
+Known differences from a real kube-apiserver 1.32 (each refused loudly, never half-done):
+  * server-side apply (application/apply-patch+yaml) -> 415 with an explanatory message;
+    managedFields are not kept.
+  * responses are JSON only: an Accept that excludes JSON (protobuf-only, YAML) -> 406; request
+    bodies are JSON, or protobuf for the kinds in kprotobuf.TOP; YAML bodies -> 415.
+  * no kubelet/scheduler: Pods stay Pending and are deleted at once; no ReplicaSets or Pods
+    are created for Deployments and Jobs (their status is simulated by controllers.py).
+  * watch bookmarks come every --bookmark-interval seconds (default 60) rather than at the
+    real server's jittered minute.
+"""
+
+import datetime
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import store as kstore
+
+VERSION_INFO = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0",
+    "gitCommit": "70d3cc986aa8221cd1dfb1121852688902d3bf53",
+    "gitTreeState": "clean",
+    "buildDate": "2024-12-11T17:59:15Z",
+    "goVersion": "go1.23.3",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# errors
+# ---------------------------------------------------------------------------------------------
+class ApiError(Exception):
+    """An error answered as a meta/v1 Status object."""
+
+    def __init__(self, code, reason, message, details=None, headers=None):
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def status(self):
+        st = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+              "message": self.message, "reason": self.reason}
+        if self.details is not None:
+            st["details"] = self.details
+        st["code"] = self.code
+        return st
+
+
+def gr_string(rtype):
+    """'deployments.apps' or 'configmaps' as kube-apiserver's messages name a resource."""
+    return rtype.resource + ("." + rtype.group if rtype.group else "")
+
+
+def kind_string(rtype):
+    """'Deployment.apps' or 'ConfigMap' as kube-apiserver's Invalid messages name a kind."""
+    return rtype.kind + ("." + rtype.group if rtype.group else "")
+
+
+def _details(rtype, name, kind=None, **extra):
+    d = {}
+    if name:
+        d["name"] = name
+    if rtype.group:
+        d["group"] = rtype.group
+    d["kind"] = kind or rtype.resource
+    d.update(extra)
+    return d
+
+
+def err_not_found(rtype, name):
+    return ApiError(404, "NotFound", '%s "%s" not found' % (gr_string(rtype), name),
+                    _details(rtype, name))
+
+
+def err_already_exists(rtype, name):
+    return ApiError(409, "AlreadyExists", '%s "%s" already exists' % (gr_string(rtype), name),
+                    _details(rtype, name))
+
+
+def err_conflict(rtype, name, why="the object has been modified; please apply your changes "
+                                  "to the latest version and try again"):
+    return ApiError(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": %s'
+                    % (gr_string(rtype), name, why), _details(rtype, name))
+
+
+def cause_string(c):
+    field = c.get("field")
+    return ("%s: %s" % (field, c.get("message", ""))) if field else c.get("message", "")
+
+
+def err_invalid(rtype, name, causes):
+    msgs = [cause_string(c) for c in causes]
+    agg = msgs[0] if len(msgs) == 1 else "[" + ", ".join(msgs) + "]"
+    return ApiError(422, "Invalid", '%s "%s" is invalid: %s' % (kind_string(rtype), name, agg),
+                    _details(rtype, name, kind=rtype.kind, causes=causes))
+
+
+def err_bad_request(message):
+    return ApiError(400, "BadRequest", message)
+
+
+def err_method_not_allowed():
+    return ApiError(405, "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource")
+
+
+def err_not_found_path():
+    return ApiError(404, "NotFound", "the server could not find the requested resource",
+                    {})
+
+
+def err_gone(message):
+    return ApiError(410, "Expired", message)
+
+
+def err_unsupported_media(accepted):
+    return ApiError(415, "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types "
+                    "include: " + ", ".join(accepted))
+
+
+def now_rfc3339():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS material
+# ---------------------------------------------------------------------------------------------
+def make_tls_material(directory):
+    """Generate a CA and a server certificate for 127.0.0.1/localhost with the openssl CLI.
+    Returns (ca_pem_bytes, cert_path, key_path)."""
+    def run(*args):
+        r = subprocess.run(["openssl"] + list(args), cwd=directory, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("openssl %s failed: %s" % (args[0], r.stderr.strip()))
+
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-days", "3650", "-subj", "/CN=kubesim-ca", "-keyout", "ca.key", "-out", "ca.crt",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-subj", "/CN=kubesim", "-keyout", "server.key", "-out", "server.csr")
+    with open(os.path.join(directory, "server.ext"), "w") as f:
+        f.write("basicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=serverAuth\n"
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "3650", "-out", "server.crt", "-extfile", "server.ext")
+    with open(os.path.join(directory, "ca.crt"), "rb") as f:
+        ca_pem = f.read()
+    return ca_pem, os.path.join(directory, "server.crt"), os.path.join(directory, "server.key")
+
+
+# ---------------------------------------------------------------------------------------------
+# the server
+# ---------------------------------------------------------------------------------------------
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, addr, handler, sim):
+        self.sim = sim
+        super().__init__(addr, handler)
+
+    def finish_request(self, request, client_address):
+        # TLS handshake happens here, in the request's own thread, so a slow client cannot stall
+        # the accept loop.
+        if self.sim.ssl_context is not None:
+            try:
+                request.settimeout(10)
+                request = self.sim.ssl_context.wrap_socket(request, server_side=True)
+                request.settimeout(None)
+            except (ssl.SSLError, OSError):
+                try:
+                    request.close()
+                except OSError:
+                    pass
+                return
+        self.sim.track_connection(request, True)
+        try:
+            self.RequestHandlerClass(request, client_address, self)
+        finally:
+            self.sim.track_connection(request, False)
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, TimeoutError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class KubeSim:
+    """The whole emulator: HTTP(S) server on 127.0.0.1, store, registry, controllers."""
+
+    def __init__(self, port=0, tls=False, token=None, watch_history=1000,
+                 deployment_ready_delay=0.0, bookmark_interval=60.0):
+        self.token = token
+        self.tls = tls
+        self.bookmark_interval = bookmark_interval
+        self.deployment_ready_delay = deployment_ready_delay
+        self.tmpdir = tempfile.mkdtemp(prefix="kubesim-")
+        self.ssl_context = None
+        self.ca_pem = None
+        if tls:
+            self.ca_pem, cert, key = make_tls_material(self.tmpdir)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_cert_chain(cert, key)
+            ctx.set_alpn_protocols(["http/1.1"])
+            self.ssl_context = ctx
+        self.store = kstore.Store(history=watch_history)
+        self.stopping = threading.Event()
+        self.log_lock = threading.Lock()
+        self.request_log = []
+        self.faults = []
+        self.latency = None
+        self.conn_lock = threading.Lock()
+        self.connections = set()
+        self.watch_generation = 0  # bumped by drop-watches
+        self.api = None
+        try:
+            import resources as kresources
+        except ImportError as e:  # pragma: no cover - only while the tree is being built
+            sys.stderr.write("kubesim: resource API unavailable: %s\n" % e)
+            kresources = None
+        if kresources is not None:
+            self.api = kresources.ResourceAPI(self)
+        self.httpd = _HTTPServer(("127.0.0.1", port), Handler, self)
+        self.port = self.httpd.server_address[1]
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+        self.thread = None
+
+    def start(self):
+        if self.api is not None:
+            self.api.start()
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                                       name="kubesim-http", daemon=True)
+        self.thread.start()
+
+    def shutdown(self):
+        self.stopping.set()
+        if self.api is not None:
+            self.api.stop()
+        self.store.wake()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        with self.conn_lock:
+            conns = list(self.connections)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def track_connection(self, conn, add):
+        with self.conn_lock:
+            if add:
+                self.connections.add(conn)
+            else:
+                self.connections.discard(conn)
+
+    # -- request log, faults, latency -------------------------------------------------------
+    def log_request(self, entry):
+        with self.log_lock:
+            self.request_log.append(entry)
+            if len(self.request_log) > 100000:
+                del self.request_log[:50000]
+
+    def take_fault(self, verb, path):
+        with self.log_lock:
+            for f in self.faults:
+                if f["count"] <= 0:
+                    continue
+                if f["verb"] not in ("*", verb):
+                    continue
+                if f["path"] and not re.search(f["path"], path):
+                    continue
+                f["count"] -= 1
+                self.faults = [x for x in self.faults if x["count"] > 0]
+                return dict(f)
+        return None
+
+    def latency_for(self, verb, path):
+        with self.log_lock:
+            lat = self.latency
+        if not lat or lat["seconds"] <= 0:
+            return 0
+        if lat["verb"] not in ("*", verb):
+            return 0
+        if lat["path"] and not re.search(lat["path"], path):
+            return 0
+        return lat["seconds"]
+
+    def drop_watches(self):
+        with self.store.lock:
+            self.watch_generation += 1
+            self.store.cond.notify_all()
+
+
+FAULT_REASONS = {
+    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+    405: "MethodNotAllowed", 409: "Conflict", 410: "Expired", 422: "Invalid",
+    429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout",
+}
+
+FAULT_MESSAGES = {
+    409: "Operation cannot be fulfilled: the object has been modified; please apply your changes "
+         "to the latest version and try again (kubesim injected fault)",
+    429: "Too many requests, please try again later. (kubesim injected fault)",
+    500: "Internal error occurred: kubesim injected fault",
+    503: "the server is currently unable to handle the request (kubesim injected fault)",
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One HTTP/1.1 connection; each request is authenticated, logged, possibly delayed or
+    failed by an injected fault, then dispatched."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "kubesim"
+    sys_version = ""
+
+    def log_message(self, format, *args):  # quiet: the request log is the record
+        pass
+
+    def send_response(self, code, message=None):
+        """Like BaseHTTPRequestHandler's, without a Server header (kube-apiserver sends none)."""
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+
+    # -- plumbing --------------------------------------------------------------------------
+    @property
+    def sim(self):
+        return self.server.sim
+
+    def read_body(self):
+        length = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                line = self.rfile.readline()
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        if length:
+            return self.rfile.read(int(length))
+        return b""
+
+    def send_raw(self, code, content_type, body, headers=None):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if not any(k.lower() == "cache-control" for k in (headers or {})):
+            self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Audit-Id", self._audit_id)
+        headers = dict(headers or {})
+        if self.always_warnings:
+            given = headers.get("Warning") or []
+            given = given if isinstance(given, list) else [given]
+            headers["Warning"] = [w for w in self.always_warnings if w not in given] + given
+        for k, v in headers.items():
+            if isinstance(v, list):
+                for item in v:
+                    self.send_header(k, item)
+            else:
+                self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self._status = code
+
+    def send_json(self, code, obj, headers=None):
+        self.send_raw(code, "application/json", json.dumps(obj, separators=(",", ":")), headers)
+
+    def send_error_status(self, err):
+        self.send_json(err.code, err.status(), err.headers)
+
+    # -- entry points ----------------------------------------------------------------------
+    def do_GET(self):
+        self.dispatch()
+
+    def do_HEAD(self):
+        self.dispatch()
+
+    def do_POST(self):
+        self.dispatch()
+
+    def do_PUT(self):
+        self.dispatch()
+
+    def do_PATCH(self):
+        self.dispatch()
+
+    def do_DELETE(self):
+        self.dispatch()
+
+    def do_OPTIONS(self):
+        self.dispatch()
+
+    def dispatch(self):
+        self._status = None
+        self.always_warnings = []  # Warning header values every response to this request carries
+        self._audit_id = "%032x" % int.from_bytes(os.urandom(16), "big")
+        parsed = urllib.parse.urlsplit(self.path)
+        path = parsed.path
+        query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+        self.req_path = path
+        self.req_query_string = parsed.query
+        self.query = {k: v[-1] for k, v in query.items()}
+        if path.startswith("/_kubesim/"):
+            body = self.read_body()
+            self.handle_control(path, body)
+            return
+        verb = self.sim.api.verb_for(self.command, path, self.query) if self.sim.api else \
+            {"GET": "get", "HEAD": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
+             "DELETE": "delete"}.get(self.command, self.command.lower())
+        self.k8s_verb = verb
+        self._started = time.time()
+        self._logged = False
+        try:
+            body = self.read_body()
+            self.authenticate()
+            delay = self.sim.latency_for(verb, path)
+            if delay > 0:
+                time.sleep(delay)
+            fault = self.sim.take_fault(verb, path)
+            if fault is not None:
+                self.answer_fault(fault)
+            else:
+                self.route(path, body)
+        except ApiError as e:
+            if self._status is None:
+                self.send_error_status(e)
+        except (ConnectionError, BrokenPipeError, ssl.SSLError, TimeoutError):
+            self.close_connection = True
+            if self._status is None:
+                self._status = 499
+        except Exception as e:  # an emulator bug: say so loudly, as a 500 Status
+            import traceback
+            traceback.print_exc(file=sys.stderr)
+            if self._status is None:
+                self.send_error_status(ApiError(500, "InternalError",
+                                                "Internal error occurred: kubesim: %s: %s"
+                                                % (type(e).__name__, e)))
+            else:
+                self.close_connection = True
+        finally:
+            self.log_now()
+
+    def log_now(self):
+        """Append this request to the request log (once; a watch logs itself when its stream
+        starts, so open watches are visible in the log)."""
+        if self._logged:
+            return
+        self._logged = True
+        self.sim.log_request({
+            "verb": self.k8s_verb, "method": self.command, "path": self.req_path,
+            "query": self.req_query_string, "status": self._status or 0,
+            "userAgent": self.headers.get("User-Agent", ""),
+            "time": datetime.datetime.fromtimestamp(self._started, datetime.timezone.utc)
+            .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        })
+
+    def authenticate(self):
+        if self.sim.token is None:
+            return
+        auth = self.headers.get("Authorization", "")
+        parts = auth.split(None, 1)
+        if len(parts) == 2 and parts[0].lower() == "bearer" and parts[1].strip() == self.sim.token:
+            return
+        raise ApiError(401, "Unauthorized", "Unauthorized")
+
+    def answer_fault(self, fault):
+        code = int(fault.get("status", 500))
+        reason = FAULT_REASONS.get(code, "InternalError" if code >= 500 else "BadRequest")
+        message = fault.get("message") or FAULT_MESSAGES.get(code, "kubesim injected fault (%d)" % code)
+        headers = {}
+        details = None
+        if code == 409 and not fault.get("message") and self.sim.api is not None:
+            # word it like a real resourceVersion conflict on this object
+            try:
+                r = self.sim.api.parse(self.req_path)
+                rtype = r and self.sim.api.registry.lookup(r.group, r.version, r.resource)
+            except ApiError:
+                rtype = None
+            if rtype is not None and r.name:
+                e = err_conflict(rtype, r.name)
+                message, details = e.message, e.details
+        if code == 429 or fault.get("retryAfter") is not None:
+            ra = int(fault.get("retryAfter") or 1)
+            headers["Retry-After"] = str(ra)
+            details = {"causes": [{"reason": "UnexpectedServerResponse", "message": message}],
+                       "retryAfterSeconds": ra}
+        raise ApiError(code, reason, message, details, headers)
+
+    # -- routing ---------------------------------------------------------------------------
+    def route(self, path, body):
+        if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
+            if self.command not in ("GET", "HEAD"):
+                raise err_method_not_allowed()
+            if "verbose" in self.query:
+                name = path.strip("/").split("/")[0]
+                self.send_raw(200, "text/plain; charset=utf-8",
+                              "[+]ping ok\n[+]etcd ok\n%s check passed\n" % name)
+            else:
+                self.send_raw(200, "text/plain; charset=utf-8", "ok")
+            return
+        if path in ("/version", "/version/"):
+            if self.command not in ("GET", "HEAD"):
+                raise err_method_not_allowed()
+            self.send_json(200, VERSION_INFO)
+            return
+        if self.sim.api is None:
+            raise err_not_found_path()
+        self.sim.api.handle(self, path, body)
+
+    # -- control endpoints (tests only; never authenticated, never logged) -----------------
+    def handle_control(self, path, body):
+        """/_kubesim/* (see the spec): POST drop-watches; POST faults {verb, path, status,
+        count, retryAfter, message?} (DELETE faults clears them, an addition); POST latency
+        {seconds, verb, path} (seconds 0 clears); GET requests / DELETE requests."""
+        try:
+            data = json.loads(body) if body.strip() else {}
+        except ValueError:
+            self.send_json(400, {"error": "body is not JSON"})
+            return
+        action = path[len("/_kubesim/"):].strip("/")
+        sim = self.sim
+        if action == "drop-watches" and self.command == "POST":
+            sim.drop_watches()
+            self.send_json(200, {"dropped": True})
+        elif action == "faults" and self.command == "POST":
+            if not data.get("status"):
+                self.send_json(400, {"error": "status is required"})
+                return
+            fault = {"verb": data.get("verb", "*"), "path": data.get("path", ""),
+                     "status": int(data["status"]), "count": int(data.get("count", 1)),
+                     "retryAfter": data.get("retryAfter"), "message": data.get("message")}
+            with sim.log_lock:
+                sim.faults.append(fault)
+            self.send_json(200, {"fault": fault})
+        elif action == "faults" and self.command == "DELETE":
+            with sim.log_lock:
+                sim.faults = []
+            self.send_json(200, {"faults": []})
+        elif action == "latency" and self.command == "POST":
+            lat = {"seconds": float(data.get("seconds", 0)), "verb": data.get("verb", "*"),
+                   "path": data.get("path", "")}
+            with sim.log_lock:
+                sim.latency = lat if lat["seconds"] > 0 else None
+            self.send_json(200, {"latency": lat})
+        elif action == "requests" and self.command == "GET":
+            with sim.log_lock:
+                items = list(sim.request_log)
+            self.send_json(200, {"items": items})
+        elif action == "requests" and self.command == "DELETE":
+            with sim.log_lock:
+                sim.request_log = []
+            self.send_json(200, {"items": []})
+        else:
+            self.send_json(404, {"error": "unknown control endpoint %s %s" % (self.command, path)})
