@@ -240,9 +240,11 @@ class Basics(RuntimeTest):
         self.assertEqual([r["status"] for r in creates], [429, 429, 429, 201])
         # Three Retry-After: 1 answers were honoured: at least ~3 s passed, with no busy loop.
         self.assertGreaterEqual(took, 2.5)
-        status_puts = self.requests("update", "widgets/w1/status")
-        self.assertLessEqual(len(status_puts), 8, "5xx retries must be bounded")
-        self.assertEqual(status_puts[-1]["status"], 200)
+        codes = [r["status"] for r in self.requests("update", "widgets/w1/status")]
+        self.assertEqual(codes.count(500), 4, codes)
+        self.assertIn(200, codes)
+        # A later reconcile may race the cache and meet a 409 it resolves, but never loops.
+        self.assertLessEqual(len(codes), 8, "5xx retries must be bounded: %r" % codes)
 
 
 class Relist(RuntimeTest):
