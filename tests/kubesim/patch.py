@@ -48,6 +48,9 @@ Interface (see /work/notes/kubesim-spec.md):
     json_patch(target, ops) -> new object
     strategic_merge_patch(target, patch, schema) -> new object
 No I/O; inputs are never modified.
+
+REQUESTS (to A1, optional): when PatchError.panic is set, answer like kube-apiserver's panic
+filter (500, Content-Type text/plain, body e.message) instead of a Status object.
 """
 
 import copy
