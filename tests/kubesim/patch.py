@@ -18,7 +18,23 @@ Reference behaviour (reimplemented, not transliterated):
   Directives: $patch (replace/delete in maps; replace/delete in list elements;
   "merge" is an error exactly as in the library), $retainKeys,
   $deleteFromPrimitiveList/<f>, $setElementOrder/<f>. Anything the library would reject
-  is a PatchError (400 BadRequest, message as the library words it).
+  is a PatchError with the status the apiserver answers (see "Error mapping" below).
+
+Verification: test_unit_patch.py runs kubectl 1.32's own implementations locally
+(`kubectl patch --local --type strategic|json|merge`, which vendor the same library versions
+as kube-apiserver 1.32) as the reference: fixed cases, the patch metadata of every list of
+every built-in kind, and seeded random patches (strategic, JSON and merge).
+
+Known, deliberate differences from the library (none changes what a decoded object holds):
+- nulls inside list elements that a strategic merge patch appends are dropped (the library
+  keeps them; Go's decoding turns them into absent fields anyway);
+- a $deleteFromPrimitiveList/<f> whose list holds objects is refused (400 "invalid patch
+  format of primitive list") where the library would merge the "deletion list" as a patch;
+- where the library's result depends on Go's random map iteration order (a patch that both
+  merges into and deletes from the same primitive list, or that fails in two places) kubesim
+  is deterministic: keys in patch order;
+- duplicate merge keys inside one patch list follow the library only approximately (Go slice
+  aliasing on appended elements is not modelled there).
 
 Interface (see /work/notes/kubesim-spec.md):
     PatchError(Exception): code, reason, message (+ detail: library text, may be "")
@@ -32,6 +48,9 @@ Interface (see /work/notes/kubesim-spec.md):
     json_patch(target, ops) -> new object
     strategic_merge_patch(target, patch, schema) -> new object
 No I/O; inputs are never modified.
+
+REQUESTS (to A1, optional): when PatchError.panic is set, answer like kube-apiserver's panic
+filter (500, Content-Type text/plain, body e.message) instead of a Status object.
 """
 
 import copy

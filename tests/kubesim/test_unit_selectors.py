@@ -206,6 +206,57 @@ class ValidationHelpers(unittest.TestCase):
         self.assertTrue(causes[1]["message"].startswith('Invalid value: "bad value!": a valid label'))
 
 
+class KubectlOracle(unittest.TestCase):
+    """`kubectl set selector --local` parses its argument with k8s.io/apimachinery/pkg/labels
+    (the apiserver's parser) and prints the parser's error: the reference for accept/reject
+    decisions and for the exact error text."""
+
+    TOKENS = ["a", "b", "x.y/z", "in", "notin", "=", "==", "!=", "!", "(", ")", ",", " ", "  ", ">", "<",
+              "1", "a@", "-a", "A_b", "", "!!", "=(", "),", "k" * 64, "ex.com/", "/n", "a/b/c", "(,)", "gt"]
+
+    @classmethod
+    def setUpClass(cls):
+        import json
+        import os
+        import shutil
+        import tempfile
+        cls.kubectl = shutil.which("kubectl")
+        if not cls.kubectl:
+            raise unittest.SkipTest("kubectl not installed: cannot cross-check against the reference")
+        cls.tmp = tempfile.mkdtemp(prefix="kubesim-sel-")
+        cls.svc = os.path.join(cls.tmp, "svc.json")
+        with open(cls.svc, "w") as f:
+            json.dump({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+                       "spec": {"selector": {"a": "b"}, "ports": [{"port": 80}]}}, f)
+        cls.env = dict(os.environ, KUBECONFIG=os.path.join(cls.tmp, "none"), KUBECACHEDIR=cls.tmp)
+
+    @classmethod
+    def tearDownClass(cls):
+        import shutil
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_parse_errors_agree(self):
+        import random
+        import subprocess
+        rnd = random.Random(1123)
+        cases = ["a=b,c!=d,e in (x,y),f notin (z),g,!h", "a in b", "a@=b", "a=b@", "a b", "a,", ",a", "a in (x",
+                 "a=(", "x>a", "/a=b", "a in ()", "a in (,)", "a!!b", "a==b==c", "!a=b", "a notin(x)"]
+        cases += ["".join(rnd.choice(self.TOKENS) for _ in range(rnd.randint(1, 7))) for _ in range(80)]
+        for sel in cases:
+            with self.subTest(selector=sel):
+                r = subprocess.run([self.kubectl, "set", "selector", "--local", "-f", self.svc, "-o", "json",
+                                    "--", sel], capture_output=True, text=True, timeout=30, env=self.env)
+                prefix = 'error: couldn\'t parse the selector string "%s": ' % sel
+                err = r.stderr.strip()
+                want = err[len(prefix):] if err.startswith(prefix) else None
+                try:
+                    ks.parse_label_selector(sel)
+                    got = None
+                except ks.SelectorError as e:
+                    got = str(e)
+                self.assertEqual(got, want)
+
+
 class StdlibSelectorsStillWork(unittest.TestCase):
     """selectors.py (the spec's name) shadows the standard `selectors`; subprocess and
     socketserver need the standard API, kubesim code the selector API: it serves both."""
