@@ -29,40 +29,6 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _stdlib_selectors_shim(kubesim_dir):
-    """tests/kubesim/selectors.py (B's compatibility name for kselectors.py) shadows the standard
-    library's `selectors` module (which subprocess, socketserver and http.server import) whenever
-    tests/kubesim is on sys.path. Load the standard module first and graft the label/field
-    selector API of kselectors.py onto it, so `import selectors` works for both uses whatever
-    sys.path holds."""
-    import importlib.util
-    kubesim_dir = os.path.abspath(kubesim_dir)
-    mod = sys.modules.get("selectors")
-    if mod is not None and hasattr(mod, "DefaultSelector"):
-        std = mod
-    else:
-        sys.modules.pop("selectors", None)
-        saved = sys.path[:]
-        sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != kubesim_dir]
-        try:
-            import selectors as std  # the standard library's
-        finally:
-            sys.path[:] = saved
-    path = os.path.join(kubesim_dir, "kselectors.py")  # B's module under its new name
-    if os.path.exists(path) and not hasattr(std, "parse_label_selector"):
-        ks = sys.modules.get("kselectors")
-        if ks is None:
-            spec = importlib.util.spec_from_file_location("kselectors", path)
-            ks = importlib.util.module_from_spec(spec)
-            sys.modules["kselectors"] = ks
-            spec.loader.exec_module(ks)
-        for name in dir(ks):
-            if not name.startswith("__") and not hasattr(std, name):
-                setattr(std, name, getattr(ks, name))
-    sys.modules["selectors"] = std
-
-
-_stdlib_selectors_shim(HERE)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 

@@ -2,7 +2,7 @@
 authentication (401 Status like the real server), health and version endpoints, and a clean exit
 on SIGTERM."""
 
-from harness import Kubesim, source_dir  # first: keeps the standard library's `selectors`
+from harness import Kubesim, source_dir
 
 import base64
 import json

@@ -3,7 +3,7 @@
 progress deadline, scaling to zero; Jobs succeed or fail as their annotations say; controller
 writes are ordinary writes (resourceVersion bump, watch events)."""
 
-from harness import Kubesim  # first: it keeps the standard library's `selectors` importable
+from harness import Kubesim
 
 import json
 import time

@@ -1,7 +1,7 @@
 """CustomResourceDefinitions through real kubectl 1.32: registration, printer columns, explain,
 structural-schema validation, defaulting, pruning vs strict rejection, CRD validation."""
 
-import harness  # first: installs the stdlib `selectors` shim
+import harness
 
 import json
 import unittest

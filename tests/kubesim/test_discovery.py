@@ -1,7 +1,7 @@
 """Discovery and OpenAPI through real kubectl 1.32: api-resources, short names, categories,
 CRDs appearing at once, and what `kubectl apply` needs (OpenAPI v3, strategic merge patch)."""
 
-import harness  # first: installs the stdlib `selectors` shim
+import harness
 
 import json
 import re

@@ -2,7 +2,7 @@
 Kubernetes verb and a path regex), latency, the request log, and that kubectl sees the faults as
 a real server's errors."""
 
-from harness import Kubesim  # first: keeps the standard library's `selectors` importable
+from harness import Kubesim
 
 import json
 import time

@@ -3,7 +3,7 @@
 resources and for server-side apply (refused loudly), the /status and /scale subresources, and
 client-side `kubectl apply` round trips."""
 
-from harness import Kubesim  # first: keeps the standard library's `selectors` importable
+from harness import Kubesim
 
 import json
 import unittest

@@ -2,7 +2,7 @@
 kubeconfig kubesim writes): create/read/replace with conflicts, list with selectors and paging,
 watch from a resourceVersion, watch 410 Gone, custom objects."""
 
-from harness import Kubesim  # first: keeps the standard library's `selectors` importable
+from harness import Kubesim
 
 import threading
 import time

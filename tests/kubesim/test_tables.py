@@ -1,7 +1,7 @@
 """Server-side Tables as `kubectl get` shows them for each built-in kind (columns and cells like
 kube-apiserver 1.32's printers), and includeObject over raw HTTP."""
 
-import harness  # first: installs the stdlib `selectors` shim
+import harness
 
 import json
 import re

@@ -1,6 +1,6 @@
 """Pure registry logic (no server): discovery documents, OpenAPI, tables, admission, CRDs."""
 
-import harness  # noqa: F401  (first: installs the stdlib `selectors` shim)
+import harness
 
 import copy
 import datetime

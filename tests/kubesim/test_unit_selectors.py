@@ -257,20 +257,5 @@ class KubectlOracle(unittest.TestCase):
                 self.assertEqual(got, want)
 
 
-class StdlibSelectorsStillWork(unittest.TestCase):
-    """selectors.py (the spec's name) shadows the standard `selectors`; subprocess and
-    socketserver need the standard API, kubesim code the selector API: it serves both."""
-
-    def test_shim_serves_both_apis(self):
-        import selectors
-        self.assertTrue(hasattr(selectors, "DefaultSelector"))
-        self.assertTrue(hasattr(selectors, "EVENT_READ"))
-        self.assertIs(selectors.parse_label_selector, ks.parse_label_selector)
-        self.assertTrue(selectors.parse_label_selector("a=b").matches({"a": "b"}))
-        import subprocess
-        out = subprocess.run(["/bin/echo", "hello"], capture_output=True, text=True, check=True)
-        self.assertEqual(out.stdout, "hello\n")
-
-
 if __name__ == "__main__":
     unittest.main()

@@ -3,7 +3,7 @@ and out of a selector), bookmarks, timeoutSeconds, chunked JSON lines, 410 Gone 
 history window (in a watch as an ERROR event; for Exact lists and continue tokens as a 410
 Status), drop-watches, legacy /watch/ paths, and `kubectl get --watch`."""
 
-from harness import Kubesim  # first: it keeps the standard library's `selectors` importable
+from harness import Kubesim
 
 import json
 import subprocess
