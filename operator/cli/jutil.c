@@ -1,22 +1,27 @@
 /* Readers for json-c objects; see jutil.h. */
 #include "cli/jutil.h"
 
-#include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
-json_object *tg_cli_jget(json_object *o, ...)
+json_object *tg_cli_jget(json_object *o, const char *path)
 {
-    va_list ap;
-    const char *key;
+    char key[128];
 
-    va_start(ap, o);
-    while (o && (key = va_arg(ap, const char *)) != NULL) {
+    while (o && path && *path) {
+        size_t n = strcspn(path, ".");
         json_object *next = NULL;
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
         if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &next))
             next = NULL;
         o = next;
+        path += n;
+        if (*path == '.')
+            path++;
     }
-    va_end(ap);
     return o;
 }
 

@@ -12,10 +12,11 @@
 #include <json-c/json.h>
 
 /*
- * The member of o at a path of keys ending with NULL, or NULL when o is NULL or any step is
- * missing or not an object. Borrowed from o.
+ * The member of o at a dotted path of keys ("status.tracks.stable"; keys must not contain dots
+ * and are at most 127 bytes), or NULL when o is NULL or any step is missing or not an object.
+ * Borrowed from o.
  */
-json_object *tg_cli_jget(json_object *o, ...) __attribute__((sentinel));
+json_object *tg_cli_jget(json_object *o, const char *path);
 
 /* o's string when o is a non-empty string, else NULL. Borrowed from o. */
 const char *tg_cli_jstr(json_object *o);

@@ -227,29 +227,29 @@ static void table_write(struct table *t, struct out *o, const char *indent)
 /* Whether the Rollout uses the blue-green strategy (by status, else by spec). */
 static bool is_blue_green(json_object *ro)
 {
-    const char *s = tg_cli_jstr(tg_cli_jget(ro, "status", "strategy", NULL));
+    const char *s = tg_cli_jstr(tg_cli_jget(ro, "status.strategy"));
     if (s)
         return strcmp(s, "BlueGreen") == 0;
-    return tg_cli_jget(ro, "spec", "strategy", "blueGreen", NULL) != NULL;
+    return tg_cli_jget(ro, "spec.strategy.blueGreen") != NULL;
 }
 
 /* The canary steps array, or NULL. */
 static json_object *canary_steps(json_object *ro)
 {
-    json_object *steps = tg_cli_jget(ro, "spec", "strategy", "canary", "steps", NULL);
+    json_object *steps = tg_cli_jget(ro, "spec.strategy.canary.steps");
     return steps && json_object_is_type(steps, json_type_array) ? steps : NULL;
 }
 
 /* A condition of the given type from status.conditions, or NULL. */
 static json_object *condition(json_object *obj, const char *type)
 {
-    json_object *conds = tg_cli_jget(obj, "status", "conditions", NULL);
+    json_object *conds = tg_cli_jget(obj, "status.conditions");
 
     if (!conds || !json_object_is_type(conds, json_type_array))
         return NULL;
     for (size_t i = 0; i < json_object_array_length(conds); i++) {
         json_object *c = json_object_array_get_idx(conds, i);
-        const char *t = tg_cli_jstr(tg_cli_jget(c, "type", NULL));
+        const char *t = tg_cli_jstr(tg_cli_jget(c, "type"));
         if (t && strcmp(t, type) == 0)
             return c;
     }
@@ -258,20 +258,20 @@ static json_object *condition(json_object *obj, const char *type)
 
 static bool condition_is(json_object *obj, const char *type, const char *status)
 {
-    const char *s = tg_cli_jstr(tg_cli_jget(condition(obj, type), "status", NULL));
+    const char *s = tg_cli_jstr(tg_cli_jget(condition(obj, type), "status"));
     return s && strcmp(s, status) == 0;
 }
 
 /* Describes one canary step ("setWeight 20", "pause 5m", "pause until promoted"). */
 static void describe_step(json_object *step, char *buf, size_t size)
 {
-    json_object *w = tg_cli_jget(step, "setWeight", NULL);
-    json_object *p = tg_cli_jget(step, "pause", NULL);
+    json_object *w = tg_cli_jget(step, "setWeight");
+    json_object *p = tg_cli_jget(step, "pause");
 
     if (w) {
         snprintf(buf, size, "setWeight %lld", (long long)tg_cli_jint(w, 0));
     } else if (p) {
-        json_object *d = tg_cli_jget(p, "duration", NULL);
+        json_object *d = tg_cli_jget(p, "duration");
         if (!d)
             snprintf(buf, size, "pause until promoted");
         else if (json_object_is_type(d, json_type_int))
@@ -294,16 +294,16 @@ static void release_label(json_object *ro, const char *name, json_object *releas
         return;
     }
     if (release)
-        version = tg_cli_jstr(tg_cli_jget(release, "spec", "version", NULL));
+        version = tg_cli_jstr(tg_cli_jget(release, "spec.version"));
     if (!version) {
-        json_object *hist = tg_cli_jget(ro, "status", "history", NULL);
+        json_object *hist = tg_cli_jget(ro, "status.history");
         for (size_t i = 0; hist && json_object_is_type(hist, json_type_array) &&
                            i < json_object_array_length(hist) && !version;
              i++) {
             json_object *h = json_object_array_get_idx(hist, i);
-            const char *r = tg_cli_jstr(tg_cli_jget(h, "release", NULL));
+            const char *r = tg_cli_jstr(tg_cli_jget(h, "release"));
             if (r && strcmp(r, name) == 0)
-                version = tg_cli_jstr(tg_cli_jget(h, "version", NULL));
+                version = tg_cli_jstr(tg_cli_jget(h, "version"));
         }
     }
     if (version)
@@ -314,19 +314,19 @@ static void release_label(json_object *ro, const char *name, json_object *releas
 
 static void render_phase(json_object *ro, int64_t now_ms, struct out *o)
 {
-    const char *phase = tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "status", "phase", NULL)), "Unknown");
+    const char *phase = tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "status.phase")), "Unknown");
     json_object *paused = condition(ro, "Paused");
 
     put(o, "Phase:       %s", phase);
     if (paused && condition_is(ro, "Paused", "True")) {
-        const char *reason = tg_cli_jstr(tg_cli_jget(paused, "reason", NULL));
-        const char *msg = tg_cli_jstr(tg_cli_jget(paused, "message", NULL));
+        const char *reason = tg_cli_jstr(tg_cli_jget(paused, "reason"));
+        const char *msg = tg_cli_jstr(tg_cli_jget(paused, "message"));
         if (reason && msg)
             put(o, " (%s: %s)", reason, msg);
         else if (reason || msg)
             put(o, " (%s)", reason ? reason : msg);
     }
-    const char *since = tg_cli_jstr(tg_cli_jget(ro, "status", "pauseStartedAt", NULL));
+    const char *since = tg_cli_jstr(tg_cli_jget(ro, "status.pauseStartedAt"));
     int64_t t;
     if (since && tg_cli_parse_time(since, &t)) {
         char age[32];
@@ -334,7 +334,7 @@ static void render_phase(json_object *ro, int64_t now_ms, struct out *o)
         put(o, ", paused for %s", age);
     }
     put(o, "\n");
-    json_object *sp = tg_cli_jget(ro, "spec", "paused", NULL);
+    json_object *sp = tg_cli_jget(ro, "spec.paused");
     if (sp && json_object_is_type(sp, json_type_boolean) && json_object_get_boolean(sp))
         put(o, "             spec.paused is true: no new step starts\n");
 }
@@ -342,12 +342,11 @@ static void render_phase(json_object *ro, int64_t now_ms, struct out *o)
 static void render_strategy(json_object *ro, struct out *o)
 {
     if (is_blue_green(ro)) {
-        json_object *bg = tg_cli_jget(ro, "spec", "strategy", "blueGreen", NULL);
-        const char *active =
-            tg_cli_or(tg_cli_jstr(tg_cli_jget(bg, "activeService", NULL)),
-                      tg_cli_jstr(tg_cli_jget(ro, "spec", "service", "name", NULL)));
-        const char *preview = tg_cli_jstr(tg_cli_jget(bg, "previewService", NULL));
-        json_object *ap = tg_cli_jget(bg, "autoPromotionEnabled", NULL);
+        json_object *bg = tg_cli_jget(ro, "spec.strategy.blueGreen");
+        const char *active = tg_cli_or(tg_cli_jstr(tg_cli_jget(bg, "activeService")),
+                                       tg_cli_jstr(tg_cli_jget(ro, "spec.service.name")));
+        const char *preview = tg_cli_jstr(tg_cli_jget(bg, "previewService"));
+        json_object *ap = tg_cli_jget(bg, "autoPromotionEnabled");
         bool autop =
             !ap || !json_object_is_type(ap, json_type_boolean) || json_object_get_boolean(ap);
         put(o, "Strategy:    BlueGreen (active Service %s, preview Service %s, %s)\n",
@@ -355,11 +354,11 @@ static void render_strategy(json_object *ro, struct out *o)
             autop ? "auto-promotion" : "manual promotion");
         return;
     }
-    json_object *tr = tg_cli_jget(ro, "spec", "strategy", "canary", "trafficRouting", NULL);
+    json_object *tr = tg_cli_jget(ro, "spec.strategy.canary.trafficRouting");
     const char *routing = "replicas";
-    if (tg_cli_jget(tr, "gatewayAPI", NULL))
+    if (tg_cli_jget(tr, "gatewayAPI"))
         routing = "Gateway API";
-    else if (tg_cli_jget(tr, "nginx", NULL))
+    else if (tg_cli_jget(tr, "nginx"))
         routing = "NGINX";
     put(o, "Strategy:    Canary (%s routing)\n", routing);
 }
@@ -369,7 +368,7 @@ static void render_step(json_object *ro, struct out *o)
     json_object *steps = canary_steps(ro);
     size_t total = steps ? json_object_array_length(steps) : 0;
     char bar[TG_CLI_BAR_WIDTH + 3], what[96];
-    int64_t cur = tg_cli_jint(tg_cli_jget(ro, "status", "currentStep", NULL), -1);
+    int64_t cur = tg_cli_jint(tg_cli_jget(ro, "status.currentStep"), -1);
 
     if (total == 0) {
         put(o, "Step:        <none>\n");
@@ -391,7 +390,7 @@ static void render_step(json_object *ro, struct out *o)
 
 static void render_weight(json_object *ro, struct out *o)
 {
-    json_object *w = tg_cli_jget(ro, "status", "canaryWeight", NULL);
+    json_object *w = tg_cli_jget(ro, "status.canaryWeight");
     int64_t weight = tg_cli_jint(w, 0);
 
     if (weight < 0)
@@ -399,7 +398,7 @@ static void render_weight(json_object *ro, struct out *o)
     if (weight > 100)
         weight = 100;
     if (is_blue_green(ro)) {
-        const char *color = tg_cli_jstr(tg_cli_jget(ro, "status", "activeColor", NULL));
+        const char *color = tg_cli_jstr(tg_cli_jget(ro, "status.activeColor"));
         put(o, "Weight:      preview %lld%%, active %lld%%", (long long)weight,
             (long long)(100 - weight));
         if (color)
@@ -414,23 +413,22 @@ static void render_weight(json_object *ro, struct out *o)
 static void render_tracks(json_object *ro, struct out *o)
 {
     static const char *const names[] = {"stable", "canary", "active", "preview"};
-    json_object *tracks = tg_cli_jget(ro, "status", "tracks", NULL);
+    json_object *tracks = tg_cli_jget(ro, "status.tracks");
     struct table t;
     bool any = false;
 
     table_init(&t, 4);
     table_row(&t, (const char *const[]){"TRACK", "DEPLOYMENT", "RELEASE", "READY"});
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        json_object *tr = tg_cli_jget(tracks, names[i], NULL);
+        json_object *tr = tg_cli_jget(tracks, names[i]);
         if (!tr)
             continue;
         char ready[48];
         snprintf(ready, sizeof(ready), "%lld/%lld",
-                 (long long)tg_cli_jint(tg_cli_jget(tr, "readyReplicas", NULL), 0),
-                 (long long)tg_cli_jint(tg_cli_jget(tr, "replicas", NULL), 0));
-        table_row(&t,
-                  (const char *const[]){names[i], tg_cli_jstr(tg_cli_jget(tr, "deployment", NULL)),
-                                        tg_cli_jstr(tg_cli_jget(tr, "release", NULL)), ready});
+                 (long long)tg_cli_jint(tg_cli_jget(tr, "readyReplicas"), 0),
+                 (long long)tg_cli_jint(tg_cli_jget(tr, "replicas"), 0));
+        table_row(&t, (const char *const[]){names[i], tg_cli_jstr(tg_cli_jget(tr, "deployment")),
+                                            tg_cli_jstr(tg_cli_jget(tr, "release")), ready});
         any = true;
     }
     if (any) {
@@ -445,14 +443,14 @@ static void render_tracks(json_object *ro, struct out *o)
 /* Adds the conditions of obj worth a user's attention to t, labelled with what. */
 static void attention_conditions(json_object *obj, const char *what, struct table *t)
 {
-    json_object *conds = tg_cli_jget(obj, "status", "conditions", NULL);
+    json_object *conds = tg_cli_jget(obj, "status.conditions");
 
     if (!conds || !json_object_is_type(conds, json_type_array))
         return;
     for (size_t i = 0; i < json_object_array_length(conds); i++) {
         json_object *c = json_object_array_get_idx(conds, i);
-        const char *type = tg_cli_jstr(tg_cli_jget(c, "type", NULL));
-        const char *status = tg_cli_jstr(tg_cli_jget(c, "status", NULL));
+        const char *type = tg_cli_jstr(tg_cli_jget(c, "type"));
+        const char *status = tg_cli_jstr(tg_cli_jget(c, "status"));
         if (!type || !status)
             continue;
         bool bad_true = strcmp(status, "True") == 0 &&
@@ -461,9 +459,9 @@ static void attention_conditions(json_object *obj, const char *what, struct tabl
         bool bad_false = strcmp(status, "True") != 0 && strcmp(type, "Healthy") == 0;
         if (!bad_true && !bad_false)
             continue;
-        table_row(t, (const char *const[]){what, type, status,
-                                           tg_cli_jstr(tg_cli_jget(c, "reason", NULL)),
-                                           tg_cli_jstr(tg_cli_jget(c, "message", NULL))});
+        table_row(t,
+                  (const char *const[]){what, type, status, tg_cli_jstr(tg_cli_jget(c, "reason")),
+                                        tg_cli_jstr(tg_cli_jget(c, "message"))});
     }
 }
 
@@ -473,10 +471,9 @@ static void render_conditions(const struct tg_cli_status_view *v, struct out *o)
     char ro_label[300], rel_label[300];
 
     snprintf(ro_label, sizeof(ro_label), "rollout/%s",
-             tg_cli_or(tg_cli_jstr(tg_cli_jget(v->rollout, "metadata", "name", NULL)), "?"));
-    snprintf(
-        rel_label, sizeof(rel_label), "release/%s",
-        tg_cli_or(tg_cli_jstr(tg_cli_jget(v->current_release, "metadata", "name", NULL)), "?"));
+             tg_cli_or(tg_cli_jstr(tg_cli_jget(v->rollout, "metadata.name")), "?"));
+    snprintf(rel_label, sizeof(rel_label), "release/%s",
+             tg_cli_or(tg_cli_jstr(tg_cli_jget(v->current_release, "metadata.name")), "?"));
     table_init(&t, 5);
     table_row(&t, (const char *const[]){"OBJECT", "TYPE", "STATUS", "REASON", "MESSAGE"});
     attention_conditions(v->rollout, ro_label, &t);
@@ -493,9 +490,9 @@ static void render_conditions(const struct tg_cli_status_view *v, struct out *o)
 static int64_t event_time(json_object *ev)
 {
     int64_t t;
-    if (tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(ev, "lastTimestamp", NULL)), &t) ||
-        tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(ev, "eventTime", NULL)), &t) ||
-        tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(ev, "metadata", "creationTimestamp", NULL)), &t))
+    if (tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(ev, "lastTimestamp")), &t) ||
+        tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(ev, "eventTime")), &t) ||
+        tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(ev, "metadata.creationTimestamp")), &t))
         return t;
     return 0;
 }
@@ -507,8 +504,8 @@ static int cmp_events(const void *a, const void *b)
 
     if (ta != tb)
         return ta < tb ? -1 : 1;
-    const char *na = tg_cli_or(tg_cli_jstr(tg_cli_jget(ea, "metadata", "name", NULL)), "");
-    const char *nb = tg_cli_or(tg_cli_jstr(tg_cli_jget(eb, "metadata", "name", NULL)), "");
+    const char *na = tg_cli_or(tg_cli_jstr(tg_cli_jget(ea, "metadata.name")), "");
+    const char *nb = tg_cli_or(tg_cli_jstr(tg_cli_jget(eb, "metadata.name")), "");
     return strcmp(na, nb);
 }
 
@@ -537,24 +534,23 @@ static void render_events(const struct tg_cli_status_view *v, struct out *o)
     for (size_t i = n > TG_CLI_STATUS_EVENTS ? n - TG_CLI_STATUS_EVENTS : 0; i < n; i++) {
         json_object *ev = evs[i];
         char age[48], obj[300];
-        int64_t count = tg_cli_jint(tg_cli_jget(ev, "count", NULL), 1);
+        int64_t count = tg_cli_jint(tg_cli_jget(ev, "count"), 1);
         tg_cli_format_age(v->now_ms - event_time(ev), age, sizeof(age));
         if (count > 1) {
             size_t len = strlen(age);
             snprintf(age + len, sizeof(age) - len, " (x%lld)", (long long)count);
         }
-        const char *kind =
-            tg_cli_or(tg_cli_jstr(tg_cli_jget(ev, "involvedObject", "kind", NULL)), "?");
+        const char *kind = tg_cli_or(tg_cli_jstr(tg_cli_jget(ev, "involvedObject.kind")), "?");
         char lower[64];
         size_t k = 0;
         for (; kind[k] && k + 1 < sizeof(lower); k++)
             lower[k] = (char)(kind[k] >= 'A' && kind[k] <= 'Z' ? kind[k] - 'A' + 'a' : kind[k]);
         lower[k] = '\0';
         snprintf(obj, sizeof(obj), "%s/%s", lower,
-                 tg_cli_or(tg_cli_jstr(tg_cli_jget(ev, "involvedObject", "name", NULL)), "?"));
-        table_row(&t, (const char *const[]){age, tg_cli_jstr(tg_cli_jget(ev, "type", NULL)),
-                                            tg_cli_jstr(tg_cli_jget(ev, "reason", NULL)), obj,
-                                            tg_cli_jstr(tg_cli_jget(ev, "message", NULL))});
+                 tg_cli_or(tg_cli_jstr(tg_cli_jget(ev, "involvedObject.name")), "?"));
+        table_row(&t, (const char *const[]){age, tg_cli_jstr(tg_cli_jget(ev, "type")),
+                                            tg_cli_jstr(tg_cli_jget(ev, "reason")), obj,
+                                            tg_cli_jstr(tg_cli_jget(ev, "message"))});
     }
     free(evs);
     put(o, "Events:\n");
@@ -570,8 +566,8 @@ int tg_cli_render_status(const struct tg_cli_status_view *v, struct tg_buf *buf)
 
     if (!ro)
         return tg_error_set(TG_EINVALID, "no Rollout to show");
-    const char *ns = tg_cli_jstr(tg_cli_jget(ro, "metadata", "namespace", NULL));
-    const char *name = tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "metadata", "name", NULL)), "?");
+    const char *ns = tg_cli_jstr(tg_cli_jget(ro, "metadata.namespace"));
+    const char *name = tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "metadata.name")), "?");
     if (ns)
         put(&o, "Rollout:     %s/%s\n", ns, name);
     else
@@ -582,16 +578,16 @@ int tg_cli_render_status(const struct tg_cli_status_view *v, struct tg_buf *buf)
         render_step(ro, &o);
     render_weight(ro, &o);
 
-    const char *stable = tg_cli_jstr(tg_cli_jget(ro, "status", "stableRelease", NULL));
-    const char *current = tg_cli_jstr(tg_cli_jget(ro, "status", "currentRelease", NULL));
+    const char *stable = tg_cli_jstr(tg_cli_jget(ro, "status.stableRelease"));
+    const char *current = tg_cli_jstr(tg_cli_jget(ro, "status.currentRelease"));
     release_label(ro, stable, v->stable_release, label, sizeof(label));
     put(&o, "Stable:      %s\n", label);
     release_label(ro, current, v->current_release, label, sizeof(label));
     put(&o, "Current:     %s", label);
-    const char *rphase = tg_cli_jstr(tg_cli_jget(v->current_release, "status", "phase", NULL));
+    const char *rphase = tg_cli_jstr(tg_cli_jget(v->current_release, "status.phase"));
     if (current && rphase)
         put(&o, ", %s", rphase);
-    const char *rmsg = tg_cli_jstr(tg_cli_jget(v->current_release, "status", "message", NULL));
+    const char *rmsg = tg_cli_jstr(tg_cli_jget(v->current_release, "status.message"));
     if (current && rmsg)
         put(&o, ": %s", rmsg);
     put(&o, "\n");
@@ -605,12 +601,12 @@ int tg_cli_render_status(const struct tg_cli_status_view *v, struct tg_buf *buf)
 static int cmp_rollouts(const void *a, const void *b)
 {
     json_object *ra = *(json_object *const *)a, *rb = *(json_object *const *)b;
-    int c = strcmp(tg_cli_or(tg_cli_jstr(tg_cli_jget(ra, "metadata", "namespace", NULL)), ""),
-                   tg_cli_or(tg_cli_jstr(tg_cli_jget(rb, "metadata", "namespace", NULL)), ""));
+    int c = strcmp(tg_cli_or(tg_cli_jstr(tg_cli_jget(ra, "metadata.namespace")), ""),
+                   tg_cli_or(tg_cli_jstr(tg_cli_jget(rb, "metadata.namespace")), ""));
     if (c)
         return c;
-    return strcmp(tg_cli_or(tg_cli_jstr(tg_cli_jget(ra, "metadata", "name", NULL)), ""),
-                  tg_cli_or(tg_cli_jstr(tg_cli_jget(rb, "metadata", "name", NULL)), ""));
+    return strcmp(tg_cli_or(tg_cli_jstr(tg_cli_jget(ra, "metadata.name")), ""),
+                  tg_cli_or(tg_cli_jstr(tg_cli_jget(rb, "metadata.name")), ""));
 }
 
 /* One row of the Rollout table, after the NAMESPACE column when there is one. */
@@ -618,8 +614,8 @@ static void list_row(json_object *ro, bool all_namespaces, int64_t now_ms, struc
 {
     char step[48] = "-", weight[16] = "-", age[32];
     json_object *steps = canary_steps(ro);
-    json_object *cur = tg_cli_jget(ro, "status", "currentStep", NULL);
-    json_object *w = tg_cli_jget(ro, "status", "canaryWeight", NULL);
+    json_object *cur = tg_cli_jget(ro, "status.currentStep");
+    json_object *w = tg_cli_jget(ro, "status.canaryWeight");
 
     if (!is_blue_green(ro) && steps && cur) {
         size_t total = json_object_array_length(steps);
@@ -629,20 +625,19 @@ static void list_row(json_object *ro, bool all_namespaces, int64_t now_ms, struc
     }
     if (w)
         snprintf(weight, sizeof(weight), "%lld%%", (long long)tg_cli_jint(w, 0));
-    age_of(tg_cli_jstr(tg_cli_jget(ro, "metadata", "creationTimestamp", NULL)), now_ms, age,
-           sizeof(age));
-    const char *strategy = tg_cli_jstr(tg_cli_jget(ro, "status", "strategy", NULL));
+    age_of(tg_cli_jstr(tg_cli_jget(ro, "metadata.creationTimestamp")), now_ms, age, sizeof(age));
+    const char *strategy = tg_cli_jstr(tg_cli_jget(ro, "status.strategy"));
     if (!strategy)
         strategy = is_blue_green(ro) ? "BlueGreen" : "Canary";
     const char *cells[] = {
-        tg_cli_jstr(tg_cli_jget(ro, "metadata", "namespace", NULL)),
-        tg_cli_jstr(tg_cli_jget(ro, "metadata", "name", NULL)),
+        tg_cli_jstr(tg_cli_jget(ro, "metadata.namespace")),
+        tg_cli_jstr(tg_cli_jget(ro, "metadata.name")),
         strategy,
-        tg_cli_jstr(tg_cli_jget(ro, "status", "phase", NULL)),
+        tg_cli_jstr(tg_cli_jget(ro, "status.phase")),
         step,
         weight,
-        tg_cli_jstr(tg_cli_jget(ro, "status", "stableRelease", NULL)),
-        tg_cli_jstr(tg_cli_jget(ro, "status", "currentRelease", NULL)),
+        tg_cli_jstr(tg_cli_jget(ro, "status.stableRelease")),
+        tg_cli_jstr(tg_cli_jget(ro, "status.currentRelease")),
         age,
     };
     table_row(t, all_namespaces ? cells : cells + 1);
@@ -681,7 +676,7 @@ int tg_cli_render_list(json_object *items, bool all_namespaces, int64_t now_ms, 
 int tg_cli_render_history(json_object *rollout, struct tg_buf *buf)
 {
     struct out o = {.buf = buf};
-    json_object *hist = tg_cli_jget(rollout, "status", "history", NULL);
+    json_object *hist = tg_cli_jget(rollout, "status.history");
     struct table t;
 
     if (!rollout)
@@ -693,15 +688,15 @@ int tg_cli_render_history(json_object *rollout, struct tg_buf *buf)
                                         "DURATION"});
     for (size_t i = 0; i < json_object_array_length(hist); i++) {
         json_object *h = json_object_array_get_idx(hist, i);
-        const char *started = tg_cli_jstr(tg_cli_jget(h, "startedAt", NULL));
-        const char *finished = tg_cli_jstr(tg_cli_jget(h, "finishedAt", NULL));
+        const char *started = tg_cli_jstr(tg_cli_jget(h, "startedAt"));
+        const char *finished = tg_cli_jstr(tg_cli_jget(h, "finishedAt"));
         char duration[32] = "";
         int64_t s, f;
         if (tg_cli_parse_time(started, &s) && tg_cli_parse_time(finished, &f))
             tg_cli_format_age(f - s, duration, sizeof(duration));
-        table_row(&t, (const char *const[]){tg_cli_jstr(tg_cli_jget(h, "release", NULL)),
-                                            tg_cli_jstr(tg_cli_jget(h, "version", NULL)),
-                                            tg_cli_jstr(tg_cli_jget(h, "result", NULL)), started,
+        table_row(&t, (const char *const[]){tg_cli_jstr(tg_cli_jget(h, "release")),
+                                            tg_cli_jstr(tg_cli_jget(h, "version")),
+                                            tg_cli_jstr(tg_cli_jget(h, "result")), started,
                                             finished, duration});
     }
     table_write(&t, &o, "");

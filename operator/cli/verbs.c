@@ -104,7 +104,7 @@ static int list(struct cli *c, const struct tg_resource *res, const char *ns,
 
     if (rc)
         return rc;
-    json_object *arr = tg_cli_jget(body, "items", NULL);
+    json_object *arr = tg_cli_jget(body, "items");
     if (arr && json_object_is_type(arr, json_type_array)) {
         *items = json_object_get(arr);
     } else {
@@ -188,7 +188,7 @@ static int show_status(struct cli *c, json_object *ro, const char *before)
 
     tg_buf_init(&out, OUTPUT_MAX);
     const char *current = tg_cli_release_in_flight(ro);
-    const char *stable = tg_cli_jstr(tg_cli_jget(ro, "status", "stableRelease", NULL));
+    const char *stable = tg_cli_jstr(tg_cli_jget(ro, "status.stableRelease"));
     if ((rc = get_release_opt(c, current, &v.current_release)) ||
         (rc = get_release_opt(c, stable, &v.stable_release)))
         goto done;
@@ -327,7 +327,7 @@ static int relist(struct watcher *w)
     if (rc)
         return rc;
     rc = tg_watch_set_resource_version(
-        &w->dec, tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "metadata", "resourceVersion", NULL)), ""));
+        &w->dec, tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "metadata.resourceVersion")), ""));
     json_object_put(w->latest);
     w->latest = ro;
     w->dirty = true;
@@ -350,7 +350,7 @@ static int watch_status(struct cli *c, json_object *ro)
     if ((rc = tg_watch_init(&w.dec, 0, on_watch_event, &w)))
         return rc;
     rc = tg_watch_set_resource_version(
-        &w.dec, tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "metadata", "resourceVersion", NULL)), ""));
+        &w.dec, tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "metadata.resourceVersion")), ""));
     w.latest = json_object_get(ro);
     uv_signal_init(&c->loop, &w.sigint);
     uv_signal_init(&c->loop, &w.sigterm);
@@ -554,7 +554,7 @@ static int verb_retry(struct cli *c)
         return fail(c, tg_error_last());
     if (!(rc = list(c, &releases, c->ns, NULL, &rels))) {
         json_object *latest = tg_cli_latest_release(rels, c->args->name);
-        name = tg_cli_jstr(tg_cli_jget(latest, "metadata", "name", NULL));
+        name = tg_cli_jstr(tg_cli_jget(latest, "metadata.name"));
         if (!(rc = tg_cli_check_retry(ro, latest)) && !(rc = fresh_token(token))) {
             const char *kv[] = {TG_ANNOTATION_RETRY, token};
             rc = annotate(c, &releases, name, kv, 1);

@@ -6,6 +6,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,12 +63,11 @@ static void assert_golden(const char *name, const char *got)
     char *want = read_text(path);
     if (!want)
         fail_msg("missing %s (run with TG_UPDATE_GOLDEN=1 and review it)", path);
-    if (strcmp(want, got) != 0) {
+    bool same = strcmp(want, got) == 0;
+    if (!same)
         print_error("%s differs.\n--- want\n%s--- got\n%s---\n", path, want, got);
-        free(want);
-        fail();
-    }
     free(want);
+    assert_true(same);
 }
 
 static int64_t fixture_now(json_object *fx)
