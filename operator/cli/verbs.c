@@ -388,9 +388,12 @@ static int watch_status(struct cli *c, json_object *ro)
                 break;
         }
     }
+stop:
     if (w.deleted && !rc)
         rc = tg_error_set(TG_ENOTFOUND, "deleted");
-stop:
+    /* Cancelling the watch sets a message of its own: keep the one that explains rc. */
+    char why[1024];
+    snprintf(why, sizeof(why), "%s", tg_error_last());
     if (w.call)
         tg_client_cancel(w.call);
     while (w.running)
@@ -403,7 +406,7 @@ stop:
         uv_run(&c->loop, UV_RUN_ONCE);
     json_object_put(w.latest);
     tg_watch_free(&w.dec);
-    return rc;
+    return rc ? tg_error_set(rc, "%s", why) : 0;
 }
 
 static int verb_status(struct cli *c)

@@ -174,7 +174,8 @@ class CliTest(unittest.TestCase):
 
     def fails(self, *args, message):
         r = self.run_cli(*args)
-        self.assertNotEqual(r.returncode, 0, r.stdout)
+        # Exactly 1: a sanitizer's report (a leak on an error path) would exit otherwise.
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         lines = r.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, r.stderr)
         self.assertIn(message, lines[0])
@@ -337,6 +338,50 @@ class CliTest(unittest.TestCase):
         if marker.encode() in data:
             return data.decode()
         self.fail("no %r in the watch output within %ss: %r" % (marker, timeout, data))
+
+    def test_status_watch_on_a_terminal_clears_the_screen(self):
+        import pty
+        master, slave = pty.openpty()
+        e = dict(os.environ)
+        e.pop("KUBECONFIG", None)
+        proc = subprocess.Popen([BIN, "--kubeconfig", self.sim.kubeconfig, "status", "web",
+                                 "--watch", "-n", "shop"], stdout=slave, stderr=subprocess.PIPE,
+                                env=e)
+        os.close(slave)
+        try:
+            data = b""
+            deadline = time.monotonic() + 15
+            while b"Events:" not in data and time.monotonic() < deadline:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    data += os.read(master, 65536)
+            self.assertTrue(data.startswith(b"\x1b[H\x1b[2JRollout:     shop/web"), data[:60])
+            proc.send_signal(signal.SIGINT)
+            self.assertEqual(proc.wait(10), 0, proc.stderr.read().decode())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+            proc.stderr.close()
+
+    def test_status_watch_ends_when_the_rollout_is_deleted(self):
+        e = dict(os.environ)
+        e.pop("KUBECONFIG", None)
+        proc = subprocess.Popen([BIN, "--kubeconfig", self.sim.kubeconfig, "status", "web", "-w",
+                                 "-n", "shop"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=e)
+        try:
+            self._read_until(proc, "Events:")
+            self.sim.kubectl("delete", "rollouts.tollgate.io", "web", "-n", "shop")
+            self.assertEqual(proc.wait(15), 1)
+            self.assertEqual(proc.stderr.read().decode(), "error: rollout shop/web: deleted\n")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
 
     def test_status_not_found(self):
         self.fails("status", "nope", "-n", "shop", message="rollout shop/nope: not found")
@@ -519,6 +564,22 @@ class CliTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=60, env=env)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("rollout shop/nope: not found", r.stderr)
+
+
+class CliWithoutCrdsTest(unittest.TestCase):
+    """A cluster where tollgate is not installed: the CLI says so instead of "not found"."""
+
+    def test_missing_crds(self):
+        if not BIN:
+            self.skipTest("KUBECTL_TOLLGATE_BIN is not set")
+        with Kubesim() as sim:
+            for args in (["list"], ["status", "web"], ["promote", "web"]):
+                r = subprocess.run([BIN, "--kubeconfig", sim.kubeconfig, *args],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("the tollgate CRDs (rollouts.tollgate.io) are not installed",
+                              r.stderr)
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
 
 
 if __name__ == "__main__":
