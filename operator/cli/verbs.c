@@ -232,8 +232,9 @@ struct watcher {
     uv_signal_t sigint, sigterm;
     uv_timer_t timer;
     bool timer_fired;
-    int open_handles;   /* signal and timer handles not yet closed */
-    char message[1024]; /* why the last watch ended */
+    uint64_t started_ms; /* when the current watch was opened (monotonic) */
+    int open_handles;    /* signal and timer handles not yet closed */
+    char message[1024];  /* why the last watch ended */
 };
 
 static int on_watch_event(void *ctx, enum tg_watch_type type, json_object *obj)
@@ -301,6 +302,7 @@ static int start_watch(struct watcher *w)
                          .allow_watch_bookmarks = true,
                          .timeout_seconds = 300};
     tg_watch_restart(&w->dec);
+    w->started_ms = tg_clock_now_ms(tg_clock_system());
     int rc =
         tg_client_watch(c->client, &rollouts, c->ns, &q, on_watch_data, on_watch_done, w, &w->call);
     if (rc == 0)
@@ -369,7 +371,9 @@ static int watch_status(struct cli *c, json_object *ro)
                        w.end_rc != TG_EUNREACHABLE) {
                 rc = tg_error_set(w.end_rc, "watch ended: %s", w.message);
                 break;
-            } else if (w.end_rc) {
+            } else if (w.end_rc ||
+                       tg_clock_now_ms(tg_clock_system()) - w.started_ms < WATCH_RETRY_MS) {
+                /* A failed watch, or one the server closed at once: never a busy loop. */
                 pause_ms(&w, WATCH_RETRY_MS);
                 if (w.stop)
                     break;

@@ -339,6 +339,34 @@ class CliTest(unittest.TestCase):
             return data.decode()
         self.fail("no %r in the watch output within %ss: %r" % (marker, timeout, data))
 
+    def test_status_watch_resumes_after_a_dropped_watch(self):
+        e = dict(os.environ)
+        e.pop("KUBECONFIG", None)
+        proc = subprocess.Popen([BIN, "--kubeconfig", self.sim.kubeconfig, "status", "web", "-w",
+                                 "-n", "shop"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=e)
+        try:
+            self._read_until(proc, "Events:")
+            time.sleep(0.5)  # let the watch open, so that dropping it means something
+            self.sim.control("drop-watches")
+            self.sim.wait_for(lambda: [x for x in self.sim.request_log()
+                                       if "watch=1" in x["path"] + "?" + (x["query"] or "")
+                                       or "watch=1" in (x["query"] or "")],
+                              message="the first watch ended")
+            st = paused_status()
+            st.update(phase="Progressing", currentStep=4, canaryWeight=80)
+            self.set_status("rollouts", "web", st)
+            page = self._read_until(proc, "Events:", timeout=30)
+            self.assertIn("Step:        4/4 [####################] 100% (all steps done)", page)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0, proc.stderr.read().decode())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+
     def test_status_watch_on_a_terminal_clears_the_screen(self):
         import pty
         master, slave = pty.openpty()
