@@ -573,6 +573,18 @@ class CliTest(unittest.TestCase):
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertIn("Unauthorized", r.stderr)
 
+    def test_server_refusal_is_reported(self):
+        self.sim.control("faults", {"verb": "patch", "path": "/rollouts/web$", "status": 403,
+                                    "message": "rollouts.tollgate.io \"web\" is forbidden: "
+                                               "user cannot patch"})
+        try:
+            self.fails("promote", "web", "-n", "shop",
+                       message='rollout shop/web: rollouts.tollgate.io "web" is forbidden: '
+                               'user cannot patch')
+        finally:
+            self.sim.control("faults", method="DELETE")
+        self.assertNotIn("tollgate.io/promote", self.annotations("rollouts", "web"))
+
     def test_as_kubectl_plugin(self):
         with tempfile.TemporaryDirectory() as d:
             os.symlink(os.path.abspath(BIN), os.path.join(d, "kubectl-tollgate"))
