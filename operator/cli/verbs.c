@@ -40,8 +40,16 @@ struct cli {
     char who[600]; /* "rollout shop/web", the prefix of every message */
 };
 
-/* A call in flight, completed by call_done. */
+/*
+ * A call in flight, completed by call_done.
+ *
+ * Every callback that sets a flag the top of a verb waits for also calls uv_stop(): uv_run in
+ * UV_RUN_ONCE mode runs due timers *before* it polls, so a flag set from a timer (curl's
+ * timeout handling can complete a transfer or deliver a watch event) would otherwise be seen
+ * only after the poll that follows, which may block until the next timer, seconds later.
+ */
 struct pending {
+    uv_loop_t *loop;
     bool done;
     int rc;
     char message[1024];
@@ -53,6 +61,7 @@ static void call_done(const struct tg_client_result *res, void *arg)
     struct pending *p = arg;
 
     p->done = true;
+    uv_stop(p->loop);
     p->rc = res->rc;
     snprintf(p->message, sizeof(p->message), "%s", res->message ? res->message : "");
     p->body = res->body ? json_object_get(res->body) : NULL;
@@ -65,7 +74,7 @@ static void call_done(const struct tg_client_result *res, void *arg)
  */
 static int call(struct cli *c, const struct tg_client_request *req, json_object **body)
 {
-    struct pending p = {0};
+    struct pending p = {.loop = &c->loop};
     int rc = tg_client_do(c->client, req, call_done, &p, NULL);
 
     if (rc)
@@ -243,6 +252,7 @@ static int on_watch_event(void *ctx, enum tg_watch_type type, json_object *obj)
 
     if (type == TG_WATCH_BOOKMARK)
         return 0;
+    uv_stop(&w->c->loop);
     if (type == TG_WATCH_DELETED) {
         w->deleted = true;
         return 0;
@@ -266,6 +276,7 @@ static void on_watch_done(const struct tg_client_result *res, void *arg)
     w->running = false;
     w->call = NULL;
     w->end_rc = res->rc;
+    uv_stop(&w->c->loop);
     if (res->rc == 0) {
         int rc = tg_watch_finish(&w->dec);
         if (rc && rc != TG_ETRANSIENT)
@@ -281,6 +292,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
     (void)signum;
     w->stop = true;
+    uv_stop(&w->c->loop);
     if (w->call)
         tg_client_cancel(w->call);
 }
@@ -289,6 +301,7 @@ static void on_timer(uv_timer_t *t)
 {
     struct watcher *w = t->data;
     w->timer_fired = true;
+    uv_stop(&w->c->loop);
 }
 
 static int start_watch(struct watcher *w)
@@ -340,6 +353,7 @@ static void handle_closed(uv_handle_t *h)
 {
     struct watcher *w = h->data;
     w->open_handles--;
+    uv_stop(&w->c->loop);
 }
 
 static int watch_status(struct cli *c, json_object *ro)
@@ -602,11 +616,6 @@ static int verb_rollback(struct cli *c)
     return rc ? fail(c, tg_error_last()) : 0;
 }
 
-static void client_closed(void *arg)
-{
-    *(bool *)arg = true;
-}
-
 int tg_cli_run(const struct tg_cli_args *args)
 {
     struct cli c = {.args = args};
@@ -653,12 +662,12 @@ int tg_cli_run(const struct tg_cli_args *args)
         code = fail(NULL, "no command");
         break;
     }
-    bool closed = false;
-    tg_client_close(c.client, client_closed, &closed);
-    uv_run(&c.loop, UV_RUN_DEFAULT);
+    tg_client_close(c.client, NULL, NULL);
+    /* uv_run returns early after a uv_stop(); go on until every handle is closed. */
+    while (uv_run(&c.loop, UV_RUN_DEFAULT) != 0)
+        ;
 close_loop:
-    if (uv_loop_close(&c.loop) != 0)
-        uv_run(&c.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&c.loop);
 free_config:
     tg_kubeconfig_free(c.kc);
     return code;

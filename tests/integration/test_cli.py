@@ -356,7 +356,7 @@ class CliTest(unittest.TestCase):
             st = paused_status()
             st.update(phase="Progressing", currentStep=4, canaryWeight=80)
             self.set_status("rollouts", "web", st)
-            page = self._read_until(proc, "Events:", timeout=30)
+            page = self._read_until(proc, "Events:")
             self.assertIn("Step:        4/4 [####################] 100% (all steps done)", page)
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(10), 0, proc.stderr.read().decode())
