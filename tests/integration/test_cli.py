@@ -305,7 +305,7 @@ class CliTest(unittest.TestCase):
             st["conditions"] = st["conditions"][1:]
             del st["pauseStartedAt"]
             self.set_status("rollouts", "web", st)
-            second = self._read_until(proc, "Events:")
+            second = self._read_until(proc, "Events:", timeout=5)
             self.assertTrue(second.startswith("---\n"), second[:40])
             self.assertIn("Phase:       Progressing\n", second)
             self.assertIn("Step:        3/4 [##########----------]  50% (setWeight 50)", second)
@@ -356,7 +356,9 @@ class CliTest(unittest.TestCase):
             st = paused_status()
             st.update(phase="Progressing", currentStep=4, canaryWeight=80)
             self.set_status("rollouts", "web", st)
-            page = self._read_until(proc, "Events:")
+            # Promptly: the re-opened watch delivers the change and the page follows (the loop
+            # once slept through a change delivered from a timer until curl's next timeout).
+            page = self._read_until(proc, "Events:", timeout=5)
             self.assertIn("Step:        4/4 [####################] 100% (all steps done)", page)
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(proc.wait(10), 0, proc.stderr.read().decode())
