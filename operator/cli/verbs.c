@@ -198,15 +198,20 @@ static int show_status(struct cli *c, json_object *ro, const char *before)
     tg_buf_init(&out, OUTPUT_MAX);
     const char *current = tg_cli_release_in_flight(ro);
     const char *stable = tg_cli_jstr(tg_cli_jget(ro, "status.stableRelease"));
-    if ((rc = get_release_opt(c, current, &v.current_release)) ||
-        (rc = get_release_opt(c, stable, &v.stable_release)))
+    /*
+     * The Releases add their versions and phases, the Events the recent past: a user who may not
+     * read them still gets the rest of the page (the versions then come from status.history).
+     */
+    if (get_release_opt(c, current, &v.current_release) == TG_ENOMEM ||
+        get_release_opt(c, stable, &v.stable_release) == TG_ENOMEM) {
+        rc = TG_ENOMEM;
         goto done;
+    }
     v.events = json_object_new_array();
     if (!v.events) {
         rc = tg_error_set(TG_ENOMEM, "out of memory");
         goto done;
     }
-    /* Events are a courtesy: a user who may not list them still gets the rest of the page. */
     if (add_events(c, "Rollout", c->args->name, v.events) == TG_ENOMEM ||
         (current && add_events(c, "Release", current, v.events) == TG_ENOMEM)) {
         rc = TG_ENOMEM;

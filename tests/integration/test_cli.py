@@ -413,6 +413,25 @@ class CliTest(unittest.TestCase):
             proc.stdout.close()
             proc.stderr.close()
 
+    def test_status_without_access_to_releases_and_events(self):
+        self.event("f1", "Rollout", "web", "Paused", "waiting for promote", 60)
+        self.sim.clear_request_log()
+        self.sim.control("faults", {"verb": "get", "path": "/releases/", "status": 403,
+                                    "count": 10})
+        self.sim.control("faults", {"verb": "list", "path": "/events", "status": 403,
+                                    "count": 10})
+        try:
+            out = self.ok("status", "web", "-n", "shop").stdout
+        finally:
+            self.sim.control("faults", method="DELETE")
+        self.assertIn("Stable:      web-1 (1.0.0)\n", out)  # the version from status.history
+        self.assertIn("Current:     web-2\n", out)
+        self.assertIn("Events:      <none>\n", out)
+        refused = [(e["method"], e["path"]) for e in self.sim.request_log()
+                   if e["status"] == 403]
+        self.assertIn(("GET", API % ("shop", "releases") + "/web-2"), refused)
+        self.assertIn(("GET", "/api/v1/namespaces/shop/events"), refused)
+
     def test_status_not_found(self):
         self.fails("status", "nope", "-n", "shop", message="rollout shop/nope: not found")
 
