@@ -275,6 +275,32 @@ static void test_status_without_status(void **state)
     json_object_put(ro);
 }
 
+/* A problem with the Release in flight is shown beside the Rollout's own conditions. */
+static void test_status_release_conditions(void **state)
+{
+    (void)state;
+    json_object *fx = load_fixture("canary-paused");
+    json_object *rel = json_tokener_parse(
+        "{\"metadata\":{\"name\":\"web-1-2-4\"},\"spec\":{\"version\":\"1.2.4\"},"
+        "\"status\":{\"phase\":\"Paused\",\"conditions\":["
+        "{\"type\":\"InvalidSpec\",\"status\":\"True\",\"reason\":\"SpecChanged\","
+        "\"message\":\"spec changed after delivery started\"},"
+        "{\"type\":\"Succeeded\",\"status\":\"False\",\"reason\":\"InFlight\"}]}}");
+    struct tg_cli_status_view v = {
+        .rollout = member(fx, "rollout"), .current_release = rel, .now_ms = fixture_now(fx)};
+    struct tg_buf out;
+    tg_buf_init(&out, 1 << 20);
+    assert_int_equal(tg_cli_render_status(&v, &out), 0);
+    assert_non_null(strstr(out.data, "  rollout/web         Paused        True     "
+                                     "PausedForPromote   step 2 waits"));
+    assert_non_null(strstr(out.data, "  release/web-1-2-4   InvalidSpec   True     SpecChanged"
+                                     "        spec changed after delivery started\n"));
+    assert_null(strstr(out.data, "InFlight")); /* nothing wrong there */
+    tg_buf_free(&out);
+    json_object_put(rel);
+    json_object_put(fx);
+}
+
 static void test_format_age(void **state)
 {
     (void)state;
@@ -352,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_output_cap),
         cmocka_unit_test(test_status_needs_rollout),
         cmocka_unit_test(test_status_without_status),
+        cmocka_unit_test(test_status_release_conditions),
         cmocka_unit_test(test_format_age),
         cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_progress_bar),
