@@ -1,0 +1,705 @@
+/* kubectl-tollgate's output, from json-c objects to text; see render.h. */
+#define _XOPEN_SOURCE 700 /* strptime */
+#include "cli/render.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/jutil.h"
+#include "util/error.h"
+
+/* An output under construction: the first failure sticks and later writes do nothing. */
+struct out {
+    struct tg_buf *buf;
+    int rc;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *o, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+
+    if (o->rc)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        o->rc = tg_error_set(TG_EINVALID, "cannot format output");
+        return;
+    }
+    if ((size_t)n < sizeof(small)) {
+        o->rc = tg_buf_append(o->buf, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        o->rc = tg_error_set(TG_ENOMEM, "out of memory formatting output");
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    o->rc = tg_buf_append(o->buf, big, (size_t)n);
+    free(big);
+}
+
+bool tg_cli_parse_time(const char *s, int64_t *ms)
+{
+    struct tm tm;
+    const char *p;
+    int64_t frac_ms = 0;
+
+    if (!s)
+        return false;
+    memset(&tm, 0, sizeof(tm));
+    p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p)
+        return false;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+            if (digits < 3)
+                frac_ms = frac_ms * 10 + (*p - '0');
+        }
+        if (digits == 0)
+            return false;
+        for (; digits < 3; digits++)
+            frac_ms *= 10;
+    }
+    if ((*p != 'Z' && *p != 'z') || p[1] != '\0')
+        return false;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return false;
+    *ms = (int64_t)t * 1000 + frac_ms;
+    return true;
+}
+
+void tg_cli_format_age(int64_t ms, char *buf, size_t size)
+{
+    int64_t s = ms > 0 ? ms / 1000 : 0;
+    int64_t m = s / 60, h = s / 3600, d = s / 86400, y = d / 365;
+
+    /* The same thresholds as kubectl's duration.HumanDuration. */
+    if (s < 120)
+        snprintf(buf, size, "%llds", (long long)s);
+    else if (m < 10 && s % 60)
+        snprintf(buf, size, "%lldm%llds", (long long)m, (long long)(s % 60));
+    else if (m < 180)
+        snprintf(buf, size, "%lldm", (long long)m);
+    else if (h < 8 && m % 60)
+        snprintf(buf, size, "%lldh%lldm", (long long)h, (long long)(m % 60));
+    else if (h < 48)
+        snprintf(buf, size, "%lldh", (long long)h);
+    else if (h < 192 && h % 24)
+        snprintf(buf, size, "%lldd%lldh", (long long)d, (long long)(h % 24));
+    else if (d < 730)
+        snprintf(buf, size, "%lldd", (long long)d);
+    else if (y < 8 && d % 365)
+        snprintf(buf, size, "%lldy%lldd", (long long)y, (long long)(d % 365));
+    else
+        snprintf(buf, size, "%lldy", (long long)y);
+}
+
+void tg_cli_progress_bar(size_t done, size_t total, size_t width, char *buf, size_t size)
+{
+    size_t filled = 0, i = 0;
+
+    if (size == 0)
+        return;
+    if (total > 0) {
+        if (done > total)
+            done = total;
+        filled = (done * width + total / 2) / total;
+    }
+    if (i + 1 < size)
+        buf[i++] = '[';
+    for (size_t k = 0; k < width && i + 1 < size; k++)
+        buf[i++] = k < filled ? '#' : '-';
+    if (i + 1 < size)
+        buf[i++] = ']';
+    buf[i] = '\0';
+}
+
+/* The age of a timestamp relative to now, or "<unknown>" when it cannot be read. */
+static void age_of(const char *ts, int64_t now_ms, char *buf, size_t size)
+{
+    int64_t t;
+
+    if (!tg_cli_parse_time(ts, &t)) {
+        snprintf(buf, size, "<unknown>");
+        return;
+    }
+    tg_cli_format_age(now_ms - t, buf, size);
+}
+
+/* A table: cells in row-major order, each a copy made single-line. */
+struct table {
+    size_t ncols;
+    size_t nrows;
+    char **cells; /* nrows * ncols, owned */
+    size_t cap;   /* rows allocated */
+    int rc;       /* sticky error */
+};
+
+static void table_init(struct table *t, size_t ncols)
+{
+    memset(t, 0, sizeof(*t));
+    t->ncols = ncols;
+}
+
+static void table_free(struct table *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Appends a row of ncols strings (NULL or "" shows as "<none>"); newlines become spaces. */
+static void table_row(struct table *t, const char *const *cols)
+{
+    if (t->rc)
+        return;
+    if (t->nrows == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 8;
+        char **cells = realloc(t->cells, cap * t->ncols * sizeof(*cells));
+        if (!cells) {
+            t->rc = tg_error_set(TG_ENOMEM, "out of memory building a table");
+            return;
+        }
+        t->cells = cells;
+        t->cap = cap;
+    }
+    char **row = t->cells + t->nrows * t->ncols;
+    for (size_t c = 0; c < t->ncols; c++) {
+        const char *s = cols[c] && *cols[c] ? cols[c] : "<none>";
+        row[c] = strdup(s);
+        if (!row[c]) {
+            for (size_t k = 0; k < c; k++)
+                free(row[k]);
+            t->rc = tg_error_set(TG_ENOMEM, "out of memory building a table");
+            return;
+        }
+        for (char *p = row[c]; *p; p++) {
+            if (*p == '\n' || *p == '\r' || *p == '\t')
+                *p = ' ';
+        }
+    }
+    t->nrows++;
+}
+
+/* Writes the table, each line prefixed by indent, columns three spaces apart. */
+static void table_write(struct table *t, struct out *o, const char *indent)
+{
+    size_t widths[16] = {0};
+
+    if (t->rc) {
+        if (!o->rc)
+            o->rc = t->rc;
+        return;
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t c = 0; c < t->ncols && c < 16; c++) {
+            size_t len = strlen(t->cells[r * t->ncols + c]);
+            if (len > widths[c])
+                widths[c] = len;
+        }
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        put(o, "%s", indent);
+        for (size_t c = 0; c < t->ncols; c++) {
+            const char *cell = t->cells[r * t->ncols + c];
+            if (c + 1 == t->ncols)
+                put(o, "%s\n", cell);
+            else
+                put(o, "%-*s   ", (int)widths[c], cell);
+        }
+    }
+}
+
+/* Whether the Rollout uses the blue-green strategy (by status, else by spec). */
+static bool is_blue_green(json_object *ro)
+{
+    const char *s = tg_cli_jstr(tg_cli_jget(ro, "status.strategy"));
+    if (s)
+        return strcmp(s, "BlueGreen") == 0;
+    return tg_cli_jget(ro, "spec.strategy.blueGreen") != NULL;
+}
+
+/* The canary steps array, or NULL. */
+static json_object *canary_steps(json_object *ro)
+{
+    json_object *steps = tg_cli_jget(ro, "spec.strategy.canary.steps");
+    return steps && json_object_is_type(steps, json_type_array) ? steps : NULL;
+}
+
+/* A condition of the given type from status.conditions, or NULL. */
+static json_object *condition(json_object *obj, const char *type)
+{
+    json_object *conds = tg_cli_jget(obj, "status.conditions");
+
+    if (!conds || !json_object_is_type(conds, json_type_array))
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(conds); i++) {
+        json_object *c = json_object_array_get_idx(conds, i);
+        const char *t = tg_cli_jstr(tg_cli_jget(c, "type"));
+        if (t && strcmp(t, type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static bool condition_is(json_object *obj, const char *type, const char *status)
+{
+    const char *s = tg_cli_jstr(tg_cli_jget(condition(obj, type), "status"));
+    return s && strcmp(s, status) == 0;
+}
+
+/* Describes one canary step ("setWeight 20", "pause 5m", "pause until promoted"). */
+static void describe_step(json_object *step, char *buf, size_t size)
+{
+    json_object *w = tg_cli_jget(step, "setWeight");
+    json_object *p = tg_cli_jget(step, "pause");
+
+    if (w) {
+        snprintf(buf, size, "setWeight %lld", (long long)tg_cli_jint(w, 0));
+    } else if (p) {
+        json_object *d = tg_cli_jget(p, "duration");
+        if (!d)
+            snprintf(buf, size, "pause until promoted");
+        else if (json_object_is_type(d, json_type_int))
+            snprintf(buf, size, "pause %llds", (long long)json_object_get_int64(d));
+        else
+            snprintf(buf, size, "pause %s", json_object_get_string(d));
+    } else {
+        snprintf(buf, size, "unknown step");
+    }
+}
+
+/* "name (version)", "name", or "<none>"; the version from the Release, else from history. */
+static void release_label(json_object *ro, const char *name, json_object *release, char *buf,
+                          size_t size)
+{
+    const char *version = NULL;
+
+    if (!name) {
+        snprintf(buf, size, "<none>");
+        return;
+    }
+    if (release)
+        version = tg_cli_jstr(tg_cli_jget(release, "spec.version"));
+    if (!version) {
+        json_object *hist = tg_cli_jget(ro, "status.history");
+        for (size_t i = 0; hist && json_object_is_type(hist, json_type_array) &&
+                           i < json_object_array_length(hist) && !version;
+             i++) {
+            json_object *h = json_object_array_get_idx(hist, i);
+            const char *r = tg_cli_jstr(tg_cli_jget(h, "release"));
+            if (r && strcmp(r, name) == 0)
+                version = tg_cli_jstr(tg_cli_jget(h, "version"));
+        }
+    }
+    if (version)
+        snprintf(buf, size, "%s (%s)", name, version);
+    else
+        snprintf(buf, size, "%s", name);
+}
+
+static void render_phase(json_object *ro, int64_t now_ms, struct out *o)
+{
+    const char *phase = tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "status.phase")), "Unknown");
+    json_object *paused = condition(ro, "Paused");
+
+    put(o, "Phase:       %s", phase);
+    if (paused && condition_is(ro, "Paused", "True")) {
+        const char *reason = tg_cli_jstr(tg_cli_jget(paused, "reason"));
+        const char *msg = tg_cli_jstr(tg_cli_jget(paused, "message"));
+        if (reason && msg)
+            put(o, " (%s: %s)", reason, msg);
+        else if (reason || msg)
+            put(o, " (%s)", reason ? reason : msg);
+    }
+    const char *since = tg_cli_jstr(tg_cli_jget(ro, "status.pauseStartedAt"));
+    int64_t t;
+    if (since && tg_cli_parse_time(since, &t)) {
+        char age[32];
+        tg_cli_format_age(now_ms - t, age, sizeof(age));
+        put(o, ", paused for %s", age);
+    }
+    put(o, "\n");
+    json_object *sp = tg_cli_jget(ro, "spec.paused");
+    if (sp && json_object_is_type(sp, json_type_boolean) && json_object_get_boolean(sp))
+        put(o, "             spec.paused is true: no new step starts\n");
+}
+
+static void render_strategy(json_object *ro, struct out *o)
+{
+    if (is_blue_green(ro)) {
+        json_object *bg = tg_cli_jget(ro, "spec.strategy.blueGreen");
+        const char *active = tg_cli_or(tg_cli_jstr(tg_cli_jget(bg, "activeService")),
+                                       tg_cli_jstr(tg_cli_jget(ro, "spec.service.name")));
+        const char *preview = tg_cli_jstr(tg_cli_jget(bg, "previewService"));
+        json_object *ap = tg_cli_jget(bg, "autoPromotionEnabled");
+        bool autop =
+            !ap || !json_object_is_type(ap, json_type_boolean) || json_object_get_boolean(ap);
+        put(o, "Strategy:    BlueGreen (active Service %s, preview Service %s, %s)\n",
+            tg_cli_or(active, "<none>"), tg_cli_or(preview, "<none>"),
+            autop ? "auto-promotion" : "manual promotion");
+        return;
+    }
+    json_object *tr = tg_cli_jget(ro, "spec.strategy.canary.trafficRouting");
+    const char *routing = "replicas";
+    if (tg_cli_jget(tr, "gatewayAPI"))
+        routing = "Gateway API";
+    else if (tg_cli_jget(tr, "nginx"))
+        routing = "NGINX";
+    put(o, "Strategy:    Canary (%s routing)\n", routing);
+}
+
+static void render_step(json_object *ro, struct out *o)
+{
+    json_object *steps = canary_steps(ro);
+    size_t total = steps ? json_object_array_length(steps) : 0;
+    char bar[TG_CLI_BAR_WIDTH + 3], what[96];
+    int64_t cur = tg_cli_jint(tg_cli_jget(ro, "status.currentStep"), -1);
+
+    if (total == 0) {
+        put(o, "Step:        <none>\n");
+        return;
+    }
+    if (cur < 0) {
+        put(o, "Step:        -/%zu (not started)\n", total);
+        return;
+    }
+    size_t done = (size_t)cur > total ? total : (size_t)cur;
+    tg_cli_progress_bar(done, total, TG_CLI_BAR_WIDTH, bar, sizeof(bar));
+    if (done >= total) {
+        put(o, "Step:        %zu/%zu %s 100%% (all steps done)\n", total, total, bar);
+        return;
+    }
+    describe_step(json_object_array_get_idx(steps, done), what, sizeof(what));
+    put(o, "Step:        %zu/%zu %s %3zu%% (%s)\n", done + 1, total, bar, done * 100 / total, what);
+}
+
+static void render_weight(json_object *ro, struct out *o)
+{
+    json_object *w = tg_cli_jget(ro, "status.canaryWeight");
+    int64_t weight = tg_cli_jint(w, 0);
+
+    if (weight < 0)
+        weight = 0;
+    if (weight > 100)
+        weight = 100;
+    if (is_blue_green(ro)) {
+        const char *color = tg_cli_jstr(tg_cli_jget(ro, "status.activeColor"));
+        put(o, "Weight:      preview %lld%%, active %lld%%", (long long)weight,
+            (long long)(100 - weight));
+        if (color)
+            put(o, " (active color: %s)", color);
+        put(o, "\n");
+        return;
+    }
+    put(o, "Weight:      canary %lld%%, stable %lld%%\n", (long long)weight,
+        (long long)(100 - weight));
+}
+
+static void render_tracks(json_object *ro, struct out *o)
+{
+    static const char *const names[] = {"stable", "canary", "active", "preview"};
+    json_object *tracks = tg_cli_jget(ro, "status.tracks");
+    struct table t;
+    bool any = false;
+
+    table_init(&t, 4);
+    table_row(&t, (const char *const[]){"TRACK", "DEPLOYMENT", "RELEASE", "READY"});
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        json_object *tr = tg_cli_jget(tracks, names[i]);
+        if (!tr)
+            continue;
+        char ready[48];
+        snprintf(ready, sizeof(ready), "%lld/%lld",
+                 (long long)tg_cli_jint(tg_cli_jget(tr, "readyReplicas"), 0),
+                 (long long)tg_cli_jint(tg_cli_jget(tr, "replicas"), 0));
+        table_row(&t, (const char *const[]){names[i], tg_cli_jstr(tg_cli_jget(tr, "deployment")),
+                                            tg_cli_jstr(tg_cli_jget(tr, "release")), ready});
+        any = true;
+    }
+    if (any) {
+        put(o, "Tracks:\n");
+        table_write(&t, o, "  ");
+    } else {
+        put(o, "Tracks:      <none>\n");
+    }
+    table_free(&t);
+}
+
+/* Adds the conditions of obj worth a user's attention to t, labelled with what. */
+static void attention_conditions(json_object *obj, const char *what, struct table *t)
+{
+    json_object *conds = tg_cli_jget(obj, "status.conditions");
+
+    if (!conds || !json_object_is_type(conds, json_type_array))
+        return;
+    for (size_t i = 0; i < json_object_array_length(conds); i++) {
+        json_object *c = json_object_array_get_idx(conds, i);
+        const char *type = tg_cli_jstr(tg_cli_jget(c, "type"));
+        const char *status = tg_cli_jstr(tg_cli_jget(c, "status"));
+        if (!type || !status)
+            continue;
+        bool bad_true = strcmp(status, "True") == 0 &&
+                        (strcmp(type, "InvalidSpec") == 0 || strcmp(type, "Paused") == 0 ||
+                         strcmp(type, "Failed") == 0);
+        bool bad_false = strcmp(status, "True") != 0 && strcmp(type, "Healthy") == 0;
+        if (!bad_true && !bad_false)
+            continue;
+        table_row(t,
+                  (const char *const[]){what, type, status, tg_cli_jstr(tg_cli_jget(c, "reason")),
+                                        tg_cli_jstr(tg_cli_jget(c, "message"))});
+    }
+}
+
+static void render_conditions(const struct tg_cli_status_view *v, struct out *o)
+{
+    struct table t;
+    char ro_label[300], rel_label[300];
+
+    snprintf(ro_label, sizeof(ro_label), "rollout/%s",
+             tg_cli_or(tg_cli_jstr(tg_cli_jget(v->rollout, "metadata.name")), "?"));
+    snprintf(rel_label, sizeof(rel_label), "release/%s",
+             tg_cli_or(tg_cli_jstr(tg_cli_jget(v->current_release, "metadata.name")), "?"));
+    table_init(&t, 5);
+    table_row(&t, (const char *const[]){"OBJECT", "TYPE", "STATUS", "REASON", "MESSAGE"});
+    attention_conditions(v->rollout, ro_label, &t);
+    if (v->current_release)
+        attention_conditions(v->current_release, rel_label, &t);
+    if (t.nrows > 1) {
+        put(o, "Conditions:\n");
+        table_write(&t, o, "  ");
+    }
+    table_free(&t);
+}
+
+/* When an Event last happened: lastTimestamp, else eventTime, else its creation. */
+static int64_t event_time(json_object *ev)
+{
+    int64_t t;
+    if (tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(ev, "lastTimestamp")), &t) ||
+        tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(ev, "eventTime")), &t) ||
+        tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(ev, "metadata.creationTimestamp")), &t))
+        return t;
+    return 0;
+}
+
+static int cmp_events(const void *a, const void *b)
+{
+    json_object *ea = *(json_object *const *)a, *eb = *(json_object *const *)b;
+    int64_t ta = event_time(ea), tb = event_time(eb);
+
+    if (ta != tb)
+        return ta < tb ? -1 : 1;
+    const char *na = tg_cli_or(tg_cli_jstr(tg_cli_jget(ea, "metadata.name")), "");
+    const char *nb = tg_cli_or(tg_cli_jstr(tg_cli_jget(eb, "metadata.name")), "");
+    return strcmp(na, nb);
+}
+
+static void render_events(const struct tg_cli_status_view *v, struct out *o)
+{
+    size_t n = v->events && json_object_is_type(v->events, json_type_array)
+                   ? json_object_array_length(v->events)
+                   : 0;
+    struct table t;
+
+    if (n == 0) {
+        put(o, "Events:      <none>\n");
+        return;
+    }
+    json_object **evs = calloc(n, sizeof(*evs));
+    if (!evs) {
+        if (!o->rc)
+            o->rc = tg_error_set(TG_ENOMEM, "out of memory sorting events");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        evs[i] = json_object_array_get_idx(v->events, i);
+    qsort(evs, n, sizeof(*evs), cmp_events);
+    table_init(&t, 5);
+    table_row(&t, (const char *const[]){"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"});
+    for (size_t i = n > TG_CLI_STATUS_EVENTS ? n - TG_CLI_STATUS_EVENTS : 0; i < n; i++) {
+        json_object *ev = evs[i];
+        char age[48], obj[300];
+        int64_t count = tg_cli_jint(tg_cli_jget(ev, "count"), 1);
+        tg_cli_format_age(v->now_ms - event_time(ev), age, sizeof(age));
+        if (count > 1) {
+            size_t len = strlen(age);
+            snprintf(age + len, sizeof(age) - len, " (x%lld)", (long long)count);
+        }
+        const char *kind = tg_cli_or(tg_cli_jstr(tg_cli_jget(ev, "involvedObject.kind")), "?");
+        char lower[64];
+        size_t k = 0;
+        for (; kind[k] && k + 1 < sizeof(lower); k++)
+            lower[k] = (char)(kind[k] >= 'A' && kind[k] <= 'Z' ? kind[k] - 'A' + 'a' : kind[k]);
+        lower[k] = '\0';
+        snprintf(obj, sizeof(obj), "%s/%s", lower,
+                 tg_cli_or(tg_cli_jstr(tg_cli_jget(ev, "involvedObject.name")), "?"));
+        table_row(&t, (const char *const[]){age, tg_cli_jstr(tg_cli_jget(ev, "type")),
+                                            tg_cli_jstr(tg_cli_jget(ev, "reason")), obj,
+                                            tg_cli_jstr(tg_cli_jget(ev, "message"))});
+    }
+    free(evs);
+    put(o, "Events:\n");
+    table_write(&t, o, "  ");
+    table_free(&t);
+}
+
+int tg_cli_render_status(const struct tg_cli_status_view *v, struct tg_buf *buf)
+{
+    struct out o = {.buf = buf};
+    json_object *ro = v ? v->rollout : NULL;
+    char label[512];
+
+    if (!ro)
+        return tg_error_set(TG_EINVALID, "no Rollout to show");
+    const char *ns = tg_cli_jstr(tg_cli_jget(ro, "metadata.namespace"));
+    const char *name = tg_cli_or(tg_cli_jstr(tg_cli_jget(ro, "metadata.name")), "?");
+    if (ns)
+        put(&o, "Rollout:     %s/%s\n", ns, name);
+    else
+        put(&o, "Rollout:     %s\n", name);
+    render_phase(ro, v->now_ms, &o);
+    render_strategy(ro, &o);
+    if (!is_blue_green(ro))
+        render_step(ro, &o);
+    render_weight(ro, &o);
+
+    const char *stable = tg_cli_jstr(tg_cli_jget(ro, "status.stableRelease"));
+    const char *current = tg_cli_jstr(tg_cli_jget(ro, "status.currentRelease"));
+    release_label(ro, stable, v->stable_release, label, sizeof(label));
+    put(&o, "Stable:      %s\n", label);
+    release_label(ro, current, v->current_release, label, sizeof(label));
+    put(&o, "Current:     %s", label);
+    const char *rphase = tg_cli_jstr(tg_cli_jget(v->current_release, "status.phase"));
+    if (current && rphase)
+        put(&o, ", %s", rphase);
+    const char *rmsg = tg_cli_jstr(tg_cli_jget(v->current_release, "status.message"));
+    if (current && rmsg)
+        put(&o, ": %s", rmsg);
+    put(&o, "\n");
+
+    render_tracks(ro, &o);
+    render_conditions(v, &o);
+    render_events(v, &o);
+    return o.rc;
+}
+
+static int cmp_rollouts(const void *a, const void *b)
+{
+    json_object *ra = *(json_object *const *)a, *rb = *(json_object *const *)b;
+    int c = strcmp(tg_cli_or(tg_cli_jstr(tg_cli_jget(ra, "metadata.namespace")), ""),
+                   tg_cli_or(tg_cli_jstr(tg_cli_jget(rb, "metadata.namespace")), ""));
+    if (c)
+        return c;
+    return strcmp(tg_cli_or(tg_cli_jstr(tg_cli_jget(ra, "metadata.name")), ""),
+                  tg_cli_or(tg_cli_jstr(tg_cli_jget(rb, "metadata.name")), ""));
+}
+
+/* One row of the Rollout table, after the NAMESPACE column when there is one. */
+static void list_row(json_object *ro, bool all_namespaces, int64_t now_ms, struct table *t)
+{
+    char step[48] = "-", weight[16] = "-", age[32];
+    json_object *steps = canary_steps(ro);
+    json_object *cur = tg_cli_jget(ro, "status.currentStep");
+    json_object *w = tg_cli_jget(ro, "status.canaryWeight");
+
+    if (!is_blue_green(ro) && steps && cur) {
+        size_t total = json_object_array_length(steps);
+        int64_t c = tg_cli_jint(cur, 0);
+        size_t shown = c < 0 ? 0 : ((size_t)c >= total ? total : (size_t)c + 1);
+        snprintf(step, sizeof(step), "%zu/%zu", shown, total);
+    }
+    if (w)
+        snprintf(weight, sizeof(weight), "%lld%%", (long long)tg_cli_jint(w, 0));
+    age_of(tg_cli_jstr(tg_cli_jget(ro, "metadata.creationTimestamp")), now_ms, age, sizeof(age));
+    const char *strategy = tg_cli_jstr(tg_cli_jget(ro, "status.strategy"));
+    if (!strategy)
+        strategy = is_blue_green(ro) ? "BlueGreen" : "Canary";
+    const char *cells[] = {
+        tg_cli_jstr(tg_cli_jget(ro, "metadata.namespace")),
+        tg_cli_jstr(tg_cli_jget(ro, "metadata.name")),
+        strategy,
+        tg_cli_jstr(tg_cli_jget(ro, "status.phase")),
+        step,
+        weight,
+        tg_cli_jstr(tg_cli_jget(ro, "status.stableRelease")),
+        tg_cli_jstr(tg_cli_jget(ro, "status.currentRelease")),
+        age,
+    };
+    table_row(t, all_namespaces ? cells : cells + 1);
+}
+
+int tg_cli_render_list(json_object *items, bool all_namespaces, int64_t now_ms, struct tg_buf *buf)
+{
+    struct out o = {.buf = buf};
+    struct table t;
+    size_t n;
+
+    if (!items || !json_object_is_type(items, json_type_array))
+        return tg_error_set(TG_EINVALID, "no list of Rollouts to show");
+    n = json_object_array_length(items);
+    if (n == 0)
+        return 0;
+    json_object **ros = calloc(n, sizeof(*ros));
+    if (!ros)
+        return tg_error_set(TG_ENOMEM, "out of memory sorting Rollouts");
+    for (size_t i = 0; i < n; i++)
+        ros[i] = json_object_array_get_idx(items, i);
+    qsort(ros, n, sizeof(*ros), cmp_rollouts);
+
+    static const char *const header[] = {"NAMESPACE", "NAME",   "STRATEGY", "PHASE", "STEP",
+                                         "WEIGHT",    "STABLE", "CURRENT",  "AGE"};
+    table_init(&t, all_namespaces ? 9 : 8);
+    table_row(&t, all_namespaces ? header : header + 1);
+    for (size_t i = 0; i < n; i++)
+        list_row(ros[i], all_namespaces, now_ms, &t);
+    free(ros);
+    table_write(&t, &o, "");
+    table_free(&t);
+    return o.rc;
+}
+
+int tg_cli_render_history(json_object *rollout, struct tg_buf *buf)
+{
+    struct out o = {.buf = buf};
+    json_object *hist = tg_cli_jget(rollout, "status.history");
+    struct table t;
+
+    if (!rollout)
+        return tg_error_set(TG_EINVALID, "no Rollout to show");
+    if (!hist || !json_object_is_type(hist, json_type_array) || json_object_array_length(hist) == 0)
+        return 0;
+    table_init(&t, 6);
+    table_row(&t, (const char *const[]){"RELEASE", "VERSION", "RESULT", "STARTED", "FINISHED",
+                                        "DURATION"});
+    for (size_t i = 0; i < json_object_array_length(hist); i++) {
+        json_object *h = json_object_array_get_idx(hist, i);
+        const char *started = tg_cli_jstr(tg_cli_jget(h, "startedAt"));
+        const char *finished = tg_cli_jstr(tg_cli_jget(h, "finishedAt"));
+        char duration[32] = "";
+        int64_t s, f;
+        if (tg_cli_parse_time(started, &s) && tg_cli_parse_time(finished, &f))
+            tg_cli_format_age(f - s, duration, sizeof(duration));
+        table_row(&t, (const char *const[]){tg_cli_jstr(tg_cli_jget(h, "release")),
+                                            tg_cli_jstr(tg_cli_jget(h, "version")),
+                                            tg_cli_jstr(tg_cli_jget(h, "result")), started,
+                                            finished, duration});
+    }
+    table_write(&t, &o, "");
+    table_free(&t);
+    return o.rc;
+}

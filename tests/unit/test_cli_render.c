@@ -1,0 +1,387 @@
+/*
+ * kubectl-tollgate's rendering (operator/cli/render.c) against JSON fixtures in
+ * tests/fixtures/cli/: each <name>.json holds the objects the API server would return and the
+ * "now" of the run, and <name>.txt the exact text a user sees. Set TG_UPDATE_GOLDEN=1 to
+ * rewrite the .txt files after a deliberate change, then read the diff.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "cli/render.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+#define FIXTURES TG_FIXTURES_DIR "/cli/"
+
+static json_object *load_fixture(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), FIXTURES "%s.json", name);
+    json_object *o = json_object_from_file(path);
+    if (!o)
+        fail_msg("cannot read %s", path);
+    return o;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    assert_non_null(s);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Compares got with <name>.txt, or rewrites it when TG_UPDATE_GOLDEN is set. */
+static void assert_golden(const char *name, const char *got)
+{
+    char path[512];
+    snprintf(path, sizeof(path), FIXTURES "%s.txt", name);
+    if (getenv("TG_UPDATE_GOLDEN")) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(got, f);
+        fclose(f);
+        return;
+    }
+    char *want = read_text(path);
+    if (!want)
+        fail_msg("missing %s (run with TG_UPDATE_GOLDEN=1 and review it)", path);
+    bool same = strcmp(want, got) == 0;
+    if (!same)
+        print_error("%s differs.\n--- want\n%s--- got\n%s---\n", path, want, got);
+    free(want);
+    assert_true(same);
+}
+
+static int64_t fixture_now(json_object *fx)
+{
+    json_object *now;
+    int64_t ms;
+    assert_true(json_object_object_get_ex(fx, "now", &now));
+    assert_true(tg_cli_parse_time(json_object_get_string(now), &ms));
+    return ms;
+}
+
+/* A member of the fixture, NULL when absent or JSON null. */
+static json_object *member(json_object *fx, const char *key)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(fx, key, &v))
+        return NULL;
+    return v;
+}
+
+static void check_status_fixture(const char *name)
+{
+    json_object *fx = load_fixture(name);
+    struct tg_cli_status_view v = {
+        .rollout = member(fx, "rollout"),
+        .current_release = member(fx, "currentRelease"),
+        .stable_release = member(fx, "stableRelease"),
+        .events = member(fx, "events"),
+        .now_ms = fixture_now(fx),
+    };
+    struct tg_buf out;
+    tg_buf_init(&out, 1 << 20);
+    assert_int_equal(tg_cli_render_status(&v, &out), 0);
+    assert_golden(name, out.data ? out.data : "");
+    tg_buf_free(&out);
+    json_object_put(fx);
+}
+
+static void test_status_canary_mid_step(void **state)
+{
+    (void)state;
+    check_status_fixture("canary-mid-step");
+}
+
+static void test_status_canary_paused(void **state)
+{
+    (void)state;
+    check_status_fixture("canary-paused");
+}
+
+static void test_status_blue_green(void **state)
+{
+    (void)state;
+    check_status_fixture("blue-green");
+}
+
+static void test_status_degraded_invalid_spec(void **state)
+{
+    (void)state;
+    check_status_fixture("degraded-invalid-spec");
+}
+
+/* Things the golden files show, asserted directly so that a careless regeneration fails. */
+static void test_status_key_lines(void **state)
+{
+    (void)state;
+    json_object *fx = load_fixture("canary-mid-step");
+    struct tg_cli_status_view v = {.rollout = member(fx, "rollout"),
+                                   .current_release = member(fx, "currentRelease"),
+                                   .stable_release = member(fx, "stableRelease"),
+                                   .events = member(fx, "events"),
+                                   .now_ms = fixture_now(fx)};
+    struct tg_buf out;
+    tg_buf_init(&out, 1 << 20);
+    assert_int_equal(tg_cli_render_status(&v, &out), 0);
+    assert_non_null(strstr(out.data, "Phase:       Progressing\n"));
+    assert_non_null(strstr(out.data, "Strategy:    Canary (Gateway API routing)\n"));
+    assert_non_null(
+        strstr(out.data, "Step:        3/5 [########------------]  40% (setWeight 50)\n"));
+    assert_non_null(strstr(out.data, "Weight:      canary 50%, stable 50%\n"));
+    assert_non_null(strstr(out.data, "Stable:      web-1-2-3 (1.2.3)\n"));
+    assert_non_null(
+        strstr(out.data, "Current:     web-1-2-4 (1.2.4), Progressing: step 3/5: setWeight 50\n"));
+    /* Seven events: the two oldest are left out, the newest is last, its newline flattened. */
+    assert_null(strstr(out.data, "ReleaseStarted"));
+    assert_null(strstr(out.data, "step 1: setWeight 10"));
+    assert_non_null(strstr(out.data, "step 2: pause 5m"));
+    assert_non_null(strstr(out.data, "2 of 4 canary pods ready waiting\n"));
+    assert_true(strstr(out.data, "step 3: setWeight 50") < strstr(out.data, "CanaryNotReady"));
+    assert_non_null(strstr(out.data, "45s (x3)"));
+    /* Nothing needs attention: no Conditions section. */
+    assert_null(strstr(out.data, "Conditions:"));
+    tg_buf_free(&out);
+    json_object_put(fx);
+}
+
+static void test_history_table(void **state)
+{
+    (void)state;
+    json_object *fx = load_fixture("history");
+    struct tg_buf out;
+    tg_buf_init(&out, 1 << 20);
+    assert_int_equal(tg_cli_render_history(member(fx, "rollout"), &out), 0);
+    assert_golden("history", out.data);
+    /* Durations: 1h31m5s shows as kubectl would, and a missing end leaves no duration. */
+    assert_non_null(strstr(out.data, "   91m\n"));
+    assert_non_null(strstr(out.data, "   45s\n"));
+    assert_non_null(strstr(out.data, "   3d1h\n"));
+    tg_buf_free(&out);
+    json_object_put(fx);
+}
+
+static void test_history_empty(void **state)
+{
+    (void)state;
+    json_object *ro = json_tokener_parse("{\"metadata\":{\"name\":\"web\"},\"status\":{}}");
+    struct tg_buf out;
+    tg_buf_init(&out, 1024);
+    assert_int_equal(tg_cli_render_history(ro, &out), 0);
+    assert_int_equal(out.len, 0);
+    assert_int_equal(tg_cli_render_history(NULL, &out), TG_EINVALID);
+    tg_buf_free(&out);
+    json_object_put(ro);
+}
+
+static void test_list_table(void **state)
+{
+    (void)state;
+    json_object *fx = load_fixture("list");
+    struct tg_buf out;
+    tg_buf_init(&out, 1 << 20);
+    assert_int_equal(tg_cli_render_list(member(fx, "items"), false, fixture_now(fx), &out), 0);
+    assert_golden("list", out.data);
+    assert_true(strncmp(out.data, "NAME ", 5) == 0);
+    tg_buf_reset(&out);
+    assert_int_equal(tg_cli_render_list(member(fx, "items"), true, fixture_now(fx), &out), 0);
+    assert_golden("list-all-namespaces", out.data);
+    /* Sorted by namespace then name: billing/api first. */
+    assert_true(strncmp(out.data + strcspn(out.data, "\n") + 1, "billing ", 8) == 0);
+    tg_buf_free(&out);
+    json_object_put(fx);
+}
+
+static void test_list_empty(void **state)
+{
+    (void)state;
+    json_object *items = json_object_new_array();
+    struct tg_buf out;
+    tg_buf_init(&out, 1024);
+    assert_int_equal(tg_cli_render_list(items, false, 0, &out), 0);
+    assert_int_equal(out.len, 0);
+    tg_buf_free(&out);
+    json_object_put(items);
+}
+
+/* A page larger than the buffer's cap is an error, never a crash or a partial overflow. */
+static void test_output_cap(void **state)
+{
+    (void)state;
+    json_object *fx = load_fixture("canary-mid-step");
+    struct tg_cli_status_view v = {.rollout = member(fx, "rollout"),
+                                   .events = member(fx, "events"),
+                                   .now_ms = fixture_now(fx)};
+    for (size_t cap = 0; cap < 300; cap += 7) {
+        struct tg_buf out;
+        tg_buf_init(&out, cap);
+        assert_int_equal(tg_cli_render_status(&v, &out), TG_ETOOBIG);
+        assert_true(out.len <= cap);
+        tg_buf_free(&out);
+    }
+    json_object_put(fx);
+}
+
+static void test_status_needs_rollout(void **state)
+{
+    (void)state;
+    struct tg_cli_status_view v = {0};
+    struct tg_buf out;
+    tg_buf_init(&out, 1024);
+    assert_int_equal(tg_cli_render_status(&v, &out), TG_EINVALID);
+    tg_buf_free(&out);
+}
+
+/* A Rollout with no status at all (just created) still renders, with placeholders. */
+static void test_status_without_status(void **state)
+{
+    (void)state;
+    json_object *ro =
+        json_tokener_parse("{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},"
+                           "\"spec\":{\"strategy\":{\"canary\":{\"steps\":[{\"setWeight\":5}]}}}}");
+    struct tg_cli_status_view v = {.rollout = ro};
+    struct tg_buf out;
+    tg_buf_init(&out, 1 << 16);
+    assert_int_equal(tg_cli_render_status(&v, &out), 0);
+    assert_string_equal(out.data, "Rollout:     shop/web\n"
+                                  "Phase:       Unknown\n"
+                                  "Strategy:    Canary (replicas routing)\n"
+                                  "Step:        -/1 (not started)\n"
+                                  "Weight:      canary 0%, stable 100%\n"
+                                  "Stable:      <none>\n"
+                                  "Current:     <none>\n"
+                                  "Tracks:      <none>\n"
+                                  "Events:      <none>\n");
+    tg_buf_free(&out);
+    json_object_put(ro);
+}
+
+/* A problem with the Release in flight is shown beside the Rollout's own conditions. */
+static void test_status_release_conditions(void **state)
+{
+    (void)state;
+    json_object *fx = load_fixture("canary-paused");
+    json_object *rel = json_tokener_parse(
+        "{\"metadata\":{\"name\":\"web-1-2-4\"},\"spec\":{\"version\":\"1.2.4\"},"
+        "\"status\":{\"phase\":\"Paused\",\"conditions\":["
+        "{\"type\":\"InvalidSpec\",\"status\":\"True\",\"reason\":\"SpecChanged\","
+        "\"message\":\"spec changed after delivery started\"},"
+        "{\"type\":\"Succeeded\",\"status\":\"False\",\"reason\":\"InFlight\"}]}}");
+    struct tg_cli_status_view v = {
+        .rollout = member(fx, "rollout"), .current_release = rel, .now_ms = fixture_now(fx)};
+    struct tg_buf out;
+    tg_buf_init(&out, 1 << 20);
+    assert_int_equal(tg_cli_render_status(&v, &out), 0);
+    assert_non_null(strstr(out.data, "  rollout/web         Paused        True     "
+                                     "PausedForPromote   step 2 waits"));
+    assert_non_null(strstr(out.data, "  release/web-1-2-4   InvalidSpec   True     SpecChanged"
+                                     "        spec changed after delivery started\n"));
+    assert_null(strstr(out.data, "InFlight")); /* nothing wrong there */
+    tg_buf_free(&out);
+    json_object_put(rel);
+    json_object_put(fx);
+}
+
+static void test_format_age(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t s;
+        const char *want;
+    } cases[] = {
+        {-5, "0s"},        {0, "0s"},          {59, "59s"},      {119, "119s"},
+        {120, "2m"},       {125, "2m5s"},      {599, "9m59s"},   {600, "10m"},
+        {661, "11m"},      {10799, "179m"},    {10800, "3h"},    {11100, "3h5m"},
+        {28800, "8h"},     {172799, "47h"},    {172800, "2d"},   {176400, "2d1h"},
+        {691200, "8d"},    {63071999, "729d"}, {63072000, "2y"}, {63158400, "2y1d"},
+        {252288000, "8y"},
+    };
+    char buf[32];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tg_cli_format_age(cases[i].s * 1000, buf, sizeof(buf));
+        if (strcmp(buf, cases[i].want) != 0)
+            fail_msg("%lld s: want %s, got %s", (long long)cases[i].s, cases[i].want, buf);
+    }
+}
+
+static void test_parse_time(void **state)
+{
+    (void)state;
+    int64_t ms;
+    assert_true(tg_cli_parse_time("1970-01-01T00:00:00Z", &ms));
+    assert_int_equal(ms, 0);
+    assert_true(tg_cli_parse_time("2026-11-26T12:00:00Z", &ms));
+    assert_int_equal(ms, 1795694400000LL);
+    assert_true(tg_cli_parse_time("2026-11-26T12:00:00.5Z", &ms));
+    assert_int_equal(ms, 1795694400500LL);
+    assert_true(tg_cli_parse_time("2026-11-26T12:00:00.123456Z", &ms));
+    assert_int_equal(ms, 1795694400123LL);
+    assert_false(tg_cli_parse_time(NULL, &ms));
+    assert_false(tg_cli_parse_time("", &ms));
+    assert_false(tg_cli_parse_time("2026-11-26", &ms));
+    assert_false(tg_cli_parse_time("2026-11-26T12:00:00", &ms));
+    assert_false(tg_cli_parse_time("2026-11-26T12:00:00.Z", &ms));
+    assert_false(tg_cli_parse_time("2026-11-26T12:00:00Zjunk", &ms));
+}
+
+static void test_progress_bar(void **state)
+{
+    (void)state;
+    char buf[32];
+    tg_cli_progress_bar(0, 4, 8, buf, sizeof(buf));
+    assert_string_equal(buf, "[--------]");
+    tg_cli_progress_bar(1, 4, 8, buf, sizeof(buf));
+    assert_string_equal(buf, "[##------]");
+    tg_cli_progress_bar(4, 4, 8, buf, sizeof(buf));
+    assert_string_equal(buf, "[########]");
+    tg_cli_progress_bar(9, 4, 8, buf, sizeof(buf));
+    assert_string_equal(buf, "[########]");
+    tg_cli_progress_bar(1, 3, 10, buf, sizeof(buf));
+    assert_string_equal(buf, "[###-------]");
+    tg_cli_progress_bar(0, 0, 4, buf, sizeof(buf));
+    assert_string_equal(buf, "[----]");
+    tg_cli_progress_bar(2, 4, 8, buf, 5); /* truncated, still terminated */
+    assert_string_equal(buf, "[###");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_canary_mid_step),
+        cmocka_unit_test(test_status_canary_paused),
+        cmocka_unit_test(test_status_blue_green),
+        cmocka_unit_test(test_status_degraded_invalid_spec),
+        cmocka_unit_test(test_status_key_lines),
+        cmocka_unit_test(test_history_table),
+        cmocka_unit_test(test_history_empty),
+        cmocka_unit_test(test_list_table),
+        cmocka_unit_test(test_list_empty),
+        cmocka_unit_test(test_output_cap),
+        cmocka_unit_test(test_status_needs_rollout),
+        cmocka_unit_test(test_status_without_status),
+        cmocka_unit_test(test_status_release_conditions),
+        cmocka_unit_test(test_format_age),
+        cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_progress_bar),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
