@@ -247,6 +247,7 @@ static const struct tg_resource res_httproutes = {"gateway.networking.k8s.io", "
 
 /* The answer to "is Gateway API served?", asked before the caches are set up. */
 struct probe_api {
+    uv_loop_t *loop;
     bool done;
     int rc;
 };
@@ -257,19 +258,20 @@ static void on_api_probe(const struct tg_client_result *res, void *arg)
 
     p->done = true;
     p->rc = res->rc;
+    uv_stop(p->loop); /* the answer may come from a timer: return now, not after the next event */
 }
 
 /* Asks the server whether gateway.networking.k8s.io/v1 is served; runs the loop until it knows. */
 static int gateway_api_served(uv_loop_t *loop, struct tg_manager *m, bool *served)
 {
-    struct probe_api p = {0};
+    struct probe_api p = {.loop = loop};
     int rc = tg_client_get_path(tg_manager_client(m), "/apis/gateway.networking.k8s.io/v1",
                                 on_api_probe, &p, NULL);
 
     if (rc)
         return rc;
     while (!p.done)
-        uv_run(loop, UV_RUN_ONCE);
+        uv_run(loop, UV_RUN_DEFAULT);
     if (p.rc && p.rc != TG_ENOTFOUND)
         return tg_error_wrap(p.rc, "asking whether Gateway API is served");
     *served = p.rc == 0;
