@@ -16,6 +16,7 @@
 #define MAX_REFLECTORS     16
 #define MAX_CONTROLLERS    8
 #define SHUTDOWN_POLL_MS   20
+#define SYNC_POLL_MS       10
 #define RELEASE_TIMEOUT_MS 1000
 
 static const struct tg_resource lease_resource = {"coordination.k8s.io", "v1", "leases", true};
@@ -54,10 +55,12 @@ struct tg_manager {
     uv_timer_t deadline_timer; /* the instant leadership lapses unless renewed */
     uv_timer_t drain_timer;    /* polls in-flight reconciles during shutdown */
     uv_check_t release_check;  /* drops the caches' parsed objects after each loop turn */
+    uv_timer_t sync_timer;     /* polls the caches until they have synced */
     bool handles_open;
 
     enum state state;
     bool leading;
+    bool dispatching;                  /* leading and synced: the controllers take keys */
     struct tg_client_call *lease_call; /* the Lease GET or write in flight, or NULL */
     json_object *lease;                /* the Lease as last read or written, or NULL */
     uint64_t drain_deadline_ms;
@@ -65,10 +68,37 @@ struct tg_manager {
     uint64_t events_failed;
 };
 
+static void on_sync_poll(uv_timer_t *t);
+
 static void set_dispatch(struct tg_manager *m, bool on)
 {
     for (size_t i = 0; i < m->n_controllers; i++)
         tg_controller_set_dispatch(m->controllers[i], on);
+}
+
+/*
+ * Reconciles start only once we lead AND every cache has synced, as controller-runtime's
+ * WaitForCacheSync: a reconcile on a half-filled cache would see objects as missing and try to
+ * create them again.
+ */
+static void maybe_dispatch(struct tg_manager *m)
+{
+    if (m->state != STATE_RUNNING || !m->leading || m->dispatching)
+        return;
+    if (!tg_manager_synced(m)) {
+        if (!uv_is_active((uv_handle_t *)&m->sync_timer))
+            uv_timer_start(&m->sync_timer, on_sync_poll, SYNC_POLL_MS, SYNC_POLL_MS);
+        return;
+    }
+    uv_timer_stop(&m->sync_timer);
+    m->dispatching = true;
+    tg_log(TG_LOG_INFO, "caches synced; reconciling");
+    set_dispatch(m, true);
+}
+
+static void on_sync_poll(uv_timer_t *t)
+{
+    maybe_dispatch(t->data);
 }
 
 /* ---- leader election ---------------------------------------------------------------------- */
@@ -89,6 +119,7 @@ static void lost_leadership(struct tg_manager *m, const char *why)
     if (!m->leading)
         return;
     m->leading = false;
+    m->dispatching = false;
     set_dispatch(m, false);
     tg_log(TG_LOG_ERROR, "lost leadership; exiting for a restart", "reason", why, "lease",
            m->lease_name);
@@ -517,6 +548,8 @@ int tg_manager_new(uv_loop_t *loop, const struct tg_manager_options *opt, struct
     uv_timer_init(loop, &m->deadline_timer);
     uv_timer_init(loop, &m->drain_timer);
     uv_check_init(loop, &m->release_check);
+    uv_timer_init(loop, &m->sync_timer);
+    m->sync_timer.data = m;
     m->release_check.data = m;
     m->sigterm.data = m->sigint.data = m;
     m->leader_timer.data = m->deadline_timer.data = m->drain_timer.data = m;
@@ -608,7 +641,7 @@ int tg_manager_start(struct tg_manager *m)
         schedule_leader(m, 0);
     } else {
         m->leading = true;
-        set_dispatch(m, true);
+        maybe_dispatch(m);
     }
     tg_log(TG_LOG_INFO, "operator started", "server", tg_client_server(m->client), "port",
            m->server ? "listening" : "none", "leader_election", m->leader ? "on" : "off");
@@ -639,6 +672,7 @@ static void close_all(struct tg_manager *m)
         close_handle((uv_handle_t *)&m->deadline_timer);
         close_handle((uv_handle_t *)&m->drain_timer);
         close_handle((uv_handle_t *)&m->release_check);
+        close_handle((uv_handle_t *)&m->sync_timer);
     }
     if (m->client) {
         struct tg_client *c = m->client;
@@ -721,6 +755,8 @@ void tg_manager_shutdown(struct tg_manager *m, int exit_code)
         tg_controller_set_dispatch(m->controllers[i], false);
     uv_timer_stop(&m->leader_timer);
     uv_timer_stop(&m->deadline_timer);
+    uv_timer_stop(&m->sync_timer);
+    m->dispatching = false;
     m->drain_deadline_ms = tg_clock_now_ms(m->clock) + m->opt.shutdown_grace_ms;
     uv_timer_start(&m->drain_timer, drain_poll, 0, SHUTDOWN_POLL_MS);
 }
