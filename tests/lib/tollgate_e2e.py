@@ -259,7 +259,15 @@ class Env:
         """`kubectl tollgate ARGS` (needs KUBECTL_TOLLGATE_BIN)."""
         if not PLUGIN_BIN:
             raise unittest.SkipTest("KUBECTL_TOLLGATE_BIN is not set")
-        return self.kubectl("tollgate", *args, check=check)
+        # kubectl allows no flag before a plugin's name: the kubeconfig goes in $KUBECONFIG
+        env = self._kubectl_env()
+        env["KUBECONFIG"] = self.sim.kubeconfig
+        r = subprocess.run(["kubectl", "tollgate"] + list(args), capture_output=True, text=True,
+                           timeout=60, env=env)
+        if check and r.returncode != 0:
+            raise AssertionError("kubectl tollgate %s failed (%d):\nstdout: %s\nstderr: %s"
+                                 % (" ".join(args), r.returncode, r.stdout, r.stderr))
+        return r
 
     def promote(self, rollout, full=False):
         """`kubectl tollgate promote` when the plugin is there, else the documented annotation."""
@@ -476,6 +484,58 @@ def is_subsequence(needle, haystack):
     return all(any(n == h for h in it) for n in needle)
 
 
+class WalkTestCase(unittest.TestCase):
+    """One kubesim, one operator and one scenario (cls.walk, run in setUpClass) for the whole
+    class; each test method asserts one property of what was recorded. A failing walk fails
+    every test with its error; on any failure the operator logs are printed."""
+
+    READY_DELAY = 0.2
+    GATEWAY_API = False
+    maxDiff = None
+    env = None
+    walk_error = None
+
+    @classmethod
+    def walk(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env(ready_delay=cls.READY_DELAY, gateway_api=cls.GATEWAY_API)
+        try:
+            cls.env.start()
+            cls.walk()
+        except unittest.SkipTest:
+            cls.env.stop()
+            raise
+        except BaseException as e:
+            import traceback
+            cls.walk_error = "".join(traceback.format_exception(e))
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.env is not None:
+            cls.env.stop()
+            cls.env.cleanup_files()
+
+    def setUp(self):
+        if self.walk_error:
+            self.fail("the scenario failed:\n" + self.walk_error)
+
+    def run(self, result=None):
+        if result is None:
+            return super().run(result)
+        before = len(result.failures) + len(result.errors)
+        out = super().run(result)
+        if len(result.failures) + len(result.errors) > before and self.env is not None \
+                and not getattr(type(self), "_logs_dumped", False) \
+                and os.environ.get("TOLLGATE_E2E_QUIET_LOGS") != "1":
+            type(self)._logs_dumped = True
+            sys.stderr.write("\n==== %s failed; operator logs follow ====\n" % self.id())
+            sys.stderr.write(self.env.logs() + "\n")
+        return out
+
+
 class E2ETestCase(unittest.TestCase):
     """Each test gets its own kubesim and operator (self.env); on a failure or error the operator
     logs are printed to stderr. Class attributes tune the Env."""
@@ -573,3 +633,63 @@ def pod_labels(deployment):
 
 def selects(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+CANARY_STEPS = "[{setWeight: 10}, {pause: {duration: 1s}}, {setWeight: 50}, {pause: {}}]"
+
+
+def canary_walk(env, routing, router_yaml, router_weight, router_final, name="web",
+                steps=CANARY_STEPS, replicas=10):
+    """The canary scenario shared by the routing tests: Rollout `name` with `routing`, the
+    user's router object, Release v1 (straight to stable), then v2 through the steps (pause 1s,
+    promote at the manual pause) to Succeeded. router_weight(env) -> what the router shows
+    (recorded in each state as "router"); the walk ends when it equals router_final. Returns a dict: v1 (the state after v1), trace (the
+    StepTrace of v2), requests (kubesim's request log from v2's apply to the end), images."""
+    img1, img2 = image("registry.example/" + name, 1), image("registry.example/" + name, 2)
+    tags = {img1: "v1", img2: "v2"}
+
+    def track(d):
+        if d is None:
+            return None
+        return (get(d, "spec", "replicas"), get(d, "status", "readyReplicas", default=0) or 0,
+                tags.get(get(d, "spec", "template", "spec", "containers", 0, "image")))
+
+    def observe():
+        ro = env.rollout(name)
+        r2 = env.release(name + "-2")
+        return {"release": get(r2, "status", "phase"), "rollout": get(ro, "status", "phase"),
+                "step": get(ro, "status", "currentStep"),
+                "weight": get(ro, "status", "canaryWeight"),
+                "stable": track(env.deployment(name + "-stable")),
+                "canary": track(env.deployment(name + "-canary")),
+                "router": router_weight(env)}
+
+    env.apply(rollout_yaml(name, canary_strategy(steps, routing), replicas=replicas))
+    if router_yaml:
+        env.apply(router_yaml)
+    env.apply(release_yaml(name + "-1", name, "v1.0.0", img1))
+    env.wait(lambda: env.release_phase(name + "-1") == "Succeeded"
+             and env.rollout_phase(name) == "Healthy", message="v1 Succeeded, Rollout Healthy")
+    v1 = env.wait(lambda: (lambda s: s if s["stable"] and s["stable"][1] == replicas else None)
+                  (observe()), message="v1 ready")
+    env.sim.clear_request_log()
+    trace = env.trace(observe)
+    env.apply(release_yaml(name + "-2", name, "v2.0.0", img2))
+    trace.wait_for(lambda s: s["step"] == 1 and s["rollout"] == "Paused" and s["weight"] == 10,
+                   message="step 1 (pause 1s) at 10 %")
+    trace.wait_for(lambda s: s["step"] == 3 and s["rollout"] == "Paused" and s["weight"] == 50,
+                   message="step 3 (pause {}) at 50 %")
+    env.promote(name)
+    trace.wait_for(lambda s: s["release"] == "Succeeded" and s["rollout"] == "Healthy"
+                   and s["canary"] == (0, 0, "v2") and s["stable"] == (replicas, replicas, "v2")
+                   and s["weight"] == 0 and s["router"] == router_final,
+                   message="v2 Succeeded, Rollout Healthy, router back at 0")
+    trace.stop()
+    return {"v1": v1, "trace": trace, "requests": env.sim.request_log(), "images": (img1, img2)}
+
+
+def write_order(requests, path_part):
+    """Indexes of the operator's writes whose path contains path_part."""
+    return [i for i, r in enumerate(requests)
+            if r.get("userAgent", "").startswith("tollgate") and r.get("method") in WRITE_METHODS
+            and path_part in r.get("path", "")]
