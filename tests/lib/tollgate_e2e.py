@@ -138,6 +138,25 @@ class Operator:
                 out.append({"msg": line})
         return out
 
+    def metrics(self):
+        """The /metrics text."""
+        import urllib.request
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.port, timeout=5) as r:
+            return r.read().decode()
+
+    def metric(self, name, labels=None):
+        """Sum of the samples of `name` whose labels include `labels` (a dict)."""
+        import re
+        total = 0.0
+        for line in self.metrics().splitlines():
+            m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", line)
+            if not m or m.group(1) != name:
+                continue
+            lab = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+            if all(lab.get(k) == v for k, v in (labels or {}).items()):
+                total += float(m.group(3))
+        return total
+
     def alive(self):
         return self.proc.poll() is None
 
