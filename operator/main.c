@@ -305,7 +305,7 @@ static int cmd_run(const struct flags *f)
     struct tg_reflector *refl;
     struct tg_kubeconfig *kc;
     char addr[128];
-    int port, rc, exit_code = 1;
+    int port = 0, rc, exit_code = 1;
     bool gateway = false;
     uv_loop_t loop;
 

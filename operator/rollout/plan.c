@@ -10,10 +10,10 @@
  * what it observes.
  *
  * Adoption (spec.workloadRef): the referenced Deployment's pod template and selector are used
- * as the Rollout's; its spec is never written, except that once the Rollout has a ready stable
- * track the Deployment is scaled to 0 through its scale subresource, once: the condition
- * WorkloadScaledDown records it, and if something (a GitOps tool) scales it up again, tollgate
- * does not fight it.
+ * as the Rollout's, and the Deployment itself is never written, not its spec and not its scale,
+ * so a GitOps tool that owns it never fights the operator (Argo Rollouts' default, scaleDown:
+ * never). Its pods lack the tollgate.io/rollout label and get no traffic from our Services; while
+ * it still runs pods, the condition WorkloadIdle=False and an Event say so.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +55,9 @@ static int setup(struct plan_ctx *ctx, const struct tg_plan_input *in)
         struct plan_rel *r = &ctx->rels[ctx->n_rels];
         json_object *obj = in->releases[i].obj;
         if (!jstr(obj, "metadata.name"))
+            continue;
+        /* A Release for another Rollout is none of this plan's business. */
+        if (in->releases[i].spec && !streq(in->releases[i].spec->rollout, ctx->name))
             continue;
         r->in = &in->releases[i];
         r->name = jstr(obj, "metadata.name");
@@ -110,31 +113,35 @@ static bool workload(struct plan_ctx *ctx, const char **why)
     return true;
 }
 
-/* Scales the adopted Deployment to 0 once the stable track is ready; see the head comment. */
+/*
+ * Adoption: the adopted Deployment is never written, not even its scale (see the head comment).
+ * Once the Rollout serves the application, the condition WorkloadIdle says whether that
+ * Deployment still runs pods of its own, and its changes are Events.
+ */
 static void adopt(struct plan_ctx *ctx, bool stable_ready)
 {
     json_object *d;
+    char msg[400];
 
-    if (!ctx->spec->workload_ref || !stable_ready ||
-        streq(cond_status(ctx->status, "WorkloadScaledDown"), "True"))
+    if (!ctx->spec->workload_ref || !stable_ready)
         return;
     d = find_object(ctx, "Deployment", ctx->spec->workload_ref->name);
     if (!d)
         return;
-    if (jint(d, "spec.replicas", 1) != 0) {
-        json_object *p = nn(ctx, json_object_new_object());
-        jset_int(ctx, p, "spec.replicas", 0);
-        emit_patch(ctx, "apps/v1", "Deployment", ctx->spec->workload_ref->name, "scale",
-                   TG_PLAN_PATCH_MERGE, p);
-        rollout_event(ctx, false, "WorkloadScaledDown",
-                      "Scaled the adopted Deployment %s to 0: the %s track serves it now; its "
-                      "spec is otherwise never written",
-                      ctx->spec->workload_ref->name,
-                      ctx->spec->strategy == TG_STRATEGY_CANARY ? "stable" : "active");
+    int64_t n = jint(d, "spec.replicas", 1);
+    if (n == 0) {
+        snprintf(msg, sizeof(msg), "The adopted Deployment %s runs no pods; tollgate serves %s",
+                 ctx->spec->workload_ref->name, ctx->name);
+        if (cond_set(ctx, ctx->status, "WorkloadIdle", true, "ScaledToZero", msg, ctx->generation))
+            rollout_event(ctx, false, "WorkloadIdle", "%s", msg);
+        return;
     }
-    cond_set(ctx, ctx->status, "WorkloadScaledDown", true, "ScaledDown",
-             "The adopted Deployment was scaled to 0 once; tollgate will not scale it again",
-             ctx->generation);
+    snprintf(msg, sizeof(msg),
+             "The adopted Deployment %s still runs %lld pod(s) that get no traffic from "
+             "tollgate's Services; set its replicas to 0 in its source (tollgate never writes it)",
+             ctx->spec->workload_ref->name, (long long)n);
+    if (cond_set(ctx, ctx->status, "WorkloadIdle", false, "StillRunning", msg, ctx->generation))
+        rollout_event(ctx, false, "WorkloadStillRunning", "%s", msg);
 }
 
 static bool stable_ready(struct plan_ctx *ctx)
@@ -218,6 +225,8 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
     cond_set(ctx, ctx->status, "Healthy", ready && !f->name, reason, msg, ctx->generation);
     if (ctx->conflict[0])
         phase = "Degraded";
+    else if (!f->name && !ready && !jstr(ctx->status, "stableRelease"))
+        phase = after_rollback(ctx) ? "Degraded" : "Progressing";
     else if (!f->name && !ready)
         phase = after_rollback(ctx) ? "RollingBack" : "Progressing";
     jset_str(ctx, ctx->status, "phase", phase);
@@ -318,7 +327,9 @@ static void plan_valid(struct plan_ctx *ctx)
     const char *why = NULL;
 
     cond_set(ctx, ctx->status, "InvalidSpec", false, "Valid", "", ctx->generation);
-    if (!workload(ctx, &why)) {
+    bool found = workload(ctx, &why);
+    releases_check(ctx);
+    if (!found) {
         char msg[300];
         snprintf(msg, sizeof(msg),
                  streq(why, "NoSelector")

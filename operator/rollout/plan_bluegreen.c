@@ -9,7 +9,7 @@
  *   When all its pods are ready status.previewReadyAt is recorded, and the switch happens:
  *   with autoPromotionEnabled, autoPromotionSeconds after previewReadyAt (at once when unset);
  *   without it, on promote (tollgate.io/promote or promote-full). Rollbacks switch as soon as
- *   the preview is ready. spec.paused holds the switch.
+ *   the preview is ready. spec.paused holds the switch (a promote meanwhile is ignored).
  * - The switch points the active and preview Services at the new color, and records
  *   status.scaleDownAt = now + scaleDownDelaySeconds: the old color keeps its pods until then
  *   (requeue at that time), so in-flight requests finish; then it scales to 0. A new Release
@@ -57,7 +57,7 @@ static const char *stable_container(struct plan_ctx *ctx)
 
 static void idle(struct plan_ctx *ctx)
 {
-    const char *image = jstr(ctx->status, "tracks.active.image");
+    const char *image = stable_image(ctx);
     const char *a = active_color(ctx), *o = other(a);
     char adep[80], odep[80];
     int r = ctx->spec->replicas;
@@ -88,7 +88,15 @@ static void idle(struct plan_ctx *ctx)
                           odep);
         jset(ctx, ctx->status, "scaleDownAt", NULL);
     }
-    services(ctx, a, a);
+    bool ready = deployment_ready(ad, NULL, r);
+    json_object *svc = find_object(ctx, "Service", ctx->spec->blue_green.active_service);
+    /* After a switch from canary, the Services keep the canary's pods until blue is ready. */
+    if (ready || !svc || jkey(jpath(svc, "spec.selector"), TG_LABEL_COLOR))
+        services(ctx, a, a);
+    if (ready) {
+        retire(ctx, "stable");
+        retire(ctx, "canary");
+    }
     track_status(ctx, "active", adep, jstr(ctx->status, "stableRelease"), image, r, ad);
     if (od)
         track_status(ctx, "preview", odep, NULL, NULL, keep, od);
@@ -154,14 +162,14 @@ static bool may_switch(struct plan_ctx *ctx, struct plan_flight *f, int64_t read
 
     if (f->rollback)
         return true;
+    if (ctx->spec->paused) {
+        *reason = "RolloutPaused";
+        return false;
+    }
     if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE_FULL, "promoteFull") ||
         rollout_intent(ctx, TG_ANNOTATION_PROMOTE, "promote")) {
         rollout_event(ctx, false, "Promoted", "Promoted: switching the active Service");
         return true;
-    }
-    if (ctx->spec->paused) {
-        *reason = "RolloutPaused";
-        return false;
     }
     if (!bg->auto_promotion_enabled) {
         *reason = "WaitingForPromote";
@@ -232,8 +240,7 @@ static void deliver(struct plan_ctx *ctx, struct plan_flight *f)
     else
         rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason,
                       "The preview (%s) is ready; promoting after autoPromotionSeconds", pdep);
-    track_status(ctx, "active", adep, jstr(ctx->status, "stableRelease"),
-                 jstr(ctx->status, "tracks.active.image"), r, ad);
+    track_status(ctx, "active", adep, jstr(ctx->status, "stableRelease"), stable_image(ctx), r, ad);
     track_status(ctx, "preview", pdep, f->name, f->image, r, pd);
 }
 
@@ -241,7 +248,7 @@ void bluegreen_plan(struct plan_ctx *ctx, struct plan_flight *flight)
 {
     if (!flight)
         idle(ctx);
-    else if (!jstr(ctx->status, "tracks.active.image"))
+    else if (!stable_image(ctx))
         first(ctx, flight);
     else
         deliver(ctx, flight);

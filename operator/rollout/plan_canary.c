@@ -17,7 +17,7 @@
  *   its share); when the stable track is ready on it the canary's share goes back to stable,
  *   the canary scales to 0, and the Release has Succeeded. A rollback scales the canary to 0
  *   and sends all traffic to stable first, since the canary runs what is being rolled back.
- * - spec.paused holds the step where it is.
+ * - spec.paused holds the step where it is; promotes meanwhile are ignored (with an Event).
  * - progressDeadlineSeconds: a setWeight step or the stable update that is not done within the
  *   deadline of status.stepStartedAt fails the Release; all traffic goes back to stable.
  * The canary Deployment is kept at 0 replicas between deliveries rather than deleted.
@@ -44,6 +44,26 @@ static const char *stable_container(struct plan_ctx *ctx)
             return ctx->rels[i].in->spec->container;
     }
     return NULL;
+}
+
+/*
+ * True when the stable Deployment no longer runs the stable image: a Release that was updating
+ * it (after its last step) was superseded, aborted or failed. Only the image is compared, so a
+ * changed Rollout template alone never restarts the stable pods between Releases.
+ */
+static bool stable_drifted(struct plan_ctx *ctx, json_object *d, const char *image)
+{
+    const char *want = stable_container(ctx);
+    json_object *cs = jpath(d, "spec.template.spec.containers");
+
+    if (!d || !image || !cs || !json_object_is_type(cs, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(cs); i++) {
+        json_object *c = json_object_array_get_idx(cs, i);
+        if (want ? streq(jstr(c, "name"), want) : i == 0)
+            return !streq(jstr(c, "image"), image);
+    }
+    return false;
 }
 
 /* The weight of the last setWeight step before step i: what the router carries during it. */
@@ -121,7 +141,7 @@ static void set_weight(struct plan_ctx *ctx, int router, json_object *stable, js
 
 static void idle(struct plan_ctx *ctx)
 {
-    const char *image = jstr(ctx->status, "tracks.stable.image");
+    const char *image = stable_image(ctx);
     char stable[80], canary[80];
     int r = ctx->spec->replicas;
 
@@ -131,14 +151,19 @@ static void idle(struct plan_ctx *ctx)
     }
     dep_name(ctx, STABLE, stable, sizeof(stable));
     dep_name(ctx, CANARY, canary, sizeof(canary));
-    json_object *s = ensure_deployment(
-        ctx, stable, TG_LABEL_TRACK, STABLE,
-        track_template(ctx, image, stable_container(ctx), TG_LABEL_TRACK, STABLE), false, r);
+    json_object *s =
+        ensure_deployment(ctx, stable, TG_LABEL_TRACK, STABLE,
+                          track_template(ctx, image, stable_container(ctx), TG_LABEL_TRACK, STABLE),
+                          stable_drifted(ctx, find_object(ctx, "Deployment", stable), image), r);
     json_object *c = find_object(ctx, "Deployment", canary);
     if (c)
         c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
     ensure_routing_objects(ctx);
     set_weight(ctx, 0, s, c);
+    if (deployment_ready(s, NULL, r)) {
+        retire(ctx, "blue");
+        retire(ctx, "green");
+    }
     jset(ctx, ctx->status, "currentStep", NULL);
     track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), image, r, s);
     if (c || jpath(ctx->status, "tracks.canary"))
@@ -214,8 +239,7 @@ static void finish(struct plan_ctx *ctx, struct plan_flight *f)
     else
         rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, "Promoting",
                       "All steps done: updating the stable track to the new image");
-    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"),
-                 jstr(ctx->status, "tracks.stable.image"), r, s);
+    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), stable_image(ctx), r, s);
     track_status(ctx, CANARY, canary, f->rollback ? NULL : f->name, f->rollback ? NULL : f->image,
                  c_replicas, c);
 }
@@ -239,7 +263,7 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
     c = find_object(ctx, "Deployment", canary);
     s = find_object(ctx, "Deployment", stable);
 
-    if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE_FULL, "promoteFull")) {
+    if (!spec->paused && rollout_intent(ctx, TG_ANNOTATION_PROMOTE_FULL, "promoteFull")) {
         rollout_event(ctx, false, "PromotedFull", "Promoted in full: skipping the remaining steps");
         step = n;
         jset_int(ctx, ctx->status, "currentStep", (int64_t)n);
@@ -285,8 +309,9 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
         advance(ctx, &step);
     }
     if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE, "promote"))
-        rollout_event(ctx, false, "PromoteIgnored",
-                      "Promote ignored: no pause is running (step %zu/%zu)", step + 1, n);
+        rollout_event(ctx, false, "PromoteIgnored", "Promote ignored: %s (step %zu/%zu)",
+                      spec->paused ? "the Rollout is paused (spec.paused)" : "no pause is running",
+                      step < n ? step + 1 : n, n);
     if (step >= n) {
         json_object_put(t);
         finish(ctx, f);
@@ -308,11 +333,11 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
         if (!deployment_ready(c, hash, want_c) && have > want_s)
             want_s = have > r ? r : have;
     }
-    const char *stable_image = jstr(ctx->status, "tracks.stable.image");
+    const char *simage = stable_image(ctx);
     s = ensure_deployment(
         ctx, stable, TG_LABEL_TRACK, STABLE,
-        track_template(ctx, stable_image, stable_container(ctx), TG_LABEL_TRACK, STABLE), false,
-        want_s);
+        track_template(ctx, simage, stable_container(ctx), TG_LABEL_TRACK, STABLE),
+        stable_drifted(ctx, s, simage), want_s);
     c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, t, true, want_c);
     ensure_routing_objects(ctx);
     set_weight(ctx, (int)jint(ctx->status, "canaryWeight", 0), s, c);
@@ -327,7 +352,7 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
         rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason, "Step %zu/%zu: %s", step + 1, n,
                       what);
     jset_int(ctx, f->rel ? f->rel->status : NULL, "currentStep", (int64_t)step);
-    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), stable_image, want_s, s);
+    track_status(ctx, STABLE, stable, jstr(ctx->status, "stableRelease"), simage, want_s, s);
     track_status(ctx, CANARY, canary, f->name, f->image, want_c, c);
 }
 
@@ -337,7 +362,7 @@ void canary_plan(struct plan_ctx *ctx, struct plan_flight *flight)
         idle(ctx);
         return;
     }
-    if (!jstr(ctx->status, "tracks.stable.image")) {
+    if (!stable_image(ctx)) {
         first(ctx, flight);
         return;
     }

@@ -69,6 +69,7 @@
 #define canary_plan               tg_plan_canary_plan
 #define bluegreen_plan            tg_plan_bluegreen_plan
 #define releases_plan             tg_plan_releases_plan
+#define releases_check            tg_plan_releases_check
 #define flight_end                tg_plan_flight_end
 #define flight_succeeded          tg_plan_flight_succeeded
 #define rollout_intent            tg_plan_rollout_intent
@@ -93,6 +94,7 @@ struct plan_rel {
     bool deleting;       /* metadata.deletionTimestamp is set */
     json_object *status; /* the desired status, owned (a copy of the observed one) */
     bool spec_changed;   /* started, and the spec no longer hashes to status.specHash */
+    bool blocked;        /* InvalidSpec: it may not start */
     const char *reason;  /* the reason for the phase conditions, static; NULL: by phase */
 };
 
@@ -236,6 +238,17 @@ const char *deployment_hash(json_object *d);
 /* Makes Service name exist, selecting our pods, with extra label (track/color) if given. */
 void ensure_service(struct plan_ctx *ctx, const char *name, const char *label, const char *value,
                     const char *sel_label, const char *sel_value);
+/*
+ * The image serving production: status.tracks.stable.image (canary) or tracks.active.image
+ * (blue-green); after the strategy changed, the other one, so that a switch of strategy keeps
+ * serving the stable Release instead of cutting traffic until the next Release.
+ */
+const char *stable_image(struct plan_ctx *ctx);
+/*
+ * Scales <rollout>-<suffix> to 0 when we own it and it runs pods: the Deployments of a strategy
+ * the Rollout no longer uses, once the new strategy's serve.
+ */
+void retire(struct plan_ctx *ctx, const char *suffix);
 /* Records a track in status.tracks.<key>. */
 void track_status(struct plan_ctx *ctx, const char *key, const char *deployment,
                   const char *release, const char *image, int replicas, json_object *observed);
@@ -251,6 +264,8 @@ void canary_plan(struct plan_ctx *ctx, struct plan_flight *flight);
 void bluegreen_plan(struct plan_ctx *ctx, struct plan_flight *flight);
 
 /* plan_release.c: the Releases' lifecycle around the strategy. */
+/* Validity and immutability of every Release: the InvalidSpec conditions. Run first. */
+void releases_check(struct plan_ctx *ctx);
 void releases_plan(struct plan_ctx *ctx, struct plan_flight *flight);
 /* Ends the delivery in flight: all traffic back to stable (done by the strategy). */
 void flight_end(struct plan_ctx *ctx, struct plan_flight *flight, const char *phase,

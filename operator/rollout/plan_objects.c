@@ -391,3 +391,25 @@ void track_status(struct plan_ctx *ctx, const char *key, const char *deployment,
     snprintf(path, sizeof(path), "tracks.%s", key);
     jset(ctx, ctx->status, path, t);
 }
+
+const char *stable_image(struct plan_ctx *ctx)
+{
+    bool canary = ctx->spec->strategy == TG_STRATEGY_CANARY;
+    const char *own = jstr(ctx->status, canary ? "tracks.stable.image" : "tracks.active.image");
+    const char *other = jstr(ctx->status, canary ? "tracks.active.image" : "tracks.stable.image");
+
+    return own ? own : other;
+}
+
+void retire(struct plan_ctx *ctx, const char *suffix)
+{
+    char name[80];
+
+    snprintf(name, sizeof(name), "%s-%s", ctx->name, suffix);
+    json_object *d = find_object(ctx, "Deployment", name);
+    if (d && owned_by_us(ctx, d) && jint(d, "spec.replicas", 1) != 0) {
+        ensure_deployment(ctx, name, NULL, NULL, NULL, false, 0);
+        rollout_event(ctx, false, "ScaledDown",
+                      "Scaled %s to 0: the Rollout's strategy no longer uses it", name);
+    }
+}

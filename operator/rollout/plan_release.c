@@ -32,14 +32,12 @@
 bool rollout_intent(struct plan_ctx *ctx, const char *annotation, const char *handled_key)
 {
     char path[64];
-    json_object *a = jkey(jpath(ctx->in->rollout, "metadata.annotations"), annotation);
 
-    if (!a || !json_object_is_type(a, json_type_string))
-        return false;
     snprintf(path, sizeof(path), "handledIntents.%s", handled_key);
-    if (streq(jstr(ctx->status, path), json_object_get_string(a)))
+    const char *token = tg_intent_pending(ctx->in->rollout, annotation, jstr(ctx->status, path));
+    if (!token)
         return false;
-    jset_str(ctx, ctx->status, path, json_object_get_string(a));
+    jset_str(ctx, ctx->status, path, token);
     return true;
 }
 
@@ -47,14 +45,12 @@ static bool release_intent(struct plan_ctx *ctx, struct plan_rel *rel, const cha
                            const char *handled_key)
 {
     char path[64];
-    json_object *a = jkey(jpath(rel->in->obj, "metadata.annotations"), annotation);
 
-    if (!a || !json_object_is_type(a, json_type_string))
-        return false;
     snprintf(path, sizeof(path), "handledIntents.%s", handled_key);
-    if (streq(jstr(rel->status, path), json_object_get_string(a)))
+    const char *token = tg_intent_pending(rel->in->obj, annotation, jstr(rel->status, path));
+    if (!token)
         return false;
-    jset_str(ctx, rel->status, path, json_object_get_string(a));
+    jset_str(ctx, rel->status, path, token);
     return true;
 }
 
@@ -114,7 +110,20 @@ void flight_succeeded(struct plan_ctx *ctx, struct plan_flight *flight)
     memset(flight, 0, sizeof(*flight));
 }
 
-/* Checks validity and immutability; sets the InvalidSpec condition. */
+/* True when the Rollout's pod template has the container the Release sets (unknown: true). */
+static bool container_found(struct plan_ctx *ctx, const struct tg_release_spec *spec)
+{
+    size_t index;
+
+    return !ctx->base_template ||
+           tg_release_target_container(spec, ctx->base_template, &index) == 0;
+}
+
+/*
+ * Checks validity, immutability and that the named container exists; sets the InvalidSpec
+ * condition. A Release with a problem never starts (rel->blocked); one already started carries on
+ * with what it started with (rel->spec_changed).
+ */
 static void check_spec(struct plan_ctx *ctx, struct plan_rel *rel)
 {
     int64_t gen = jint(rel->in->obj, "metadata.generation", 0);
@@ -135,9 +144,16 @@ static void check_spec(struct plan_ctx *ctx, struct plan_rel *rel)
         snprintf(msg, sizeof(msg),
                  "The spec changed after delivery started; a Release is immutable once started, "
                  "so the change is ignored (create a new Release instead)");
+    } else if (!started && !container_found(ctx, rel->in->spec)) {
+        reason = "ContainerNotFound";
+        snprintf(msg, sizeof(msg),
+                 "spec.artifact.container: the Rollout's pod template has no container named "
+                 "\"%s\"",
+                 rel->in->spec->container);
     }
     free(joined);
     rel->spec_changed = started && reason;
+    rel->blocked = reason != NULL;
     if (!reason) {
         cond_set(ctx, rel->status, "InvalidSpec", false, "Valid", "", gen);
         return;
@@ -308,15 +324,19 @@ static void rollback(struct plan_ctx *ctx, struct plan_flight *f)
     start(ctx, f, target, true);
 }
 
+void releases_check(struct plan_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->n_rels; i++) {
+        if (!ctx->rels[i].deleting)
+            check_spec(ctx, &ctx->rels[i]);
+    }
+}
+
 void releases_plan(struct plan_ctx *ctx, struct plan_flight *f)
 {
     const char *current = jstr(ctx->status, "currentRelease");
 
     memset(f, 0, sizeof(*f));
-    for (size_t i = 0; i < ctx->n_rels; i++) {
-        if (!ctx->rels[i].deleting)
-            check_spec(ctx, &ctx->rels[i]);
-    }
     if (current) {
         struct plan_rel *rel = find_rel(ctx, current);
         snprintf(f->name_buf, sizeof(f->name_buf), "%s", current);
@@ -340,7 +360,7 @@ void releases_plan(struct plan_ctx *ctx, struct plan_flight *f)
     for (size_t i = 0; i < ctx->n_rels; i++) {
         struct plan_rel *rel = &ctx->rels[i];
         if (!rel->deleting && rel->in->spec && !rel->spec_changed &&
-            !phase_is_final(rel_phase(rel)))
+            !phase_is_final(rel_phase(rel)) && !rel->blocked)
             want = rel;
     }
     if (want && want != f->rel) {

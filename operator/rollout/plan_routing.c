@@ -15,8 +15,8 @@
  *   patch instead of being overwritten. The canary track is sized as with replicas routing,
  *   the stable track stays at R.
  * nginx: the user's Ingress points at <service>-stable; the operator keeps <ingress>-canary, a
- *   copy of it whose backends point at <service>-canary, with the annotations
- *   nginx.ingress.kubernetes.io/canary "true" and canary-weight "w".
+ *   copy of it whose backends point at <service>-canary (backends naming <service> too), with
+ *   the annotations nginx.ingress.kubernetes.io/canary "true" and canary-weight "w".
  * With gatewayAPI and nginx the router's weight moves to a step's weight only once the canary's
  * pods are ready; status.canaryWeight is the router's weight.
  */
@@ -201,6 +201,7 @@ static void nginx_weight(struct plan_ctx *ctx, int weight)
         return;
     }
     redirect_backends(ctx, spec, stable, canary);
+    redirect_backends(ctx, spec, ctx->spec->service.name, canary);
     jput_str(ctx, ann, TG_NGINX_CANARY, "true");
     jput_str(ctx, ann, TG_NGINX_CANARY_WEIGHT, w);
 

@@ -31,6 +31,7 @@
 #include <dirent.h>
 
 #include "plan_testlib.h"
+#include "util/error.h"
 
 static bool regen(void)
 {
@@ -162,7 +163,13 @@ static void walk(const char *file, size_t step, struct world *w, json_object *s)
 
     for (int i = 0; i < max && !until_reached(w, until); i++) {
         struct tg_plan *p = NULL;
+        json_object *again = plan_json(w, NULL);
         assert_int_equal(world_plan(w, &p), 0);
+        /* The planner is a function of the world: the same world, the same plan. */
+        json_object *first = tg_plan_to_json(p);
+        assert_true(json_object_equal(first, again));
+        json_object_put(first);
+        json_object_put(again);
         size_t n = p->n_actions;
         int64_t rq = p->requeue_after_ms;
         world_apply(w, p);
@@ -383,11 +390,64 @@ static void test_canary_rounding(void **state)
     assert_int_equal(tg_plan_actual_weight(1, 1), 50);
 }
 
+/* A Rollout without a name cannot be planned; NULL plans free fine. */
+static void test_bad_input(void **state)
+{
+    struct tg_plan *plan = (struct tg_plan *)1;
+    json_object *ro = json_tokener_parse("{\"kind\": \"Rollout\", \"metadata\": {}}");
+    struct tg_plan_input in = {.rollout = ro, .now_ms = 1};
+
+    (void)state;
+    assert_int_equal(tg_plan_build(&in, &plan), TG_EINVALID);
+    assert_null(plan);
+    in.rollout = NULL;
+    assert_int_equal(tg_plan_build(&in, &plan), TG_EINVALID);
+    tg_plan_free(NULL);
+    json_object_put(ro);
+}
+
+/* The rendering of each kind of action that the fixtures and the debug log rely on. */
+static void test_action_json(void **state)
+{
+    struct tg_action a = {
+        .kind = TG_ACTION_PATCH,
+        .object_kind = "Deployment",
+        .name = "web-stable",
+        .namespace = "shop",
+        .subresource = "scale",
+        .patch_type = TG_PLAN_PATCH_STRATEGIC,
+    };
+    (void)state;
+    json_object *j = tg_action_to_json(&a);
+    json_object *want = json_tokener_parse(
+        "{\"op\": \"patch\", \"kind\": \"Deployment\", \"name\": \"web-stable\", "
+        "\"namespace\": \"shop\", \"subresource\": \"scale\", \"patchType\": \"strategic\"}");
+    assert_true(json_object_equal(j, want));
+    json_object_put(j);
+    json_object_put(want);
+
+    struct tg_action e = {.kind = TG_ACTION_EVENT,
+                          .object_kind = "Rollout",
+                          .name = "web",
+                          .warning = true,
+                          .reason = "InvalidSpec",
+                          .message = "spec.replicas: bad"};
+    j = tg_action_to_json(&e);
+    want = json_tokener_parse("{\"op\": \"event\", \"kind\": \"Rollout\", \"name\": \"web\", "
+                              "\"type\": \"Warning\", \"reason\": \"InvalidSpec\", "
+                              "\"message\": \"spec.replicas: bad\"}");
+    assert_true(json_object_equal(j, want));
+    json_object_put(j);
+    json_object_put(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_canary_rounding),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_action_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

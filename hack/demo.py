@@ -1,0 +1,227 @@
+"""The tollgate demo, narrated: kubesim, the operator, a canary Release to success, and a second
+one aborted back to stable. Started by hack/demo.sh, which installs and builds first.
+
+Everything runs on this machine: kubesim (tests/kubesim, the local API server) on a loopback
+port with TLS and a token, the operator as a child process, and real kubectl applying the CRDs
+and manifests/examples as a user would. It cleans up after itself and can be run again.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+os.environ.setdefault("TOLLGATE_SOURCE_DIR", ROOT)
+from harness import Kubesim  # noqa: E402
+
+BOLD, DIM, GREEN, RED, RESET = ("\033[1m", "\033[2m", "\033[32m", "\033[31m", "\033[0m") \
+    if sys.stdout.isatty() else ("", "", "", "", "")
+
+ROLLOUT = """
+apiVersion: tollgate.io/v1alpha1
+kind: Rollout
+metadata: {name: checkout}
+spec:
+  replicas: 10
+  template:
+    metadata: {labels: {app: checkout}}
+    spec:
+      containers:
+        - name: checkout
+          image: registry.example/shop/checkout
+          ports: [{name: http, containerPort: 8080}]
+  service: {name: checkout, port: 80, targetPort: http}
+  strategy:
+    canary:
+      trafficRouting: {replicas: {}}
+      steps:
+        - setWeight: 10
+        - pause: {duration: 3s}
+        - setWeight: 50
+        - pause: {}
+  progressDeadlineSeconds: 120
+"""
+
+RELEASE = """
+apiVersion: tollgate.io/v1alpha1
+kind: Release
+metadata: {name: %(name)s}
+spec:
+  rollout: checkout
+  version: %(version)s
+  artifact:
+    image: registry.example/shop/checkout@sha256:%(digest)s
+    container: checkout
+  source:
+    repository: https://git.example/shop/checkout
+    commit: %(commit)s
+    committedAt: "2026-11-25T10:00:00Z"
+  notes: %(notes)s
+"""
+
+
+def say(text):
+    print("%s==>%s %s" % (BOLD, RESET, text), flush=True)
+
+
+def note(text):
+    print("    %s%s%s" % (DIM, text, RESET), flush=True)
+
+
+def release(name, version, digest_char, notes):
+    return RELEASE % {"name": name, "version": version, "digest": digest_char * 64,
+                      "commit": (digest_char * 40), "notes": json.dumps(notes)}
+
+
+class Demo:
+    def __init__(self, sim, tollgate, plugin_dir):
+        self.sim = sim
+        self.tollgate = tollgate
+        self.env = dict(os.environ, KUBECONFIG=sim.kubeconfig)
+        if plugin_dir:
+            self.env["PATH"] = plugin_dir + os.pathsep + self.env["PATH"]
+        self.plugin = bool(plugin_dir)
+        self.op = None
+        self.oplog = tempfile.NamedTemporaryFile(prefix="tollgate-demo-", suffix=".log",
+                                                 delete=False)
+
+    def kubectl(self, *args, input=None, check=True):
+        p = subprocess.run(["kubectl", *args], input=input, text=True, capture_output=True,
+                           env=self.env)
+        if check and p.returncode != 0:
+            raise SystemExit("demo: kubectl %s failed:\n%s" % (" ".join(args), p.stderr))
+        return p.stdout
+
+    def get(self, kind, name):
+        out = self.kubectl("get", kind, name, "-o", "json", check=False)
+        return json.loads(out) if out.strip() else None
+
+    def start_operator(self):
+        self.op = subprocess.Popen([self.tollgate, "--kubeconfig", self.sim.kubeconfig,
+                                    "--log-format", "text", "run", "--listen", "127.0.0.1:0",
+                                    "--leader-elect", "false"],
+                                   stdout=self.oplog, stderr=self.oplog)
+
+    def stop_operator(self):
+        if self.op and self.op.poll() is None:
+            self.op.terminate()
+            self.op.wait(10)
+
+    def state(self):
+        """One line describing what a user sees now, and the Release phases."""
+        ro = self.get("rollout", "checkout") or {}
+        st = ro.get("status", {})
+        deps = {}
+        for track in ("stable", "canary"):
+            d = self.get("deployment", "checkout-" + track)
+            if d:
+                deps[track] = "%s %d/%d" % (track, d.get("status", {}).get("readyReplicas", 0),
+                                           d["spec"].get("replicas", 0))
+        steps = len(ro.get("spec", {}).get("strategy", {}).get("canary", {}).get("steps", []))
+        step = st.get("currentStep")
+        # status.currentStep is the index of the step in progress; people count from 1.
+        line = "rollout %-11s step %s/%d  weight %3s%%  pods: %s" % (
+            st.get("phase", "-"), "-" if step is None else min(step + 1, steps), steps,
+            st.get("canaryWeight", 0), ", ".join(deps.values()) or "none")
+        return line
+
+    def watch_until(self, done, timeout=120):
+        """Prints each new state until done() is true."""
+        last = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.state()
+            if line != last:
+                note(line)
+                last = line
+            if done():
+                return
+            time.sleep(0.25)
+        raise SystemExit("demo: timed out; operator log: %s" % self.oplog.name)
+
+    def phase(self, name):
+        r = self.get("release", name) or {}
+        return r.get("status", {}).get("phase")
+
+    def intent(self, verb, target):
+        if self.plugin:
+            out = self.kubectl("tollgate", verb, target)
+            note("$ kubectl tollgate %s %s -> %s" % (verb, target, out.strip()))
+        else:
+            kind = "rollout" if verb == "promote" else "release"
+            self.kubectl("annotate", "--overwrite", kind, target,
+                         "tollgate.io/%s=%d" % (verb, time.time_ns()))
+            note("$ kubectl annotate %s %s tollgate.io/%s=<token>" % (kind, target, verb))
+
+    def run(self):
+        say("installing the CRDs")
+        self.kubectl("apply", "-f", os.path.join(ROOT, "crds"))
+        self.kubectl("wait", "--for=condition=Established", "crd/rollouts.tollgate.io",
+                     "crd/releases.tollgate.io")
+        say("starting the operator (log: %s)" % self.oplog.name)
+        self.start_operator()
+        say("applying the Rollout 'checkout': 10 replicas, canary 10% -> pause 3s -> 50% -> "
+            "pause until promote")
+        self.kubectl("apply", "-f", "-", input=ROLLOUT)
+        say("Release v1.4.2: the first Release of a Rollout goes straight to stable")
+        self.kubectl("apply", "-f", "-", input=release(
+            "checkout-1-4-2", "v1.4.2-build.1187-9f3c2ab", "a", "First release."))
+        self.watch_until(lambda: self.phase("checkout-1-4-2") == "Succeeded")
+        say("Release v1.4.3: a canary, step by step")
+        self.kubectl("apply", "-f", "-", input=release(
+            "checkout-1-4-3", "v1.4.3-build.1190-4d2e1f0", "b",
+            "Card payments retry once on a gateway timeout."))
+        self.watch_until(lambda: self.state().startswith("rollout Paused") and
+                         (self.get("rollout", "checkout") or {}).get("status", {})
+                         .get("currentStep") == 3)  # the 4th step: pause until promote
+        say("the canary waits at 50% for a human: promote it")
+        self.intent("promote", "checkout")
+        self.watch_until(lambda: self.phase("checkout-1-4-3") == "Succeeded")
+        print("    %sRelease checkout-1-4-3 Succeeded: v1.4.3 is stable%s" % (GREEN, RESET))
+        say("Release v1.4.4: abort it mid-canary, and traffic goes back to stable")
+        self.kubectl("apply", "-f", "-", input=release(
+            "checkout-1-4-4", "v1.4.4-build.1201-77aa0c1", "c", "A change we will not keep."))
+        self.watch_until(lambda: (self.get("rollout", "checkout") or {}).get("status", {})
+                         .get("canaryWeight", 0) >= 10)
+        self.intent("abort", "checkout" if self.plugin else "checkout-1-4-4")
+        self.watch_until(lambda: self.phase("checkout-1-4-4") == "RolledBack")
+        print("    %sRelease checkout-1-4-4 RolledBack: all traffic on v1.4.3 again%s"
+              % (RED, RESET))
+        say("what kubectl shows")
+        print(self.kubectl("get", "rollouts,releases"))
+        print(self.kubectl("get", "events", "--sort-by=.lastTimestamp"))
+        if self.plugin:
+            print(self.kubectl("tollgate", "history", "checkout"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description="the narrated tollgate demo")
+    ap.add_argument("--tollgate", required=True, help="the tollgate binary")
+    ap.add_argument("--plugin", help="the kubectl-tollgate binary, if built")
+    args = ap.parse_args()
+    plugin_dir = None
+    if args.plugin and os.path.exists(args.plugin):
+        plugin_dir = tempfile.mkdtemp(prefix="tollgate-demo-bin-")
+        os.symlink(os.path.abspath(args.plugin), os.path.join(plugin_dir, "kubectl-tollgate"))
+    say("starting kubesim, the local Kubernetes API server (TLS, token auth)")
+    with Kubesim(tls=True, token="demo-token", ready_delay=0.5) as sim:
+        note("API server at %s" % sim.url)
+        demo = Demo(sim, args.tollgate, plugin_dir)
+        try:
+            demo.run()
+        finally:
+            demo.stop_operator()
+            if plugin_dir:
+                shutil.rmtree(plugin_dir, ignore_errors=True)
+    os.unlink(demo.oplog.name)
+    say("done: the demo cleaned up after itself (run it again any time)")
+
+
+if __name__ == "__main__":
+    main()
