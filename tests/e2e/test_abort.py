@@ -97,7 +97,8 @@ class AbortTest(E2ETestCase):
         rel = env.release("web-2")
         self.assertEqual(rel["status"]["phase"], "RolledBack")
         self.assertTrue(rel["status"].get("finishedAt"))
-        self.assertIn("RolledBack", [e["reason"] for e in env.events("web-2", "Release")])
+        env.wait(lambda: "RolledBack" in [e["reason"] for e in env.events("web-2", "Release")],
+                 timeout=5, message="a RolledBack Event")
         # a second abort with the same token, or on an ended Release, changes nothing
         env.kubectl("wait", "--for=jsonpath={.status.phase}=RolledBack", "release/web-2",
                     "--timeout=5s")

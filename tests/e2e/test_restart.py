@@ -2,6 +2,11 @@
 rollout from where it stopped (all state is in status): a timed pause keeps its start
 (status.pauseStartedAt) and is not restarted, a manual pause still waits for promote, and no
 step is repeated (each step's Event exactly once, status timestamps unchanged).
+
+The operator reconciles before all its caches are synced (see
+test_restart_with_a_slow_release_list, an expected failure). So that the main scenario tests
+the continuation itself, it slows kubesim's LIST of Rollouts while the operator restarts: the
+Releases and Deployments are then in the caches before the first reconcile.
 """
 
 import collections
@@ -31,7 +36,16 @@ class RestartTest(E2ETestCase):
                 "step": get(ro, "status", "currentStep"),
                 "stable": self.track("web-stable"), "canary": self.track("web-canary")}
 
-    def test_sigkill_mid_rollout_then_restart(self):
+    def restart(self, slow_list, seconds=0.6):
+        """Restart the operator with kubesim's LIST of `slow_list` slowed by `seconds`."""
+        env = self.env
+        env.sim.control("latency", {"verb": "list", "path": "/%s$" % slow_list,
+                                    "seconds": seconds})
+        env.start_operator()
+        time.sleep(seconds + 0.3)
+        env.sim.control("latency", {"seconds": 0})
+
+    def start_v2(self):
         env = self.env
         env.apply(rollout_yaml("web", canary_strategy(STEPS)))
         env.apply(release_yaml("web-1", "web", "v1.0.0", image("registry.example/web", 1)))
@@ -39,6 +53,38 @@ class RestartTest(E2ETestCase):
                  and env.rollout_phase("web") == "Healthy")
         trace = env.trace(self.observe)
         env.apply(release_yaml("web-2", "web", "v2.0.0", image("registry.example/web", 2)))
+        return trace
+
+    # BUG (operator, runtime/reconciler): `tollgate run` starts reconciling as soon as the
+    # Rollouts are listed, before the Release and Deployment caches are synced. A restarted
+    # operator then plans against a world without the Release in flight and without the
+    # Deployments: it POSTs web-stable again (409 AlreadyExists, "applying an action failed"),
+    # treats the in-flight web-2 as deleted (rolls back: canary 5 -> 0/1, stable 5 -> 9), and when
+    # the Releases arrive starts web-2 again from step 0 (steps repeated, traffic moved back).
+    # Seen without any injected latency too (the plain restart test failed this way once in
+    # three parallel runs). Expected: no reconcile before every cache has synced; after a
+    # restart at a manual pause nothing is written at all.
+    @unittest.expectedFailure
+    def test_restart_with_a_slow_release_list(self):
+        env = self.env
+        trace = self.start_v2()
+        s = trace.wait_for(lambda s: s["step"] == 3 and s["rollout"] == "Paused"
+                           and s["canary"] == (5, 5, "v2"), message="at the manual pause")
+        env.wait(lambda: [e for e in env.events("web-2", "Release")
+                          if e["message"] == "Step 4/4: pause until promote"])
+        time.sleep(0.3)
+        self.assertEqual(env.op.kill(), -9)
+        env.sim.clear_request_log()
+        self.restart("releases", 0.8)
+        time.sleep(1.0)
+        trace.stop()
+        self.assertEqual(dedupe(trace.states[trace.states.index(s):], lambda x: x), [s],
+                         "the restart moved the rollout:\n" + trace.format())
+        self.assertEqual([(r["method"], r["path"]) for r in env.operator_writes()], [])
+
+    def test_sigkill_mid_rollout_then_restart(self):
+        env = self.env
+        trace = self.start_v2()
 
         # 1. killed during the timed pause (step 1)
         trace.wait_for(lambda s: s["step"] == 1 and s["rollout"] == "Paused",
@@ -52,9 +98,9 @@ class RestartTest(E2ETestCase):
         started_at = env.release("web-2")["status"]["startedAt"]
         t_kill = time.monotonic()
         self.assertEqual(env.op.kill(), -9)
-        time.sleep(0.5)
+        time.sleep(0.3)
         self.assertEqual(trace.last()["step"], 1, "moved without an operator")
-        env.start_operator()
+        self.restart("rollouts", 0.3)
         s = trace.wait_for(lambda s: s["step"] == 3 and s["rollout"] == "Paused"
                            and s["canary"] == (5, 5, "v2"), message="at the manual pause")
         self.assertEqual(s["stable"], (5, 5, "v1"))
@@ -69,8 +115,8 @@ class RestartTest(E2ETestCase):
                           if e["message"] == "Step 4/4: pause until promote"],
                  message="the manual pause's Event")
         self.assertEqual(env.op.kill(), -9)
-        env.start_operator()
-        time.sleep(1.0)
+        self.restart("rollouts")
+        time.sleep(0.5)
         self.assertEqual(trace.last(), s, "the restarted operator moved past a manual pause")
         env.promote("web")
         trace.wait_for(lambda s: s["release"] == "Succeeded" and s["rollout"] == "Healthy"
