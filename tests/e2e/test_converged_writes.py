@@ -45,7 +45,7 @@ class ConvergedWritesTest(E2ETestCase):
     def reconciles(self):
         return self.env.op.metric("tollgate_reconcile_total")
 
-    def wait_idle(self, quiet=1.0, timeout=15):
+    def wait_idle(self, quiet=0.6, timeout=15):
         """Until the operator has neither reconciled nor written for `quiet` seconds."""
         deadline = time.monotonic() + timeout
         last, since = self.reconciles(), time.monotonic()
