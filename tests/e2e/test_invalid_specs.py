@@ -138,6 +138,33 @@ class InvalidSpecTest(E2ETestCase):
         self.assertEqual(ro["status"]["stableRelease"], "web-1")
         self.assertFalse(ro["status"].get("currentRelease"))
 
+    def test_release_spec_is_immutable_once_started(self):
+        env = self.env
+        env.apply(rollout_yaml("web", canary_strategy(STEPS)))
+        env.apply(release_yaml("web-1", "web", "v1.0.0", image("registry.example/web", 1)))
+        env.wait(lambda: env.release_phase("web-1") == "Succeeded"
+                 and env.rollout_phase("web") == "Healthy")
+        img2 = image("registry.example/web", 2)
+        env.apply(release_yaml("web-2", "web", "v2.0.0", img2))
+        env.wait(lambda: env.rollout_phase("web") == "Paused", message="v2 at its pause")
+        hash0 = env.release("web-2")["status"]["specHash"]
+        env.apply(release_yaml("web-2", "web", "v2.0.0", image("registry.example/web", 3)))
+        c = env.wait(lambda: get(condition(env.release("web-2"), "InvalidSpec"), "status")
+                     == "True" and condition(env.release("web-2"), "InvalidSpec"),
+                     message="web-2 InvalidSpec after a spec change")
+        self.assertEqual(c["reason"], "SpecImmutable")
+        self.assertIn("spec changed after delivery started", c["message"])
+        time.sleep(0.3)
+        # delivery goes on with the original spec
+        self.assertEqual(env.deployment_image("web-canary"), img2)
+        rel = env.release("web-2")
+        self.assertEqual(rel["status"]["specHash"], hash0)
+        self.assertEqual(rel["status"]["phase"], "Paused")
+        env.promote("web")
+        env.wait(lambda: env.release_phase("web-2") == "Succeeded"
+                 and env.rollout_phase("web") == "Healthy", message="web-2 Succeeded")
+        self.assertEqual(env.deployment_image("web-stable"), img2)
+
 
 if __name__ == "__main__":
     unittest.main()
