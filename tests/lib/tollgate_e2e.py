@@ -102,6 +102,8 @@ class Operator:
         if not TOLLGATE_BIN:
             raise unittest.SkipTest("TOLLGATE_BIN is not set")
         self.sim = sim
+        # `--listen 127.0.0.1:0` would do, but the operator logs no port ("operator started"
+        # says "port":"listening"), so a free port is picked here
         self.port = free_port()
         fd, self.log_path = tempfile.mkstemp(prefix="tollgate-op-", suffix=".log", dir=log_dir)
         self.log_file = os.fdopen(fd, "wb")
@@ -405,7 +407,10 @@ class Env:
             time.sleep(0.05)
 
     def trace(self, observe, interval=0.03):
+        """A started StepTrace of observe() (every distinct state, in order)."""
         return StepTrace(observe, interval).start()
+
+    step_trace = trace
 
     # -- request log --------------------------------------------------------------------------
     def operator_writes(self, include_events=False):
