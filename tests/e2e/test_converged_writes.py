@@ -69,7 +69,31 @@ class ConvergedWritesTest(E2ETestCase):
                      and env.rollout_phase("web") == "Healthy", message="web-%d stable" % n)
         self.wait_idle()
 
+    def assert_ownership(self):
+        """Everything the operator made: managed-by label and a controller ownerReference to
+        the Rollout (issue 4)."""
+        env = self.env
+        made = env.raw("/apis/apps/v1/namespaces/default/deployments")["items"] + \
+            env.raw("/api/v1/namespaces/default/services")["items"] + \
+            [i for i in env.raw("/apis/networking.k8s.io/v1/namespaces/default/ingresses")["items"]
+             if i["metadata"]["name"] != "web"]
+        self.assertTrue(made)
+        for o in made:
+            meta = o["metadata"]
+            if meta["name"] == "kubernetes":
+                continue
+            with self.subTest(kind=o.get("kind"), name=meta["name"]):
+                self.assertEqual(meta.get("labels", {}).get("app.kubernetes.io/managed-by"),
+                                 "tollgate")
+                self.assertEqual(meta.get("labels", {}).get("tollgate.io/rollout"), "web")
+                self.assertEqual([(r["kind"], r["name"], r.get("controller"),
+                                   r.get("blockOwnerDeletion")) for r in meta["ownerReferences"]],
+                                 [("Rollout", "web", True, True)])
+                self.assertEqual(meta["ownerReferences"][0]["uid"],
+                                 env.rollout("web")["metadata"]["uid"])
+
     def touch_and_check(self, objects):
+        self.assert_ownership()
         env = self.env
         env.sim.clear_request_log()
         before = self.reconciles()
