@@ -161,9 +161,9 @@ class CanaryReplicasTest(E2ETestCase):
         for h in hist:
             self.assertLessEqual(h["startedAt"], h["finishedAt"])
         # every phase change is an Event
-        reasons = [e["reason"] for e in env.events("web-2", "Release")]
-        for r in ("Progressing", "Paused", "Succeeded"):
-            self.assertIn(r, reasons)
+        env.wait(lambda: {"Progressing", "Paused", "Succeeded"} <=
+                 {e["reason"] for e in env.events("web-2", "Release")}, timeout=5,
+                 message="an Event for each phase of web-2")
         # kubectl get shows the printer columns
         out = env.kubectl("get", "tgro", "web").stdout
         self.assertRegex(out, r"web\s+Canary\s+web-2\s+")

@@ -69,6 +69,9 @@ class InvalidSpecTest(E2ETestCase):
                   if "/deployments" in r["path"] or "/services" in r["path"]]
         self.assertEqual(writes, [])
         # the Warning is not repeated by later reconciles
+        env.wait(lambda: len([e for e in env.events("web", "Rollout")
+                              if e["type"] == "Warning"]) >= 2, timeout=5,
+                 message="the InvalidSpec and Degraded Warnings")
         seen = [(e["reason"], e["type"], e.get("count")) for e in env.events("web", "Rollout")
                 if e["type"] == "Warning"]
         self.assertEqual(sorted(seen), [("Degraded", "Warning", 1), ("InvalidSpec", "Warning", 1)])

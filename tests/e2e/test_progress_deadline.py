@@ -77,7 +77,9 @@ class ProgressDeadlineTest(E2ETestCase):
         self.assertFalse(ro["status"].get("currentRelease"))
         self.assertEqual([(h["release"], h["result"]) for h in ro["status"]["history"]],
                          [("web-2", "Failed"), ("web-1", "Succeeded")])
-        warn = [e for e in env.events("web-2", "Release") if e["type"] == "Warning"]
+        # Events are written after the status (plan.c), so wait for it
+        warn = env.wait(lambda: [e for e in env.events("web-2", "Release")
+                                 if e["type"] == "Warning"], timeout=5, message="Warning Event")
         self.assertEqual([e["reason"] for e in warn], ["Failed"])
         # kubectl wait sees the failure
         env.kubectl("wait", "--for=condition=Failed", "release/web-2", "--timeout=5s")

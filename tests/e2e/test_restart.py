@@ -135,6 +135,8 @@ class RestartTest(E2ETestCase):
                          [("web-2", "Succeeded"), ("web-1", "Succeeded")])
         self.assertEqual(ro["status"]["history"][0]["startedAt"], started_at)
         # no step repeated: each step's Events exactly once
+        env.wait(lambda: "Succeeded" in [e["reason"] for e in env.events("web-2", "Release")],
+                 timeout=5, message="the Succeeded Event (the last one)")
         counts = collections.Counter()
         for e in env.events("web", "Rollout") + env.events("web-2", "Release"):
             counts[(e["involvedObject"]["kind"], e["reason"], e["message"])] += e.get("count") or 1
