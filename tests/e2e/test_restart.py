@@ -64,7 +64,6 @@ class RestartTest(E2ETestCase):
     # Seen without any injected latency too (the plain restart test failed this way once in
     # three parallel runs). Expected: no reconcile before every cache has synced; after a
     # restart at a manual pause nothing is written at all.
-    @unittest.expectedFailure
     def test_restart_with_a_slow_release_list(self):
         env = self.env
         trace = self.start_v2()
