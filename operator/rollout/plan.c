@@ -358,6 +358,66 @@ static void plan_valid(struct plan_ctx *ctx)
     rollout_conditions(ctx, &flight);
 }
 
+/*
+ * Releases that cannot start because of their Rollout (invalid, or missing): Pending, saying
+ * why. A Release already past Pending keeps its phase: nothing is touched while the Rollout
+ * cannot be acted on.
+ */
+static void releases_waiting(struct plan_ctx *ctx, const char *reason, const char *msg)
+{
+    for (size_t i = 0; i < ctx->n_rels; i++) {
+        struct plan_rel *rel = &ctx->rels[i];
+        const char *phase = jstr(rel->status, "phase");
+        if (rel->deleting || (phase && !streq(phase, PHASE_PENDING)))
+            continue;
+        jset_str(ctx, rel->status, "phase", PHASE_PENDING);
+        jset_str(ctx, rel->status, "message", msg);
+        rel->reason = reason;
+    }
+}
+
+int tg_plan_orphans(const struct tg_plan_input *in, struct tg_plan **out)
+{
+    struct plan_ctx ctx;
+    char msg[512];
+    int rc;
+
+    *out = NULL;
+    memset(&ctx, 0, sizeof(ctx));
+    if (!in || !in->rollout)
+        return tg_error_set(TG_EINVALID, "plan: no Rollout name");
+    ctx.plan = calloc(1, sizeof(*ctx.plan));
+    if (!ctx.plan)
+        return tg_error_set(TG_ENOMEM, "plan: out of memory");
+    rc = setup(&ctx, in);
+    if (rc == 0) {
+        snprintf(msg, sizeof(msg), "Waiting: Rollout %s does not exist", ctx.name);
+        releases_waiting(&ctx, "RolloutNotFound", msg);
+        release_patches(&ctx);
+        for (size_t i = 0; i < ctx.events.n_actions; i++) {
+            struct tg_action *a = plan_push(&ctx, ctx.plan);
+            if (!a)
+                break;
+            *a = ctx.events.actions[i];
+            memset(&ctx.events.actions[i], 0, sizeof(ctx.events.actions[i]));
+        }
+        rc = ctx.err;
+    }
+    for (size_t i = 0; i < ctx.events.n_actions; i++)
+        action_clear(&ctx.events.actions[i]);
+    free(ctx.events.actions);
+    for (size_t i = 0; i < ctx.n_rels; i++)
+        json_object_put(ctx.rels[i].status);
+    free(ctx.rels);
+    json_object_put(ctx.status);
+    if (rc < 0) {
+        tg_plan_free(ctx.plan);
+        return rc;
+    }
+    *out = ctx.plan;
+    return 0;
+}
+
 int tg_plan_build(const struct tg_plan_input *in, struct tg_plan **out)
 {
     struct plan_ctx ctx;
@@ -377,6 +437,8 @@ int tg_plan_build(const struct tg_plan_input *in, struct tg_plan **out)
         char *joined = in->errors ? tg_field_errors_join(in->errors) : NULL;
         rollout_invalid(&ctx, "InvalidSpec", joined ? joined : "The spec is invalid");
         free(joined);
+        releases_waiting(&ctx, "RolloutInvalid", "Waiting: the Rollout's spec is invalid");
+        release_patches(&ctx);
     } else {
         plan_valid(&ctx);
         release_patches(&ctx);

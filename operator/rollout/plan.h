@@ -103,6 +103,14 @@ struct tg_plan {
  */
 int tg_plan_build(const struct tg_plan_input *in, struct tg_plan **out);
 
+/*
+ * Plans the status of Releases whose Rollout does not exist: each one not yet started becomes
+ * Pending with reason RolloutNotFound. in->rollout is a stand-in object carrying only
+ * metadata.name and metadata.namespace of the missing Rollout; in->spec and in->objects are
+ * ignored. Returns as tg_plan_build.
+ */
+int tg_plan_orphans(const struct tg_plan_input *in, struct tg_plan **out);
+
 /* Frees a plan and everything it holds. NULL is fine. */
 void tg_plan_free(struct tg_plan *plan);
 

@@ -156,10 +156,11 @@ static void idle(struct plan_ctx *ctx)
                           track_template(ctx, image, stable_container(ctx), TG_LABEL_TRACK, STABLE),
                           stable_drifted(ctx, find_object(ctx, "Deployment", stable), image), r);
     json_object *c = find_object(ctx, "Deployment", canary);
-    if (c)
-        c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
+    /* Traffic leaves the canary before its pods do: the route is written first. */
     ensure_routing_objects(ctx);
     set_weight(ctx, 0, s, c);
+    if (c)
+        c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
     if (deployment_ready(s, NULL, r)) {
         retire(ctx, "blue");
         retire(ctx, "green");
@@ -226,13 +227,14 @@ static void finish(struct plan_ctx *ctx, struct plan_flight *f)
     int router = (int)jint(ctx->status, "canaryWeight", 0);
     int c_replicas = (int)jint(c, "spec.replicas", 0);
     if (f->rollback) {
-        if (c)
-            c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
         router = 0;
         c_replicas = 0;
     }
+    /* Traffic leaves the canary before its pods do: the route is written first. */
     ensure_routing_objects(ctx);
     set_weight(ctx, router, s, c);
+    if (f->rollback && c)
+        c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
     if (f->rollback)
         rel_set_phase(ctx, f->rel, PHASE_SUCCEEDED, "RollingBack",
                       "Redeploying as stable (rollback)");
@@ -328,10 +330,18 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
     }
     int want_s = r;
     if (spec->canary.routing.kind == TG_ROUTING_REPLICAS) {
+        /*
+         * Capacity never drops behind the Service: the track that grows is ready before the
+         * one that shrinks gives up pods. Stable waits for a growing canary; a shrinking canary
+         * (a new Release superseding one further along) waits for stable.
+         */
         want_s = stable_replicas(r, target);
         int have = (int)jint(s, "spec.replicas", r);
         if (!deployment_ready(c, hash, want_c) && have > want_s)
             want_s = have > r ? r : have;
+        int have_c = (int)jint(c, "spec.replicas", 0);
+        if (have_c > want_c && want_s > have && !deployment_ready(s, NULL, want_s))
+            want_c = have_c;
     }
     const char *simage = stable_image(ctx);
     s = ensure_deployment(

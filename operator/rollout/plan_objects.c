@@ -254,6 +254,10 @@ json_object *ensure_deployment(struct plan_ctx *ctx, const char *name, const cha
         jset(ctx, body, "metadata", our_metadata(ctx, name, label, value));
         jset_int(ctx, body, "spec.replicas", replicas);
         jset(ctx, body, "spec.selector.matchLabels", pod_selector(ctx, label, value));
+        /* A track never serves with fewer ready pods than it was asked for while it updates. */
+        jset_str(ctx, body, "spec.strategy.type", "RollingUpdate");
+        jset_int(ctx, body, "spec.strategy.rollingUpdate.maxUnavailable", 0);
+        jset_str(ctx, body, "spec.strategy.rollingUpdate.maxSurge", "25%");
         jset(ctx, body, "spec.template", tmpl);
         emit_create(ctx, body);
         return NULL;

@@ -351,6 +351,37 @@ static void apply_next(struct run *run)
 
 /* ---- observe and plan ----------------------------------------------------------------------- */
 
+/* The Rollout is missing: plans and applies the status of the Releases that name it. */
+static void plan_orphans(struct run *run)
+{
+    struct releases rels = {0};
+    struct tg_plan_input in = {0};
+    json_object *standin = json_object_new_object();
+    json_object *meta = json_object_new_object();
+    int rc;
+
+    json_object_object_add(meta, "name", json_object_new_string(run->name));
+    json_object_object_add(meta, "namespace", json_object_new_string(run->ns));
+    json_object_object_add(standin, "metadata", meta);
+    rels.rollout = run->name;
+    rc = tg_cache_each(run->r->caches.releases, TG_CACHE_BY_NAMESPACE, run->ns, release_visit,
+                       &rels);
+    if (!rc && rels.len) {
+        in.rollout = standin;
+        in.releases = rels.items;
+        in.n_releases = rels.len;
+        in.now_ms = tg_clock_wall_ms(tg_manager_clock(run->r->manager));
+        rc = tg_plan_orphans(&in, &run->plan);
+    }
+    releases_free(&rels);
+    json_object_put(standin);
+    if (rc || !run->plan) {
+        finish(run, rc ? tg_reconcile_err(rc) : tg_reconcile_ok());
+        return;
+    }
+    apply_next(run);
+}
+
 static void start(void *ctx, const char *key,
                   void (*done)(void *arg, const struct tg_reconcile_result *r), void *done_arg)
 {
@@ -367,9 +398,9 @@ static void start(void *ctx, const char *key,
 
     r->stats.reconciles++;
     rollout = tg_cache_get(r->caches.rollouts, key);
-    if (!rollout || !slash) {
+    if (!slash) {
         struct tg_reconcile_result ok = {0};
-        done(done_arg, &ok); /* deleted: its children go with it (ownerReferences) */
+        done(done_arg, &ok);
         return;
     }
     if (!(run = calloc(1, sizeof(*run)))) {
@@ -383,6 +414,12 @@ static void start(void *ctx, const char *key,
     snprintf(run->ns, sizeof(run->ns), "%.*s", (int)(slash - key), key);
     snprintf(run->name, sizeof(run->name), "%s", slash + 1);
 
+    if (!rollout) {
+        /* Deleted, or never made: its children go with it (ownerReferences); Releases that
+         * name it are told they wait for it. */
+        plan_orphans(run);
+        return;
+    }
     rc = tg_rollout_spec_parse(rollout, &spec, &errs);
     if (rc == TG_ENOMEM)
         goto fail;

@@ -114,7 +114,6 @@ class AbortTest(E2ETestCase):
     # before the route's weights go back to 100/0, so the route briefly sends 50 % of the
     # traffic to web-canary with no pods behind it; plan_canary.c says a rollback "sends all
     # traffic to stable first". Expected: the route write precedes the canary's scale-down.
-    @unittest.expectedFailure
     def test_abort_moves_traffic_before_scaling_the_canary_down(self):
         env = self.env
         trace = self.start_v2_at_50()

@@ -114,7 +114,6 @@ class GatewayAPICanaryTest(WalkTestCase):
     # scale to 0 is written before the router's weight goes back to 0 (ensure_deployment(canary,
     # 0) precedes ensure_routing_objects/set_weight(0)), so for a moment the route sends the
     # canary's whole share (50 %) to a Service with no pods. Expected: weight 0 first.
-    @unittest.expectedFailure
     def test_route_back_to_stable_before_the_canary_scales_to_zero(self):
         # plan_canary.c: "the canary's share goes back to stable, the canary scales to 0"
         for s in self.states:

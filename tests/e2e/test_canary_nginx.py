@@ -107,7 +107,6 @@ class NginxCanaryTest(WalkTestCase):
     # scaled to 0 before the canary Ingress's canary-weight goes back to "0"
     # (ensure_deployment(canary, 0) precedes ensure_routing_objects/set_weight(0)): for a moment
     # NGINX sends 50 % of the traffic to web-canary, which has no pods. Expected: weight "0" first.
-    @unittest.expectedFailure
     def test_weight_back_to_0_before_the_canary_scales_to_zero(self):
         for s in self.states:
             if s["canary"] and s["canary"][0] == 0:

@@ -94,7 +94,6 @@ class InvalidSpecTest(E2ETestCase):
     # docs/api.md says "Pending: accepted, but another Release is in flight, or the Rollout is
     # missing or invalid". Same for a Release naming a Rollout that does not exist (nothing
     # reconciles it). Expected: status.phase Pending with a message saying why.
-    @unittest.expectedFailure
     def test_release_of_an_invalid_or_missing_rollout_is_pending(self):
         env = self.env
         bad = rollout_yaml("web", canary_strategy(STEPS)).replace(

@@ -29,6 +29,7 @@
 
 #include <cmocka.h>
 #include <dirent.h>
+#include <string.h>
 
 #include "plan_testlib.h"
 #include "util/error.h"
@@ -407,6 +408,47 @@ static void test_bad_input(void **state)
 }
 
 /* The rendering of each kind of action that the fixtures and the debug log rely on. */
+/* A Release naming a Rollout that does not exist waits for it; one already started is left. */
+static void test_orphans(void **state)
+{
+    json_object *standin = json_tokener_parse("{\"metadata\": {\"name\": \"ghost\", "
+                                              "\"namespace\": \"shop\"}}");
+    json_object *fresh =
+        json_tokener_parse("{\"metadata\": {\"name\": \"ghost-1\", \"namespace\": \"shop\", "
+                           "\"generation\": 1}, \"spec\": {\"rollout\": \"ghost\"}}");
+    json_object *started = json_tokener_parse(
+        "{\"metadata\": {\"name\": \"ghost-0\", \"namespace\": \"shop\"}, "
+        "\"spec\": {\"rollout\": \"ghost\"}, \"status\": {\"phase\": \"Succeeded\"}}");
+    struct tg_plan_release rels[2] = {{fresh, NULL, NULL}, {started, NULL, NULL}};
+    struct tg_plan_input in = {
+        .rollout = standin, .releases = rels, .n_releases = 2, .now_ms = 1764151200000};
+    struct tg_plan *plan;
+
+    (void)state;
+    assert_int_equal(tg_plan_orphans(&in, &plan), 0);
+    int pending = 0;
+    for (size_t i = 0; i < plan->n_actions; i++) {
+        const struct tg_action *a = &plan->actions[i];
+        json_object *st = json_object_object_get(a->body, "status");
+        const char *phase = json_object_get_string(json_object_object_get(st, "phase"));
+        assert_int_equal(a->kind, TG_ACTION_PATCH_STATUS);
+        if (strcmp(a->name, "ghost-0") == 0) {
+            assert_null(phase); /* already delivered: its phase stays */
+            continue;
+        }
+        assert_string_equal(a->name, "ghost-1");
+        assert_string_equal(phase, "Pending");
+        assert_string_equal(json_object_get_string(json_object_object_get(st, "message")),
+                            "Waiting: Rollout ghost does not exist");
+        pending++;
+    }
+    tg_plan_free(plan);
+    assert_int_equal(pending, 1);
+    json_object_put(standin);
+    json_object_put(fresh);
+    json_object_put(started);
+}
+
 static void test_action_json(void **state)
 {
     struct tg_action a = {
@@ -444,10 +486,9 @@ static void test_action_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixtures),
-        cmocka_unit_test(test_canary_rounding),
-        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_action_json),
+        cmocka_unit_test(test_fixtures),  cmocka_unit_test(test_canary_rounding),
+        cmocka_unit_test(test_bad_input), cmocka_unit_test(test_action_json),
+        cmocka_unit_test(test_orphans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
