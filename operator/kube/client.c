@@ -73,27 +73,7 @@ const char *tg_verb_name(enum tg_verb verb)
 
 int tg_client_map_status(long status)
 {
-    if (status >= 200 && status < 300)
-        return 0;
-    switch (status) {
-    case 400:
-    case 422:
-        return TG_EINVALID;
-    case 401:
-        return TG_EUNAUTHORIZED;
-    case 403:
-        return TG_EFORBIDDEN;
-    case 404:
-        return TG_ENOTFOUND;
-    case 409:
-        return TG_ECONFLICT;
-    case 410:
-        return TG_EGONE;
-    case 429:
-        return TG_ETRANSIENT;
-    default:
-        return status >= 500 && status < 600 ? TG_ETRANSIENT : TG_EINVALID;
-    }
+    return tg_error_from_http(status);
 }
 
 bool tg_client_retry_delay(const struct tg_retry_policy *p, unsigned attempts, long retry_after_s,

@@ -184,11 +184,7 @@ const char *tg_client_server(const struct tg_client *c);
  */
 int tg_client_build_path(const struct tg_client_request *req, struct tg_buf *out);
 
-/*
- * THE mapping of HTTP statuses to TG_E* codes: 2xx 0; 400, 422 TG_EINVALID; 401
- * TG_EUNAUTHORIZED; 403 TG_EFORBIDDEN; 404 TG_ENOTFOUND; 409 TG_ECONFLICT; 410 TG_EGONE; 429
- * and 5xx TG_ETRANSIENT; anything else TG_EINVALID.
- */
+/* The HTTP status mapping (tg_error_from_http in util/error.h), as the client applies it. */
 int tg_client_map_status(long status);
 
 /* How retries are spaced; the client fills it from its options. */

@@ -73,30 +73,6 @@ const char *tg_watch_type_name(enum tg_watch_type type)
     return "UNKNOWN";
 }
 
-int tg_watch_status_code_error(int http_code)
-{
-    switch (http_code) {
-    case 400:
-    case 422:
-        return TG_EINVALID;
-    case 401:
-        return TG_EUNAUTHORIZED;
-    case 403:
-        return TG_EFORBIDDEN;
-    case 404:
-        return TG_ENOTFOUND;
-    case 409:
-        return TG_ECONFLICT;
-    case 410:
-        return TG_EGONE;
-    case 504:
-        return TG_ETIMEOUT;
-    default:
-        /* 429, 500, 503 and anything unexpected: the watch is simply restarted later. */
-        return TG_ETRANSIENT;
-    }
-}
-
 /* Records err as the sticky failure and returns it. */
 static int fail(struct tg_watch *w, int err)
 {
@@ -127,7 +103,8 @@ static int status_error(struct json_object *status)
         reason = get_string(status, "reason");
         message = get_string(status, "message");
     }
-    int err = tg_watch_status_code_error(code);
+    /* A Status without a code: the watch is simply restarted later. */
+    int err = code ? tg_error_from_http(code) : TG_ETRANSIENT;
     if (code == 0 && reason && (!strcmp(reason, "Expired") || !strcmp(reason, "Gone")))
         err = TG_EGONE;
     return tg_error_set(err, "watch ERROR event: %s (reason %s, code %d)",

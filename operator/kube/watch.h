@@ -102,11 +102,4 @@ int tg_watch_set_resource_version(struct tg_watch *w, const char *rv);
 /* The name of an event type ("ADDED"); "UNKNOWN" for anything else. Never NULL. */
 const char *tg_watch_type_name(enum tg_watch_type type);
 
-/*
- * Maps an HTTP status code (as found in a Kubernetes Status object) to a TG_E* code.
- * TODO(merge): the REST client owns the single HTTP-to-TG_E* table; this one covers what a
- * watch ERROR carries and should call it once both modules are on one branch.
- */
-int tg_watch_status_code_error(int http_code);
-
 #endif

@@ -113,19 +113,6 @@ static void fail(struct plan_ctx *ctx, struct plan_flight *f)
     idle(ctx);
 }
 
-static bool deadline_passed(struct plan_ctx *ctx)
-{
-    int64_t started = jtime(ctx->status, "stepStartedAt");
-    int64_t deadline = started + (int64_t)ctx->spec->progress_deadline_seconds * 1000;
-
-    if (started <= 0)
-        return false;
-    if (ctx->now >= deadline)
-        return true;
-    requeue_at(ctx, deadline);
-    return false;
-}
-
 static void first(struct plan_ctx *ctx, struct plan_flight *f)
 {
     char dep[80], hash[65];

@@ -103,20 +103,6 @@ static void advance(struct plan_ctx *ctx, size_t *step)
     jset(ctx, ctx->status, "pauseStartedAt", NULL);
 }
 
-/* True when the delivery has missed its deadline; requeues at the deadline otherwise. */
-static bool deadline_passed(struct plan_ctx *ctx)
-{
-    int64_t started = jtime(ctx->status, "stepStartedAt");
-    int64_t deadline = started + (int64_t)ctx->spec->progress_deadline_seconds * 1000;
-
-    if (started <= 0)
-        return false;
-    if (ctx->now >= deadline)
-        return true;
-    requeue_at(ctx, deadline);
-    return false;
-}
-
 static void fail(struct plan_ctx *ctx, struct plan_flight *flight, const char *what)
 {
     char msg[256];

@@ -37,6 +37,7 @@
 #define time_format               tg_plan_time_format
 #define jtime                     tg_plan_jtime
 #define requeue_at                tg_plan_requeue_at
+#define deadline_passed           tg_plan_deadline_passed
 #define emit_create               tg_plan_emit_create
 #define emit_patch                tg_plan_emit_patch
 #define emit_event                tg_plan_emit_event
@@ -164,6 +165,10 @@ void time_format(int64_t ms, char *buf, size_t n);
 int64_t jtime(json_object *obj, const char *path);
 /* Asks to look again at the wall-clock time at (ignored when at <= 0). */
 void requeue_at(struct plan_ctx *ctx, int64_t at);
+
+/* True when the delivery missed progressDeadlineSeconds counted from status.stepStartedAt;
+ * otherwise asks for a requeue at the deadline. */
+bool deadline_passed(struct plan_ctx *ctx);
 
 /* ---- actions (plan_util.c) ---- */
 

@@ -336,3 +336,16 @@ void release_event(struct plan_ctx *ctx, const struct plan_rel *rel, bool warnin
            warning, reason, fmt, ap);
     va_end(ap);
 }
+
+bool deadline_passed(struct plan_ctx *ctx)
+{
+    int64_t started = jtime(ctx->status, "stepStartedAt");
+    int64_t deadline = started + (int64_t)ctx->spec->progress_deadline_seconds * 1000;
+
+    if (started <= 0)
+        return false;
+    if (ctx->now >= deadline)
+        return true;
+    requeue_at(ctx, deadline);
+    return false;
+}

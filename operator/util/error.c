@@ -9,6 +9,31 @@
 
 static _Thread_local char last[TG_ERROR_MAX];
 
+int tg_error_from_http(long status)
+{
+    if (status >= 200 && status < 300)
+        return 0;
+    switch (status) {
+    case 400:
+    case 422:
+        return TG_EINVALID;
+    case 401:
+        return TG_EUNAUTHORIZED;
+    case 403:
+        return TG_EFORBIDDEN;
+    case 404:
+        return TG_ENOTFOUND;
+    case 409:
+        return TG_ECONFLICT;
+    case 410:
+        return TG_EGONE;
+    case 429:
+        return TG_ETRANSIENT;
+    default:
+        return status >= 500 && status < 600 ? TG_ETRANSIENT : TG_EINVALID;
+    }
+}
+
 const char *tg_error_name(int code)
 {
     switch (code) {

@@ -27,6 +27,14 @@ enum {
     TG_ECANCELED = -14,    /* the operation was abandoned (shutdown) */
 };
 
+/*
+ * THE mapping of HTTP statuses (a response's, or the code of a Kubernetes Status) to TG_E*
+ * codes: 2xx 0; 400, 422 TG_EINVALID; 401 TG_EUNAUTHORIZED; 403 TG_EFORBIDDEN; 404
+ * TG_ENOTFOUND; 409 TG_ECONFLICT; 410 TG_EGONE; 429 and 5xx TG_ETRANSIENT; anything else
+ * TG_EINVALID.
+ */
+int tg_error_from_http(long status);
+
 /* Returns the symbolic name of a code ("TG_ENOTFOUND"); never NULL. */
 const char *tg_error_name(int code);
 
