@@ -1,4 +1,5 @@
 /* tollgate: the operator's entry point: flags, sub-commands, and wiring of the parts. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@ struct flags {
     const char *lease_name;  /* run */
     const char *lease_ns;    /* run */
     bool leader_elect;       /* run */
+    uint64_t lease_ms;       /* run: 0 for the default (15 s) */
+    uint64_t renew_ms;       /* run: 0 for the default (10 s) */
+    uint64_t retry_ms;       /* run: 0 for the default (2 s) */
     double qps;              /* run: API client rate limit */
     unsigned burst;          /* run */
     unsigned max_concurrent; /* run: reconciles at once */
@@ -45,6 +49,9 @@ static void usage(FILE *out)
           "  --leader-elect true|false    elect a leader on a Lease (default true)\n"
           "  --lease-name NAME            (default tollgate-leader)\n"
           "  --lease-namespace NS         (default: the kubeconfig's namespace)\n"
+          "  --lease-duration D           a lease's validity (default 15s)\n"
+          "  --renew-deadline D           how long a leader tries to renew (default 10s)\n"
+          "  --retry-period D             how often to try to acquire or renew (default 2s)\n"
           "  --gateway-api auto|on|off    watch HTTPRoutes (auto: if the API is served)\n"
           "  --qps N --burst N            the API client's rate limit (default 20, 30)\n"
           "  --max-concurrent-reconciles N  (default 4)\n"
@@ -86,6 +93,27 @@ static int parse_count(const char *name, const char *v, unsigned *out)
     return 0;
 }
 
+/* Parses a duration flag: "15s", "500ms", "2m" or plain seconds; -1 with a message if bad. */
+static int parse_duration(const char *name, const char *v, uint64_t *out)
+{
+    char *end;
+    double n = strtod(v, &end);
+    double scale = 1000;
+
+    if (strcmp(end, "ms") == 0)
+        scale = 1;
+    else if (strcmp(end, "m") == 0)
+        scale = 60000;
+    else if (*end && strcmp(end, "s") != 0)
+        n = -1;
+    if (end == v || n <= 0 || n * scale > 86400000.0) {
+        fprintf(stderr, "tollgate: %s must be a duration such as 15s or 500ms\n", name);
+        return -1;
+    }
+    *out = (uint64_t)(n * scale);
+    return 0;
+}
+
 /* Returns -1 to go on, or the exit code when parsing ends the program. */
 static int parse_flags(int argc, char **argv, struct flags *f)
 {
@@ -124,6 +152,15 @@ static int parse_flags(int argc, char **argv, struct flags *f)
                 return 2;
             }
             f->leader_elect = strcmp(v, "true") == 0;
+        } else if ((v = flag_value("--lease-duration", argc, argv, &i))) {
+            if (parse_duration("--lease-duration", v, &f->lease_ms))
+                return 2;
+        } else if ((v = flag_value("--renew-deadline", argc, argv, &i))) {
+            if (parse_duration("--renew-deadline", v, &f->renew_ms))
+                return 2;
+        } else if ((v = flag_value("--retry-period", argc, argv, &i))) {
+            if (parse_duration("--retry-period", v, &f->retry_ms))
+                return 2;
         } else if ((v = flag_value("--qps", argc, argv, &i))) {
             char *end;
             f->qps = strtod(v, &end);
@@ -328,6 +365,9 @@ static int cmd_run(const struct flags *f)
     mopt.leader_elect = f->leader_elect;
     mopt.lease_name = f->lease_name;
     mopt.lease_namespace = f->lease_ns;
+    mopt.lease_duration_ms = f->lease_ms;
+    mopt.renew_deadline_ms = f->renew_ms;
+    mopt.retry_period_ms = f->retry_ms;
     if ((rc = tg_manager_new(&loop, &mopt, &m))) {
         fprintf(stderr, "tollgate: %s\n", tg_error_last());
         goto close_loop;

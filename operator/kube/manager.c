@@ -643,8 +643,10 @@ int tg_manager_start(struct tg_manager *m)
         m->leading = true;
         maybe_dispatch(m);
     }
-    tg_log(TG_LOG_INFO, "operator started", "server", tg_client_server(m->client), "port",
-           m->server ? "listening" : "none", "leader_election", m->leader ? "on" : "off");
+    char port[16];
+    snprintf(port, sizeof(port), "%d", tg_manager_port(m));
+    tg_log(TG_LOG_INFO, "operator started", "server", tg_client_server(m->client), "port", port,
+           "leader_election", m->leader ? "on" : "off");
     return 0;
 }
 

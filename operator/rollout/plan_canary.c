@@ -326,7 +326,7 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
         if (!deployment_ready(c, hash, want_c) && have > want_s)
             want_s = have > r ? r : have;
         int have_c = (int)jint(c, "spec.replicas", 0);
-        if (have_c > want_c && want_s > have && !deployment_ready(s, NULL, want_s))
+        if (have_c > want_c && !deployment_ready(s, NULL, want_s))
             want_c = have_c;
     }
     const char *simage = stable_image(ctx);

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,14 +66,6 @@ def token():
                         random.randrange(1000000))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def get(obj, *path, default=None):
     """Dotted access into nested dicts/lists: get(d, "spec", "replicas")."""
     cur = obj
@@ -102,13 +93,11 @@ class Operator:
         if not TOLLGATE_BIN:
             raise unittest.SkipTest("TOLLGATE_BIN is not set")
         self.sim = sim
-        # `--listen 127.0.0.1:0` would do, but the operator logs no port ("operator started"
-        # says "port":"listening"), so a free port is picked here
-        self.port = free_port()
+        self.port = None  # the kernel picks it; read from the "operator started" log line
         fd, self.log_path = tempfile.mkstemp(prefix="tollgate-op-", suffix=".log", dir=log_dir)
         self.log_file = os.fdopen(fd, "wb")
         cmd = [TOLLGATE_BIN, "run", "--kubeconfig", sim.kubeconfig,
-               "--listen", "127.0.0.1:%d" % self.port, "--leader-elect", "false",
+               "--listen", "127.0.0.1:0", "--leader-elect", "false",
                "--log-level", "debug"] + list(args)
         env = dict(os.environ)
         env.pop("KUBECONFIG", None)
@@ -123,6 +112,9 @@ class Operator:
             if time.monotonic() > deadline:
                 raise AssertionError("tollgate did not start:\n%s" % self.log())
             time.sleep(0.02)
+        for line in self.log().splitlines():
+            if '"operator started"' in line:
+                self.port = int(json.loads(line)["port"])
 
     def log(self):
         try:
