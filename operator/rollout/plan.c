@@ -248,6 +248,32 @@ static void rollout_invalid(struct plan_ctx *ctx, const char *reason, const char
     jset_str(ctx, ctx->status, "phase", "Degraded");
 }
 
+/* Adds a merge patch of kind/name's status subresource; takes patch (NULL: nothing to do). */
+static void push_status_patch(struct plan_ctx *ctx, const char *kind, const char *name,
+                              json_object *patch)
+{
+    struct tg_action *a;
+
+    if (!patch)
+        return;
+    if (!(a = plan_push(ctx, ctx->plan))) {
+        json_object_put(patch);
+        return;
+    }
+    a->kind = TG_ACTION_PATCH_STATUS;
+    a->api_version = nn(ctx, strdup("tollgate.io/v1alpha1"));
+    a->object_kind = nn(ctx, strdup(kind));
+    a->namespace = ctx->namespace ? nn(ctx, strdup(ctx->namespace)) : NULL;
+    a->name = nn(ctx, strdup(name));
+    a->subresource = nn(ctx, strdup("status"));
+    a->patch_type = TG_PLAN_PATCH_MERGE;
+    a->body = json_object_new_object();
+    if (a->body)
+        json_object_object_add(a->body, "status", patch);
+    else
+        json_object_put(patch);
+}
+
 static void release_patches(struct plan_ctx *ctx)
 {
     for (size_t i = 0; i < ctx->n_rels; i++) {
@@ -267,26 +293,7 @@ static void release_patches(struct plan_ctx *ctx)
         if (!streq(was, now) && !(was == NULL && streq(now, PHASE_PENDING)))
             release_event(ctx, rel, streq(now, PHASE_FAILED), now, "%s",
                           jstr(rel->status, "message"));
-        json_object *patch = merge_diff(ctx, old, rel->status);
-        if (!patch)
-            continue;
-        struct tg_action *a = plan_push(ctx, ctx->plan);
-        if (!a) {
-            json_object_put(patch);
-            continue;
-        }
-        a->kind = TG_ACTION_PATCH_STATUS;
-        a->api_version = nn(ctx, strdup("tollgate.io/v1alpha1"));
-        a->object_kind = nn(ctx, strdup("Release"));
-        a->namespace = ctx->namespace ? nn(ctx, strdup(ctx->namespace)) : NULL;
-        a->name = nn(ctx, strdup(rel->name));
-        a->subresource = nn(ctx, strdup("status"));
-        a->patch_type = TG_PLAN_PATCH_MERGE;
-        a->body = json_object_new_object();
-        if (a->body)
-            json_object_object_add(a->body, "status", patch);
-        else
-            json_object_put(patch);
+        push_status_patch(ctx, "Release", rel->name, merge_diff(ctx, old, rel->status));
     }
 }
 
@@ -299,26 +306,7 @@ static void rollout_patch(struct plan_ctx *ctx)
     jset_int(ctx, ctx->status, "observedGeneration", ctx->generation);
     if (now && !streq(was, now))
         rollout_event(ctx, streq(now, "Degraded"), now, "Rollout is %s", now);
-    json_object *patch = merge_diff(ctx, old, ctx->status);
-    if (!patch)
-        return;
-    struct tg_action *a = plan_push(ctx, ctx->plan);
-    if (!a) {
-        json_object_put(patch);
-        return;
-    }
-    a->kind = TG_ACTION_PATCH_STATUS;
-    a->api_version = nn(ctx, strdup("tollgate.io/v1alpha1"));
-    a->object_kind = nn(ctx, strdup("Rollout"));
-    a->namespace = ctx->namespace ? nn(ctx, strdup(ctx->namespace)) : NULL;
-    a->name = nn(ctx, strdup(ctx->name));
-    a->subresource = nn(ctx, strdup("status"));
-    a->patch_type = TG_PLAN_PATCH_MERGE;
-    a->body = json_object_new_object();
-    if (a->body)
-        json_object_object_add(a->body, "status", patch);
-    else
-        json_object_put(patch);
+    push_status_patch(ctx, "Rollout", ctx->name, merge_diff(ctx, old, ctx->status));
 }
 
 static void plan_valid(struct plan_ctx *ctx)
@@ -376,6 +364,50 @@ static void releases_waiting(struct plan_ctx *ctx, const char *reason, const cha
     }
 }
 
+/* Moves the Events decided during planning to the end of the plan, after every write. */
+static void append_events(struct plan_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->events.n_actions; i++) {
+        struct tg_action *a = plan_push(ctx, ctx->plan);
+        if (!a)
+            break;
+        *a = ctx->events.actions[i];
+        memset(&ctx->events.actions[i], 0, sizeof(ctx->events.actions[i]));
+    }
+}
+
+/* Frees the planning context; hands the plan out (rc 0) or frees it too (rc < 0). */
+static int finish_plan(struct plan_ctx *ctx, int rc, struct tg_plan **out)
+{
+    for (size_t i = 0; i < ctx->events.n_actions; i++)
+        action_clear(&ctx->events.actions[i]);
+    free(ctx->events.actions);
+    for (size_t i = 0; i < ctx->n_rels; i++)
+        json_object_put(ctx->rels[i].status);
+    free(ctx->rels);
+    json_object_put(ctx->status);
+    json_object_put(ctx->base_template);
+    json_object_put(ctx->selector);
+    if (rc < 0) {
+        tg_plan_free(ctx->plan);
+        return rc;
+    }
+    *out = ctx->plan;
+    return 0;
+}
+
+/* Starts planning: an empty plan and the context read from in. */
+static int begin_plan(struct plan_ctx *ctx, const struct tg_plan_input *in)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    if (!in || !in->rollout)
+        return tg_error_set(TG_EINVALID, "plan: no Rollout");
+    ctx->plan = calloc(1, sizeof(*ctx->plan));
+    if (!ctx->plan)
+        return tg_error_set(TG_ENOMEM, "plan: out of memory");
+    return setup(ctx, in);
+}
+
 int tg_plan_orphans(const struct tg_plan_input *in, struct tg_plan **out)
 {
     struct plan_ctx ctx;
@@ -383,39 +415,15 @@ int tg_plan_orphans(const struct tg_plan_input *in, struct tg_plan **out)
     int rc;
 
     *out = NULL;
-    memset(&ctx, 0, sizeof(ctx));
-    if (!in || !in->rollout)
-        return tg_error_set(TG_EINVALID, "plan: no Rollout name");
-    ctx.plan = calloc(1, sizeof(*ctx.plan));
-    if (!ctx.plan)
-        return tg_error_set(TG_ENOMEM, "plan: out of memory");
-    rc = setup(&ctx, in);
+    rc = begin_plan(&ctx, in);
     if (rc == 0) {
         snprintf(msg, sizeof(msg), "Waiting: Rollout %s does not exist", ctx.name);
         releases_waiting(&ctx, "RolloutNotFound", msg);
         release_patches(&ctx);
-        for (size_t i = 0; i < ctx.events.n_actions; i++) {
-            struct tg_action *a = plan_push(&ctx, ctx.plan);
-            if (!a)
-                break;
-            *a = ctx.events.actions[i];
-            memset(&ctx.events.actions[i], 0, sizeof(ctx.events.actions[i]));
-        }
+        append_events(&ctx);
         rc = ctx.err;
     }
-    for (size_t i = 0; i < ctx.events.n_actions; i++)
-        action_clear(&ctx.events.actions[i]);
-    free(ctx.events.actions);
-    for (size_t i = 0; i < ctx.n_rels; i++)
-        json_object_put(ctx.rels[i].status);
-    free(ctx.rels);
-    json_object_put(ctx.status);
-    if (rc < 0) {
-        tg_plan_free(ctx.plan);
-        return rc;
-    }
-    *out = ctx.plan;
-    return 0;
+    return finish_plan(&ctx, rc, out);
 }
 
 int tg_plan_build(const struct tg_plan_input *in, struct tg_plan **out)
@@ -424,54 +432,26 @@ int tg_plan_build(const struct tg_plan_input *in, struct tg_plan **out)
     int rc;
 
     *out = NULL;
-    memset(&ctx, 0, sizeof(ctx));
-    if (!in || !in->rollout)
-        return tg_error_set(TG_EINVALID, "plan: no Rollout");
-    ctx.plan = calloc(1, sizeof(*ctx.plan));
-    if (!ctx.plan)
-        return tg_error_set(TG_ENOMEM, "plan: out of memory");
-    rc = setup(&ctx, in);
+    rc = begin_plan(&ctx, in);
     if (rc < 0)
-        goto out;
+        return finish_plan(&ctx, rc, out);
     if (!in->spec) {
         char *joined = in->errors ? tg_field_errors_join(in->errors) : NULL;
         rollout_invalid(&ctx, "InvalidSpec", joined ? joined : "The spec is invalid");
         free(joined);
         releases_waiting(&ctx, "RolloutInvalid", "Waiting: the Rollout's spec is invalid");
-        release_patches(&ctx);
     } else {
         plan_valid(&ctx);
-        release_patches(&ctx);
     }
+    release_patches(&ctx);
     rollout_patch(&ctx);
-    for (size_t i = 0; i < ctx.events.n_actions; i++) {
-        struct tg_action *a = plan_push(&ctx, ctx.plan);
-        if (!a)
-            break;
-        *a = ctx.events.actions[i];
-        memset(&ctx.events.actions[i], 0, sizeof(ctx.events.actions[i]));
-    }
+    append_events(&ctx);
     if (ctx.requeue_at > 0)
         ctx.plan->requeue_after_ms = ctx.requeue_at > ctx.now ? ctx.requeue_at - ctx.now : 1;
     rc = ctx.err;
     if (rc < 0)
         tg_error_set(rc, "plan: out of memory");
-out:
-    for (size_t i = 0; i < ctx.events.n_actions; i++)
-        action_clear(&ctx.events.actions[i]);
-    free(ctx.events.actions);
-    for (size_t i = 0; i < ctx.n_rels; i++)
-        json_object_put(ctx.rels[i].status);
-    free(ctx.rels);
-    json_object_put(ctx.status);
-    json_object_put(ctx.base_template);
-    json_object_put(ctx.selector);
-    if (rc < 0) {
-        tg_plan_free(ctx.plan);
-        return rc;
-    }
-    *out = ctx.plan;
-    return 0;
+    return finish_plan(&ctx, rc, out);
 }
 
 void tg_plan_free(struct tg_plan *plan)
