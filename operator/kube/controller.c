@@ -40,6 +40,8 @@ static const double duration_bounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
 struct tg_controller {
     char *name;
     struct tg_reconciler reconciler;
+    void (*after_start)(void *ctx);
+    void *after_start_ctx;
     const struct tg_clock *clock;
     struct tg_queue *queue;
     uv_timer_t timer; /* wakes the pump: at once after a change, or at the next deadline */
@@ -95,6 +97,8 @@ static void pump(uv_timer_t *t)
         run->started_ms = tg_clock_now_ms(c->clock);
         c->in_flight++;
         c->reconciler.start(c->reconciler.ctx, key, on_done, run);
+        if (c->after_start)
+            c->after_start(c->after_start_ctx);
         if (c->stopped)
             return;
     }
@@ -157,6 +161,8 @@ int tg_controller_new(uv_loop_t *loop, const struct tg_controller_options *opt,
         return tg_error_set(TG_ENOMEM, "out of memory making controller %s", opt->name);
     }
     c->reconciler = opt->reconciler;
+    c->after_start = opt->after_start;
+    c->after_start_ctx = opt->after_start_ctx;
     c->clock = opt->clock ? opt->clock : tg_clock_system();
     if ((rc = tg_queue_new(&opt->queue, c->clock, &c->queue))) {
         free(c->name);

@@ -23,6 +23,14 @@ struct tg_controller_options {
     struct tg_reconciler reconciler; /* copied; its ctx is borrowed */
     struct tg_queue_config queue;    /* max concurrency, backoff, global bucket */
     const struct tg_clock *clock;    /* borrowed; NULL: the system clock */
+    /*
+     * Called after each reconcile's synchronous part (its start() returned), so that what it
+     * parsed can be dropped at once rather than at the end of the loop turn, which may hold
+     * hundreds of reconciles; optional. A reconcile that needs an object past start() holds its
+     * own reference.
+     */
+    void (*after_start)(void *ctx);
+    void *after_start_ctx;
 };
 
 struct tg_controller;

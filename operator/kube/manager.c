@@ -461,12 +461,17 @@ static int render_metrics(void *ctx, struct tg_buf *out, const char **ctype)
  * an object past the loop turn it read it in holds its own reference. Releasing once per turn
  * bounds memory to what one turn touched.
  */
-static void release_caches(uv_check_t *h)
+static void release_all(void *ctx)
 {
-    struct tg_manager *m = h->data;
+    struct tg_manager *m = ctx;
 
     for (size_t i = 0; i < m->n_reflectors; i++)
         tg_cache_release(tg_reflector_cache(m->reflectors[i]));
+}
+
+static void release_caches(uv_check_t *h)
+{
+    release_all(h->data);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -603,6 +608,10 @@ int tg_manager_add_controller(struct tg_manager *m, const struct tg_controller_o
         return tg_error_set(TG_EINVALID, "too many controllers");
     if (!o.clock)
         o.clock = m->clock;
+    if (!o.after_start) {
+        o.after_start = release_all;
+        o.after_start_ctx = m;
+    }
     if ((rc = tg_controller_new(m->loop, &o, out)))
         return rc;
     m->controllers[m->n_controllers++] = *out;

@@ -22,11 +22,90 @@ static const struct tg_resource res_ingresses = {"networking.k8s.io", "v1", "ing
 static const struct tg_resource res_httproutes = {"gateway.networking.k8s.io", "v1", "httproutes",
                                                   true};
 
+/*
+ * Which Releases name which Rollout: "ns/rollout" -> the cache keys of its Releases. Kept from
+ * the Release cache's events, so a reconcile reads its own Releases, not every Release of the
+ * namespace (with 1,000 Rollouts in a namespace that was 1,000 parses per reconcile).
+ */
+struct rel_entry {
+    struct rel_entry *next;
+    char *rollout_key;
+    char **keys;
+    size_t n;
+    size_t cap;
+};
+
+#define REL_BUCKETS 1024
+
 struct tg_rollout_reconciler {
     struct tg_manager *manager;
     struct tg_rollout_caches caches;
     struct tg_rollout_stats stats;
+    struct rel_entry *by_rollout[REL_BUCKETS];
 };
+
+static size_t rel_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211u;
+    return h % REL_BUCKETS;
+}
+
+static struct rel_entry *rel_find(struct tg_rollout_reconciler *r, const char *rollout_key,
+                                  bool create)
+{
+    struct rel_entry **head = &r->by_rollout[rel_hash(rollout_key)];
+
+    for (struct rel_entry *e = *head; e; e = e->next)
+        if (strcmp(e->rollout_key, rollout_key) == 0)
+            return e;
+    if (!create)
+        return NULL;
+    struct rel_entry *e = calloc(1, sizeof(*e));
+    if (!e || !(e->rollout_key = strdup(rollout_key))) {
+        free(e);
+        return NULL;
+    }
+    e->next = *head;
+    *head = e;
+    return e;
+}
+
+static void rel_remove(struct tg_rollout_reconciler *r, const char *rollout_key, const char *key)
+{
+    struct rel_entry *e = rel_find(r, rollout_key, false);
+
+    for (size_t i = 0; e && i < e->n; i++) {
+        if (strcmp(e->keys[i], key) == 0) {
+            free(e->keys[i]);
+            e->keys[i] = e->keys[--e->n];
+            return;
+        }
+    }
+}
+
+static void rel_add(struct tg_rollout_reconciler *r, const char *rollout_key, const char *key)
+{
+    struct rel_entry *e = rel_find(r, rollout_key, true);
+
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n; i++)
+        if (strcmp(e->keys[i], key) == 0)
+            return;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 4;
+        char **keys = realloc(e->keys, cap * sizeof(*keys));
+        if (!keys)
+            return;
+        e->keys = keys;
+        e->cap = cap;
+    }
+    if ((e->keys[e->n] = strdup(key)))
+        e->n++;
+}
 
 /* A growable list of object references (json_object_get'd), for the planner's input. */
 struct objects {
@@ -351,6 +430,23 @@ static void apply_next(struct run *run)
 
 /* ---- observe and plan ----------------------------------------------------------------------- */
 
+/* The Releases naming the run's Rollout, from the index. */
+static int gather_releases(struct tg_rollout_reconciler *r, struct run *run, struct releases *rels)
+{
+    char key[KEY_MAX];
+    struct rel_entry *e;
+
+    snprintf(key, sizeof(key), "%s/%s", run->ns, run->name);
+    e = rel_find(r, key, false);
+    for (size_t i = 0; e && i < e->n; i++) {
+        json_object *obj = tg_cache_get(r->caches.releases, e->keys[i]);
+        int rc = obj ? release_visit(rels, e->keys[i], obj) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* The Rollout is missing: plans and applies the status of the Releases that name it. */
 static void plan_orphans(struct run *run)
 {
@@ -364,8 +460,7 @@ static void plan_orphans(struct run *run)
     json_object_object_add(meta, "namespace", json_object_new_string(run->ns));
     json_object_object_add(standin, "metadata", meta);
     rels.rollout = run->name;
-    rc = tg_cache_each(run->r->caches.releases, TG_CACHE_BY_NAMESPACE, run->ns, release_visit,
-                       &rels);
+    rc = gather_releases(run->r, run, &rels);
     if (!rc && rels.len) {
         in.rollout = standin;
         in.releases = rels.items;
@@ -424,7 +519,7 @@ static void start(void *ctx, const char *key,
     if (rc == TG_ENOMEM)
         goto fail;
     rels.rollout = run->name;
-    rc = tg_cache_each(r->caches.releases, TG_CACHE_BY_NAMESPACE, run->ns, release_visit, &rels);
+    rc = gather_releases(r, run, &rels);
     if (!rc)
         rc = gather_objects(r, rollout, spec, run->ns, &objs);
     if (rc)
@@ -476,6 +571,28 @@ static void map_release(void *ctx, json_object *obj, struct tg_controller *c)
 {
     (void)ctx;
     enqueue(c, jstr(obj, "metadata", "namespace"), jstr(obj, "spec", "rollout"));
+}
+
+/* Keeps the Release index: which Rollout each Release names (spec.rollout may not change once
+ * the Release started, but an unstarted one may be edited, so old and new both count). */
+static void index_release(void *ctx, enum tg_cache_op op, const char *key, json_object *old_obj,
+                          json_object *new_obj)
+{
+    struct tg_rollout_reconciler *r = ctx;
+    char rk[KEY_MAX];
+
+    if (op == TG_CACHE_NONE)
+        return;
+    if (old_obj && jstr(old_obj, "spec", "rollout")) {
+        snprintf(rk, sizeof(rk), "%s/%s", jstr(old_obj, "metadata", "namespace"),
+                 jstr(old_obj, "spec", "rollout"));
+        rel_remove(r, rk, key);
+    }
+    if (op != TG_CACHE_DELETED && new_obj && jstr(new_obj, "spec", "rollout")) {
+        snprintf(rk, sizeof(rk), "%s/%s", jstr(new_obj, "metadata", "namespace"),
+                 jstr(new_obj, "spec", "rollout"));
+        rel_add(r, rk, key);
+    }
 }
 
 /* Whether a Rollout's spec names obj (a user's Ingress or HTTPRoute, or an adopted Deployment). */
@@ -532,6 +649,8 @@ int tg_rollout_reconciler_watch(struct tg_rollout_reconciler *r, struct tg_contr
     int rc = tg_controller_watch(c, r->caches.rollouts);
 
     if (!rc)
+        rc = tg_cache_add_handler(r->caches.releases, index_release, r);
+    if (!rc)
         rc = tg_controller_watch_mapped(c, r->caches.releases, map_release, r);
     for (size_t i = 0; i < 3 && !rc; i++)
         rc = tg_controller_watch_owned(c, owned[i], "tollgate.io", "Rollout");
@@ -560,6 +679,20 @@ int tg_rollout_reconciler_new(struct tg_manager *manager, const struct tg_rollou
 
 void tg_rollout_reconciler_free(struct tg_rollout_reconciler *r)
 {
+    if (!r)
+        return;
+    for (size_t b = 0; b < REL_BUCKETS; b++) {
+        struct rel_entry *e = r->by_rollout[b];
+        while (e) {
+            struct rel_entry *next = e->next;
+            for (size_t i = 0; i < e->n; i++)
+                free(e->keys[i]);
+            free(e->keys);
+            free(e->rollout_key);
+            free(e);
+            e = next;
+        }
+    }
     free(r);
 }
 
