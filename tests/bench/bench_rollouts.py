@@ -123,6 +123,24 @@ def proc_figures(pid):
     return int(st["VmRSS"]) / 1024.0, int(st["RssAnon"]) / 1024.0, cpu
 
 
+def wait_idle(port, quiet_s=1.0, timeout=120):
+    """Waits until the operator's queue has been empty, with nothing in flight, for quiet_s."""
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        busy = (metric(port, 'tollgate_workqueue_depth{controller="rollout"}') or 0) + \
+            (metric(port, 'tollgate_workqueue_longest_running_seconds{controller="rollout"}')
+             or 0)
+        now = time.monotonic()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_s:
+            return
+        time.sleep(0.05)
+
+
 def deployment_exists(sim, name):
     return sim.request("GET", "/apis/apps/v1/namespaces/default/deployments/" + name)[0] == 200
 
@@ -132,9 +150,11 @@ def run_size(sim, tollgate, n, logf):
     parallel(lambda i: post(sim, NS + "releases", release(i, 1)), list(range(n)))
     t0 = time.monotonic()
     op = start_operator(tollgate, sim, logf)
+    port = operator_port(sim, op, logf.name)
     while count_phase(sim, "Succeeded") < n:
         time.sleep(0.2)
     converge_s = time.monotonic() - t0
+    wait_idle(port)  # the last status writes follow the last Release's success
     op.terminate()
     op.wait(30)
 
