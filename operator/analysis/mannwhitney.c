@@ -139,7 +139,7 @@ static double normal_sf(double z)
 int tg_mw_test(const double *x, size_t nx, const double *y, size_t ny, enum tg_mw_alternative alt,
                struct tg_mw_result *out)
 {
-    double u, ties, mu = (double)nx * (double)ny / 2;
+    double u = 0, ties = 0, mu = (double)nx * (double)ny / 2;
     int rc;
 
     memset(out, 0, sizeof(*out));
