@@ -3807,22 +3807,6 @@ def cel_unsupported(schema, path=""):
     return out
 
 
-def _cel_type_name(v):
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int):
-        return "integer"
-    if isinstance(v, float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    if isinstance(v, dict):
-        return "object"
-    return "null"
-
-
 CEL_REASONS = {"FieldValueForbidden": "Forbidden", "FieldValueRequired": "Required value",
                "FieldValueDuplicate": "Duplicate value"}
 
@@ -3854,11 +3838,11 @@ def cel_validate(value, old, schema, path, causes):
             continue
         except (TypeError, ValueError, AttributeError, KeyError, IndexError,
                 RecursionError) as exc:
-            causes.append(invalid(field, _cel_type_name(value), "no matching overload (%s) "
+            causes.append(invalid(field, _schema._json_type(value), "no matching overload (%s) "
                                   "evaluating rule: %s" % (exc, rule)))
             continue
         except CELError as exc:
-            causes.append(invalid(field, _cel_type_name(value), "%s evaluating rule: %s"
+            causes.append(invalid(field, _schema._json_type(value), "%s evaluating rule: %s"
                                   % (exc, rule)))
             continue
         if ok is True:
@@ -3877,7 +3861,7 @@ def cel_validate(value, old, schema, path, causes):
         if reason in CEL_REASONS:
             causes.append(_cause(reason, field, "%s: %s" % (CEL_REASONS[reason], msg)))
         else:
-            causes.append(invalid(field, _cel_type_name(value), msg))
+            causes.append(invalid(field, _schema._json_type(value), msg))
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         ap = schema.get("additionalProperties")
