@@ -22,6 +22,8 @@
 
 #include <json-c/json.h>
 
+#include "analysis/evaluate.h"
+#include "analysis/mannwhitney.h"
 #include "release/version.h"
 
 /* At most this many problems are kept; a last entry says how many more were dropped. */
@@ -64,18 +66,100 @@ enum tg_strategy_kind {
     TG_STRATEGY_BLUE_GREEN,
 };
 
+/* One key/value pair (labels, template args), key and value owned by the list holding it. */
+struct tg_label {
+    char *key;
+    char *value;
+};
+
+/* How a metric is judged. */
+enum tg_compare_kind {
+    TG_COMPARE_NONE,     /* thresholds: one instant query, min/max */
+    TG_COMPARE_BASELINE, /* range samples of the canary against the baseline: Mann-Whitney */
+};
+
+/*
+ * One metric, resolved: the Rollout's spec.analysis.metrics entry with a step's overrides
+ * applied, every default filled in (see docs/api.md).
+ */
+struct tg_metric_spec {
+    char *name;                     /* DNS-1123 label, unique within its analysis */
+    char *query;                    /* PromQL template with {{variables}} */
+    int64_t interval_ms;            /* default 30 s; at least 1 s */
+    int64_t initial_delay_ms;       /* default 0 */
+    struct tg_metric_policy policy; /* min/max, noData, limits, count, dryRun */
+    enum tg_compare_kind compare;   /* compare: baseline */
+    double confidence;              /* compare: default 0.95; significant when p < 1 - confidence */
+    enum tg_mw_alternative direction; /* compare: increase (default) = TG_MW_GREATER, ... */
+    bool has_max_median_ratio;        /* compare: maxMedianRatio was given */
+    double max_median_ratio;          /* compare: the worse median over the other, at most this */
+    int64_t lookback_ms;              /* compare: the range queried, default 60 s */
+    int64_t step_ms;                  /* compare: the range's resolution, default 5 s */
+};
+
+/*
+ * One analysis as it runs: a canary step's, the background one, or blue-green's pre- or
+ * post-promotion one. Metrics are deep copies (overrides applied); args are
+ * spec.analysis.args overridden by the reference's own args.
+ */
+struct tg_analysis {
+    struct tg_metric_spec *metrics; /* n_metrics >= 1 */
+    size_t n_metrics;
+    struct tg_label *args;
+    size_t n_args;
+};
+
+enum tg_smoke_kind {
+    TG_SMOKE_HTTP,
+    TG_SMOKE_JOB,
+};
+
+/* One smoke test (spec.analysis.smokeTests[i]). */
+struct tg_smoke_test {
+    char *name; /* DNS-1123 label, unique */
+    enum tg_smoke_kind kind;
+    /* TG_SMOKE_HTTP */
+    char *url;           /* template with {{variables}}; http:// or https:// once rendered */
+    char *method;        /* default "GET" */
+    int expected_status; /* default 200 */
+    char *body_pattern;  /* POSIX extended regular expression the body must match, or NULL */
+    int64_t timeout_ms;  /* per attempt, default 5 s */
+    int retries;         /* attempts after the first, default 2 */
+    /* TG_SMOKE_JOB */
+    json_object *job_template; /* job.template: {metadata?, spec} (a reference held), or NULL */
+    int64_t deadline_ms;       /* job.deadline, default 300 s */
+};
+
+/* spec.analysis: where metrics come from and what applies to every analysis. */
+struct tg_analysis_settings {
+    bool present;             /* spec.analysis was given */
+    char *prometheus_address; /* prometheus.address, or NULL: the operator's --prometheus-url */
+    int64_t prometheus_timeout_ms; /* prometheus.timeout, default 10 s */
+    bool on_error_rollback;        /* onError: rollback; default pause */
+    bool baseline;                 /* run <rollout>-baseline beside the canary */
+    struct tg_label *args;         /* template args, {{key}} */
+    size_t n_args;
+    struct tg_metric_spec
+        *metrics; /* the catalogue, defaults applied, count as written (0 absent) */
+    size_t n_metrics;
+    struct tg_smoke_test *smoke_tests;
+    size_t n_smoke_tests;
+};
+
 /* What a canary step does. */
 enum tg_step_kind {
     TG_STEP_SET_WEIGHT,
     TG_STEP_PAUSE,
+    TG_STEP_ANALYSIS,
 };
 
 /* One canary step. */
 struct tg_canary_step {
     enum tg_step_kind kind;
-    int weight;          /* TG_STEP_SET_WEIGHT: 0..100 */
-    bool has_duration;   /* TG_STEP_PAUSE: false waits for a promote */
-    int64_t duration_ms; /* TG_STEP_PAUSE with has_duration: the pause, in milliseconds */
+    int weight;                  /* TG_STEP_SET_WEIGHT: 0..100 */
+    bool has_duration;           /* TG_STEP_PAUSE: false waits for a promote */
+    int64_t duration_ms;         /* TG_STEP_PAUSE with has_duration: the pause, in milliseconds */
+    struct tg_analysis analysis; /* TG_STEP_ANALYSIS: resolved */
 };
 
 /* How canary traffic is split. */
@@ -96,21 +180,21 @@ struct tg_canary_strategy {
     struct tg_canary_step *steps; /* n_steps >= 1 entries */
     size_t n_steps;
     struct tg_traffic_routing routing;
+    bool has_background;           /* backgroundAnalysis was given */
+    struct tg_analysis background; /* runs from the first step until the Release ends */
 };
 
 struct tg_blue_green_strategy {
-    char *active_service;          /* defaulted to spec.service.name */
-    char *preview_service;         /* required */
-    bool auto_promotion_enabled;   /* default true */
-    bool has_auto_promotion_delay; /* autoPromotionSeconds was given */
-    int auto_promotion_seconds;    /* with has_auto_promotion_delay */
-    int scale_down_delay_seconds;  /* default 30 */
-};
-
-/* One label, key and value owned by the list holding it. */
-struct tg_label {
-    char *key;
-    char *value;
+    char *active_service;              /* defaulted to spec.service.name */
+    char *preview_service;             /* required */
+    bool auto_promotion_enabled;       /* default true */
+    bool has_auto_promotion_delay;     /* autoPromotionSeconds was given */
+    int auto_promotion_seconds;        /* with has_auto_promotion_delay */
+    int scale_down_delay_seconds;      /* default 30 */
+    bool has_pre_promotion;            /* prePromotionAnalysis was given */
+    struct tg_analysis pre_promotion;  /* on the preview, before the switch */
+    bool has_post_promotion;           /* postPromotionAnalysis was given */
+    struct tg_analysis post_promotion; /* on the new active, before the old one scales down */
 };
 
 /* The user-facing Service. */
@@ -146,6 +230,8 @@ struct tg_rollout_spec {
     enum tg_strategy_kind strategy;
     struct tg_canary_strategy canary;         /* with TG_STRATEGY_CANARY */
     struct tg_blue_green_strategy blue_green; /* with TG_STRATEGY_BLUE_GREEN */
+
+    struct tg_analysis_settings analysis; /* spec.analysis */
 
     int progress_deadline_seconds; /* default 600 */
     int revision_history_limit;    /* default 10 */
