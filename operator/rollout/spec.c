@@ -1,5 +1,6 @@
 /* Typed views of Rollout and Release: parsing, defaults and validation; see spec.h. */
 #include "rollout/spec.h"
+#include "rollout/spec_internal.h"
 
 #include "util/error.h"
 
@@ -9,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* Field paths are short; a longer one is truncated, never overflowed. */
-#define PATH_MAX_LEN 256
 
 /* The longest pause accepted: 30 days, in milliseconds. */
 #define DURATION_MAX_MS (30LL * 24 * 3600 * 1000)
@@ -24,7 +22,7 @@ static const char *const reserved_labels[] = {"tollgate.io/rollout", "tollgate.i
 
 /* ---- the error list ---- */
 
-static char *dup_or_flag(struct tg_field_errors *errs, const char *s)
+char *dup_or_flag(struct tg_field_errors *errs, const char *s)
 {
     char *d = strdup(s);
     if (!d)
@@ -94,7 +92,7 @@ char *tg_field_errors_join(const struct tg_field_errors *errs)
 /* ---- reading json-c objects ---- */
 
 /* Returns obj[key], treating an explicit JSON null as absent. */
-static json_object *member(json_object *obj, const char *key)
+json_object *member(json_object *obj, const char *key)
 {
     json_object *v = NULL;
 
@@ -106,7 +104,7 @@ static json_object *member(json_object *obj, const char *key)
 }
 
 /* Writes prefix.key into buf. */
-static void path_join(char *buf, size_t n, const char *prefix, const char *key)
+void path_join(char *buf, size_t n, const char *prefix, const char *key)
 {
     if (prefix[0] == '\0')
         snprintf(buf, n, "%s", key);
@@ -114,7 +112,7 @@ static void path_join(char *buf, size_t n, const char *prefix, const char *key)
         snprintf(buf, n, "%s.%s", prefix, key);
 }
 
-static void path_index(char *buf, size_t n, const char *prefix, size_t i)
+void path_index(char *buf, size_t n, const char *prefix, size_t i)
 {
     snprintf(buf, n, "%s[%zu]", prefix, i);
 }
@@ -123,8 +121,8 @@ static void path_index(char *buf, size_t n, const char *prefix, size_t i)
  * Returns obj[key] when it is an object. Records "is required" when required and absent, and
  * "must be an object" on another type; *bad is set when something was recorded.
  */
-static json_object *get_object(struct tg_field_errors *errs, json_object *obj, const char *key,
-                               const char *prefix, bool required)
+json_object *get_object(struct tg_field_errors *errs, json_object *obj, const char *key,
+                        const char *prefix, bool required)
 {
     char path[PATH_MAX_LEN];
     json_object *v = member(obj, key);
@@ -147,8 +145,8 @@ static json_object *get_object(struct tg_field_errors *errs, json_object *obj, c
  * absent. Records "is required", "must be a string" and, with nonempty, "must not be empty".
  * Returns true when a valid string was read.
  */
-static bool get_string(struct tg_field_errors *errs, json_object *obj, const char *key,
-                       const char *prefix, bool required, char **out)
+bool get_string(struct tg_field_errors *errs, json_object *obj, const char *key, const char *prefix,
+                bool required, char **out)
 {
     char path[PATH_MAX_LEN];
     json_object *v = member(obj, key);
@@ -174,8 +172,8 @@ static bool get_string(struct tg_field_errors *errs, json_object *obj, const cha
 }
 
 /* Reads obj[key] as an integer in [min, max], or def when absent. */
-static int get_int(struct tg_field_errors *errs, json_object *obj, const char *key,
-                   const char *prefix, int def, int min, int max)
+int get_int(struct tg_field_errors *errs, json_object *obj, const char *key, const char *prefix,
+            int def, int min, int max)
 {
     char path[PATH_MAX_LEN];
     json_object *v = member(obj, key);
@@ -201,8 +199,8 @@ static int get_int(struct tg_field_errors *errs, json_object *obj, const char *k
     return (int)n;
 }
 
-static bool get_bool(struct tg_field_errors *errs, json_object *obj, const char *key,
-                     const char *prefix, bool def)
+bool get_bool(struct tg_field_errors *errs, json_object *obj, const char *key, const char *prefix,
+              bool def)
 {
     char path[PATH_MAX_LEN];
     json_object *v = member(obj, key);
@@ -218,8 +216,8 @@ static bool get_bool(struct tg_field_errors *errs, json_object *obj, const char 
 }
 
 /* Reports every key of obj not in known[] as a field this version does not support. */
-static void check_known_keys(struct tg_field_errors *errs, json_object *obj, const char *prefix,
-                             const char *const *known, size_t n_known)
+void check_known_keys(struct tg_field_errors *errs, json_object *obj, const char *prefix,
+                      const char *const *known, size_t n_known)
 {
     json_object_object_foreach(obj, key, val)
     {
@@ -236,7 +234,7 @@ static void check_known_keys(struct tg_field_errors *errs, json_object *obj, con
 }
 
 /* DNS-1123 label (63) or subdomain (253): lowercase alphanumerics, '-', and '.' for a subdomain. */
-static bool is_dns_name(const char *s, size_t max, bool dots, bool letter_first)
+bool is_dns_name(const char *s, size_t max, bool dots, bool letter_first)
 {
     size_t n = strlen(s);
 
@@ -487,7 +485,7 @@ int tg_image_check(const char *image, bool allow_tags, char **out_digest)
 
 /* ---- Rollout ---- */
 
-static void free_labels(struct tg_label *labels, size_t n)
+void free_labels(struct tg_label *labels, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(labels[i].key);
@@ -729,20 +727,30 @@ static void parse_service(struct tg_field_errors *errs, json_object *spec,
     }
 }
 
-static void parse_step(struct tg_field_errors *errs, json_object *step, const char *path,
+static void parse_step(struct tg_field_errors *errs, json_object *spec, json_object *step,
+                       const char *path, struct tg_rollout_spec *rollout,
                        struct tg_canary_step *out, int *last_weight)
 {
-    static const char *const known[] = {"setWeight", "pause"};
+    static const char *const known[] = {"setWeight", "pause", "analysis"};
 
     if (!step || !json_object_is_type(step, json_type_object)) {
         tg_field_errors_add(errs, path, "must be an object");
         return;
     }
-    check_known_keys(errs, step, path, known, 2);
+    check_known_keys(errs, step, path, known, 3);
     json_object *w = member(step, "setWeight");
     json_object *pause = member(step, "pause");
-    if ((w != NULL) == (pause != NULL)) {
-        tg_field_errors_add(errs, path, "must set exactly one of setWeight and pause");
+    json_object *analysis = member(step, "analysis");
+    if ((w != NULL) + (pause != NULL) + (analysis != NULL) != 1) {
+        tg_field_errors_add(errs, path, "must set exactly one of setWeight, pause and analysis");
+        return;
+    }
+    if (analysis) {
+        char apath[PATH_MAX_LEN];
+        out->kind = TG_STEP_ANALYSIS;
+        path_join(apath, sizeof(apath), path, "analysis");
+        tg_spec_parse_analysis_ref(errs, spec, analysis, apath, &rollout->analysis, false,
+                                   &out->analysis);
         return;
     }
     if (w) {
@@ -829,7 +837,7 @@ static void parse_routing(struct tg_field_errors *errs, json_object *canary,
     }
 }
 
-static void parse_canary(struct tg_field_errors *errs, json_object *canary,
+static void parse_canary(struct tg_field_errors *errs, json_object *spec, json_object *canary,
                          struct tg_rollout_spec *out)
 {
     const char *path = "spec.strategy.canary";
@@ -837,6 +845,12 @@ static void parse_canary(struct tg_field_errors *errs, json_object *canary,
 
     out->strategy = TG_STRATEGY_CANARY;
     parse_routing(errs, canary, path, &out->canary.routing);
+    json_object *bg = member(canary, "backgroundAnalysis");
+    if (bg) {
+        out->canary.has_background = true;
+        tg_spec_parse_analysis_ref(errs, spec, bg, "spec.strategy.canary.backgroundAnalysis",
+                                   &out->analysis, true, &out->canary.background);
+    }
     if (!steps) {
         tg_field_errors_add(errs, "spec.strategy.canary.steps", "is required");
         return;
@@ -865,12 +879,12 @@ static void parse_canary(struct tg_field_errors *errs, json_object *canary,
     for (size_t i = 0; i < n; i++) {
         char spath[PATH_MAX_LEN];
         path_index(spath, sizeof(spath), "spec.strategy.canary.steps", i);
-        parse_step(errs, json_object_array_get_idx(steps, i), spath, &out->canary.steps[i],
-                   &last_weight);
+        parse_step(errs, spec, json_object_array_get_idx(steps, i), spath, out,
+                   &out->canary.steps[i], &last_weight);
     }
 }
 
-static void parse_blue_green(struct tg_field_errors *errs, json_object *bg,
+static void parse_blue_green(struct tg_field_errors *errs, json_object *spec, json_object *bg,
                              struct tg_rollout_spec *out)
 {
     const char *path = "spec.strategy.blueGreen";
@@ -900,6 +914,19 @@ static void parse_blue_green(struct tg_field_errors *errs, json_object *bg,
     }
     b->scale_down_delay_seconds =
         get_int(errs, bg, "scaleDownDelaySeconds", path, 30, 0, INT32_MAX);
+    json_object *pre = member(bg, "prePromotionAnalysis");
+    if (pre) {
+        b->has_pre_promotion = true;
+        tg_spec_parse_analysis_ref(errs, spec, pre, "spec.strategy.blueGreen.prePromotionAnalysis",
+                                   &out->analysis, false, &b->pre_promotion);
+    }
+    json_object *post = member(bg, "postPromotionAnalysis");
+    if (post) {
+        b->has_post_promotion = true;
+        tg_spec_parse_analysis_ref(errs, spec, post,
+                                   "spec.strategy.blueGreen.postPromotionAnalysis", &out->analysis,
+                                   false, &b->post_promotion);
+    }
 }
 
 static void parse_strategy(struct tg_field_errors *errs, json_object *spec,
@@ -922,9 +949,9 @@ static void parse_strategy(struct tg_field_errors *errs, json_object *spec,
         return;
     }
     if (canary)
-        parse_canary(errs, canary, out);
+        parse_canary(errs, spec, canary, out);
     else
-        parse_blue_green(errs, bg, out);
+        parse_blue_green(errs, spec, bg, out);
 }
 
 /* The Deployment and Service names the operator derives must be valid names too. */
@@ -969,7 +996,8 @@ static void parse_rollout(json_object *obj, struct tg_rollout_spec *out,
                                         "strategy",
                                         "progressDeadlineSeconds",
                                         "revisionHistoryLimit",
-                                        "paused"};
+                                        "paused",
+                                        "analysis"};
 
     if (!obj || !json_object_is_type(obj, json_type_object)) {
         tg_field_errors_add(errs, "<root>", "must be an object");
@@ -1024,7 +1052,9 @@ static void parse_rollout(json_object *obj, struct tg_rollout_spec *out,
     free_labels(labels, n_labels);
 
     parse_service(errs, spec, &out->service);
+    tg_spec_parse_analysis_settings(errs, spec, out);
     parse_strategy(errs, spec, out);
+    tg_spec_check_analysis_strategy(errs, out);
     out->progress_deadline_seconds =
         get_int(errs, spec, "progressDeadlineSeconds", "spec", 600, 1, INT32_MAX);
     out->revision_history_limit = get_int(errs, spec, "revisionHistoryLimit", "spec", 10, 0, 100);
@@ -1078,7 +1108,13 @@ void tg_rollout_spec_free(struct tg_rollout_spec *spec)
     free_labels(spec->selector, spec->n_selector);
     free(spec->service.name);
     free(spec->service.target_port_name);
+    for (size_t i = 0; spec->canary.steps && i < spec->canary.n_steps; i++)
+        tg_spec_analysis_free(&spec->canary.steps[i].analysis);
     free(spec->canary.steps);
+    tg_spec_analysis_free(&spec->canary.background);
+    tg_spec_analysis_free(&spec->blue_green.pre_promotion);
+    tg_spec_analysis_free(&spec->blue_green.post_promotion);
+    tg_spec_analysis_settings_free(&spec->analysis);
     free(spec->canary.routing.http_route);
     free(spec->canary.routing.route_namespace);
     free(spec->canary.routing.ingress);

@@ -35,6 +35,100 @@ static json_object *labels_view(const struct tg_label *labels, size_t n)
     return o;
 }
 
+static json_object *metric_view(const struct tg_metric_spec *m)
+{
+    static const char *const no_data[] = {"fail", "inconclusive", "pass", "wait"};
+    json_object *o = json_object_new_object();
+    const struct tg_metric_policy *p = &m->policy;
+
+    json_object_object_add(o, "name", str_or_null(m->name));
+    json_object_object_add(o, "query", str_or_null(m->query));
+    json_object_object_add(o, "interval", json_object_new_int64(m->interval_ms));
+    json_object_object_add(o, "initialDelay", json_object_new_int64(m->initial_delay_ms));
+    json_object_object_add(o, "count", json_object_new_int64(p->count));
+    json_object_object_add(o, "min", p->has_min ? json_object_new_double(p->min) : NULL);
+    json_object_object_add(o, "max", p->has_max ? json_object_new_double(p->max) : NULL);
+    json_object_object_add(o, "failureLimit", json_object_new_int64(p->failure_limit));
+    json_object_object_add(o, "inconclusiveLimit", json_object_new_int64(p->inconclusive_limit));
+    json_object_object_add(o, "consecutiveErrorLimit",
+                           json_object_new_int64(p->consecutive_error_limit));
+    json_object_object_add(o, "noData", json_object_new_string(no_data[p->no_data]));
+    json_object_object_add(o, "dryRun", json_object_new_boolean(p->dry_run));
+    if (m->compare == TG_COMPARE_BASELINE) {
+        json_object_object_add(o, "compare", json_object_new_string("baseline"));
+        json_object_object_add(o, "confidence", json_object_new_double(m->confidence));
+        json_object_object_add(o, "direction",
+                               json_object_new_string(m->direction == TG_MW_GREATER ? "increase"
+                                                      : m->direction == TG_MW_LESS  ? "decrease"
+                                                                                    : "either"));
+        json_object_object_add(o, "maxMedianRatio",
+                               m->has_max_median_ratio ? json_object_new_double(m->max_median_ratio)
+                                                       : NULL);
+        json_object_object_add(o, "lookback", json_object_new_int64(m->lookback_ms));
+        json_object_object_add(o, "step", json_object_new_int64(m->step_ms));
+    } else {
+        /* The compare fields keep their defaults without compare; the view checks them too. */
+        assert_true(m->confidence == 0.95 && m->direction == TG_MW_GREATER &&
+                    m->lookback_ms == 60000 && m->step_ms == 5000 && !m->has_max_median_ratio);
+    }
+    return o;
+}
+
+static json_object *metrics_view(const struct tg_metric_spec *metrics, size_t n)
+{
+    json_object *a = json_object_new_array();
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, metric_view(&metrics[i]));
+    return a;
+}
+
+static json_object *analysis_view(const struct tg_analysis *a)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "metrics", metrics_view(a->metrics, a->n_metrics));
+    json_object_object_add(o, "args", labels_view(a->args, a->n_args));
+    return o;
+}
+
+static json_object *settings_view(const struct tg_analysis_settings *s)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "prometheusAddress", str_or_null(s->prometheus_address));
+    json_object_object_add(o, "prometheusTimeout", json_object_new_int64(s->prometheus_timeout_ms));
+    json_object_object_add(o, "onError",
+                           json_object_new_string(s->on_error_rollback ? "rollback" : "pause"));
+    json_object_object_add(o, "baseline", json_object_new_boolean(s->baseline));
+    json_object_object_add(o, "args", labels_view(s->args, s->n_args));
+    json_object_object_add(o, "metrics", metrics_view(s->metrics, s->n_metrics));
+    json_object *smoke = json_object_new_array();
+    for (size_t i = 0; i < s->n_smoke_tests; i++) {
+        const struct tg_smoke_test *t = &s->smoke_tests[i];
+        json_object *v = json_object_new_object();
+        json_object_object_add(v, "name", str_or_null(t->name));
+        if (t->kind == TG_SMOKE_HTTP) {
+            json_object *h = json_object_new_object();
+            json_object_object_add(h, "url", str_or_null(t->url));
+            json_object_object_add(h, "method", str_or_null(t->method));
+            json_object_object_add(h, "expectedStatus", json_object_new_int(t->expected_status));
+            json_object_object_add(h, "bodyPattern", str_or_null(t->body_pattern));
+            json_object_object_add(h, "timeout", json_object_new_int64(t->timeout_ms));
+            json_object_object_add(h, "retries", json_object_new_int(t->retries));
+            json_object_object_add(v, "http", h);
+            assert_null(t->job_template);
+        } else {
+            json_object *j = json_object_new_object();
+            json_object_object_add(j, "deadline", json_object_new_int64(t->deadline_ms));
+            json_object_object_add(j, "template", json_object_get(t->job_template));
+            json_object_object_add(v, "job", j);
+            assert_null(t->url);
+        }
+        json_object_array_add(smoke, v);
+    }
+    json_object_object_add(o, "smokeTests", smoke);
+    return o;
+}
+
 static json_object *rollout_view(const struct tg_rollout_spec *r)
 {
     json_object *v = json_object_new_object();
@@ -69,6 +163,8 @@ static json_object *rollout_view(const struct tg_rollout_spec *r)
             json_object *o = json_object_new_object();
             if (s->kind == TG_STEP_SET_WEIGHT)
                 json_object_object_add(o, "setWeight", json_object_new_int(s->weight));
+            else if (s->kind == TG_STEP_ANALYSIS)
+                json_object_object_add(o, "analysis", analysis_view(&s->analysis));
             else
                 json_object_object_add(
                     o, "pause", s->has_duration ? json_object_new_int64(s->duration_ms) : NULL);
@@ -87,6 +183,8 @@ static json_object *rollout_view(const struct tg_rollout_spec *r)
             json_object_object_add(rt, "ingress", str_or_null(tr->ingress));
         }
         json_object_object_add(v, "routing", rt);
+        if (r->canary.has_background)
+            json_object_object_add(v, "backgroundAnalysis", analysis_view(&r->canary.background));
     } else {
         const struct tg_blue_green_strategy *b = &r->blue_green;
         json_object_object_add(v, "strategy", json_object_new_string("BlueGreen"));
@@ -101,6 +199,10 @@ static json_object *rollout_view(const struct tg_rollout_spec *r)
             b->has_auto_promotion_delay ? json_object_new_int(b->auto_promotion_seconds) : NULL);
         json_object_object_add(o, "scaleDownDelaySeconds",
                                json_object_new_int(b->scale_down_delay_seconds));
+        if (b->has_pre_promotion)
+            json_object_object_add(o, "prePromotionAnalysis", analysis_view(&b->pre_promotion));
+        if (b->has_post_promotion)
+            json_object_object_add(o, "postPromotionAnalysis", analysis_view(&b->post_promotion));
         json_object_object_add(v, "blueGreen", o);
     }
     json_object_object_add(v, "progressDeadlineSeconds",
@@ -108,6 +210,8 @@ static json_object *rollout_view(const struct tg_rollout_spec *r)
     json_object_object_add(v, "revisionHistoryLimit",
                            json_object_new_int(r->revision_history_limit));
     json_object_object_add(v, "paused", json_object_new_boolean(r->paused));
+    if (r->analysis.present)
+        json_object_object_add(v, "analysis", settings_view(&r->analysis));
     return v;
 }
 
