@@ -38,7 +38,8 @@ struct op {
 
     /* A query. */
     tg_checker_query_cb query_cb;
-    char *address; /* the base URL, for messages; owned */
+    char *address;   /* the base URL without credentials, for messages; owned */
+    long timeout_ms; /* a query's, or each smoke-test attempt's */
 
     /* A smoke test. */
     tg_checker_http_cb smoke_cb;
@@ -46,7 +47,7 @@ struct op {
     regex_t re;
     bool has_re;
     int expected_status;
-    long timeout_ms, retry_delay_ms;
+    long retry_delay_ms;
     int attempts, max_attempts;
     struct tg_buf body;  /* a 2xx body, capped at SMOKE_BODY_MAX */
     bool body_truncated; /* the body passed the cap: match the first part */
@@ -140,6 +141,68 @@ static const char *error_detail(const char *error, const char *url)
     if (!p || !(colon = strstr(p + strlen(url), ": ")))
         return error;
     return colon + 2;
+}
+
+/*
+ * Says briefly what a failed transfer of op saw, without its URL (which may carry credentials in
+ * its user part). brief: a refused connection is "connection refused", for smoke-test messages.
+ */
+static void transport_message(const struct op *op, int rc, const char *error, bool brief, char *msg,
+                              size_t cap)
+{
+    const char *detail = error_detail(error, op->url);
+
+    if (rc == TG_ETIMEOUT)
+        snprintf(msg, cap, "timed out after %ld ms", op->timeout_ms);
+    else if (rc == TG_EUNREACHABLE && strstr(detail, "resolve"))
+        snprintf(msg, cap, "could not resolve host: %s", detail);
+    else if (rc == TG_EUNREACHABLE && brief)
+        snprintf(msg, cap, "connection refused");
+    else if (rc == TG_EUNREACHABLE)
+        snprintf(msg, cap, "cannot connect: %s", detail);
+    else if (rc == TG_ETLS)
+        snprintf(msg, cap, "TLS failed: %s", detail);
+    else
+        snprintf(msg, cap, "%s", detail);
+}
+
+/*
+ * Checks that address is an http(s) URL and makes the form shown in messages: without a user
+ * and password, without a trailing slash. *shown is the caller's to free.
+ */
+static int check_address(const char *address, char **shown)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *text = NULL;
+    CURLUcode uc;
+    int rc = 0;
+
+    if (!u)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    if ((uc = curl_url_set(u, CURLUPART_URL, address, 0)) != CURLUE_OK) {
+        rc = tg_error_set(TG_EINVALID, "Prometheus address \"%s\" is not a URL: %s", address,
+                          curl_url_strerror(uc));
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+        rc = tg_error_set(TG_EINVALID, "Prometheus address \"%s\" is not an http(s) URL", address);
+        goto out;
+    }
+    curl_url_set(u, CURLUPART_USER, NULL, 0);
+    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+    if (curl_url_get(u, CURLUPART_URL, &text, 0) != CURLUE_OK || !(*shown = strdup(text))) {
+        rc = tg_error_set(TG_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t n = strlen(*shown);
+    while (n > 0 && (*shown)[n - 1] == '/')
+        (*shown)[--n] = '\0';
+out:
+    curl_free(text);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return rc;
 }
 
 /*
@@ -281,7 +344,9 @@ static void query_done(int rc, const struct tg_http_response *resp, void *arg)
         return;
     }
     if (rc < 0) {
-        snprintf(msg, sizeof(msg), "Prometheus at %s: %s", op->address, resp->error);
+        char why[MAX_MESSAGE - 256];
+        transport_message(op, rc, resp->error, false, why, sizeof(why));
+        snprintf(msg, sizeof(msg), "Prometheus at %s: %s", op->address, why);
         query_complete(op, rc, msg, NULL);
         return;
     }
@@ -379,12 +444,15 @@ static int start_query(struct tg_checker *c, const char *address, const char *pa
         rc = tg_error_set(TG_EINVALID, "Prometheus query longer than 1 MiB");
         goto out;
     }
-    if (!(op = calloc(1, sizeof(*op))) || !(op->address = strdup(address))) {
+    if (!(op = calloc(1, sizeof(*op))) || !(op->url = strdup(url.data))) {
         rc = tg_error_set(TG_ENOMEM, "out of memory");
         goto out;
     }
+    if ((rc = check_address(address, &op->address)) < 0)
+        goto out;
     op->c = c;
     op->kind = OP_QUERY;
+    op->timeout_ms = timeout_ms;
     op->query_cb = cb;
     op->arg = arg;
     struct tg_http_request_spec spec = {
@@ -512,23 +580,6 @@ static void on_retry(uv_timer_t *t)
     }
 }
 
-/* Says what a failed transfer saw, briefly. */
-static void transport_message(const struct op *op, int rc, const char *error, char *msg, size_t cap)
-{
-    const char *detail = error_detail(error, op->url);
-
-    if (rc == TG_ETIMEOUT)
-        snprintf(msg, cap, "timed out after %ld ms", op->timeout_ms);
-    else if (rc == TG_EUNREACHABLE && strstr(detail, "resolve"))
-        snprintf(msg, cap, "could not resolve host: %s", detail);
-    else if (rc == TG_EUNREACHABLE)
-        snprintf(msg, cap, "connection refused");
-    else if (rc == TG_ETLS)
-        snprintf(msg, cap, "TLS failed: %s", detail);
-    else
-        snprintf(msg, cap, "%s", detail);
-}
-
 static void smoke_done(int rc, const struct tg_http_response *resp, void *arg)
 {
     struct op *op = arg;
@@ -545,7 +596,7 @@ static void smoke_done(int rc, const struct tg_http_response *resp, void *arg)
     if (rc == TG_ETOOBIG && status > 0)
         rc = 0;
     if (rc < 0) {
-        transport_message(op, rc, resp->error, msg, sizeof(msg));
+        transport_message(op, rc, resp->error, true, msg, sizeof(msg));
     } else if (status != op->expected_status) {
         snprintf(msg, sizeof(msg), "HTTP %ld (expected %d)", status, op->expected_status);
     } else {

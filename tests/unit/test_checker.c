@@ -371,7 +371,7 @@ static void connection_refused_is_an_error_with_a_message(void **state)
     assert_int_equal(w.last_rc, TG_EUNREACHABLE);
     assert_non_null(strstr(w.last_message, "Prometheus at "));
     assert_non_null(strstr(w.last_message, addr));
-    assert_non_null(strstr(w.last_message, "cannot reach"));
+    assert_non_null(strstr(w.last_message, ": cannot connect: "));
     world_end(&w);
 }
 
@@ -386,7 +386,7 @@ static void a_query_that_never_answers_times_out(void **state)
     run_until(&w, 1);
     assert_int_equal(w.last_rc, TG_ETIMEOUT);
     assert_non_null(strstr(w.last_message, w.base));
-    assert_non_null(strstr(w.last_message, "timed out"));
+    assert_non_null(strstr(w.last_message, ": timed out after 50 ms"));
     assert_int_equal(w.srv.requests, 1);
     world_end(&w);
 }
@@ -405,6 +405,49 @@ static void no_address_is_invalid_at_once(void **state)
     assert_int_equal(tg_checker_query_range(w.checker, "", "up", 0, 1000, 1000, 0, on_query, &w),
                      TG_EINVALID);
     assert_int_equal(tg_checker_query(w.checker, w.base, "", 0, on_query, &w), TG_EINVALID);
+    uv_run(&w.loop, UV_RUN_NOWAIT);
+    assert_int_equal(w.calls, 0);
+    world_end(&w);
+}
+
+static void credentials_in_the_address_are_never_shown(void **state)
+{
+    const char *script[] = {
+        response(0, 500, "Internal Server Error",
+                 "{\"status\":\"error\",\"errorType\":\"internal\",\"error\":\"boom\"}")};
+    struct world w;
+    char addr[160], shown[160];
+
+    (void)state;
+    world_start(&w, script, 1);
+    snprintf(addr, sizeof(addr), "http://bob:hunter2@127.0.0.1:%d/prom/", w.srv.port);
+    snprintf(shown, sizeof(shown),
+             "Prometheus at http://127.0.0.1:%d/prom: HTTP 500: ", w.srv.port);
+    assert_int_equal(tg_checker_query(w.checker, addr, "up", 0, on_query, &w), 0);
+    run_until(&w, 1);
+    assert_int_equal(w.last_rc, TG_ETRANSIENT);
+    assert_non_null(strstr(w.last_message, shown));
+    assert_non_null(strstr(w.last_message, "internal: boom"));
+    assert_null(strstr(w.last_message, "hunter2"));
+    assert_null(strstr(w.last_message, "bob"));
+    /* The credentials in the URL were still used. */
+    assert_non_null(strstr(w.srv.last_request, "\r\nAuthorization: Basic Ym9iOmh1bnRlcjI=\r\n"));
+    world_end(&w);
+}
+
+static void an_address_that_is_not_http_is_invalid_at_once(void **state)
+{
+    const char *script[] = {response(0, 200, "OK", VECTOR_BODY)};
+    struct world w;
+
+    (void)state;
+    world_start(&w, script, 1);
+    assert_int_equal(tg_checker_query(w.checker, "ftp://prom:21", "up", 0, on_query, &w),
+                     TG_EINVALID);
+    assert_non_null(strstr(tg_error_last(), "not an http(s) URL"));
+    assert_int_equal(tg_checker_query(w.checker, "http://[::1", "up", 0, on_query, &w),
+                     TG_EINVALID);
+    assert_non_null(strstr(tg_error_last(), "not a URL"));
     uv_run(&w.loop, UV_RUN_NOWAIT);
     assert_int_equal(w.calls, 0);
     world_end(&w);
@@ -788,6 +831,49 @@ static void smoke_fails_after_all_attempts(void **state)
     world_end(&w);
 }
 
+/* A 200 with a body of 1 MiB + 64 KiB: marker at offset `at`, filler elsewhere. */
+static char *big_response(size_t at)
+{
+    size_t body = (1u << 20) + 65536;
+    char head[128];
+    int n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", body);
+    char *r = malloc((size_t)n + body + 1);
+
+    assert_non_null(r);
+    memcpy(r, head, (size_t)n);
+    memset(r + n, 'x', body);
+    memcpy(r + n + at, "MARKER", 6);
+    r[(size_t)n + body] = '\0';
+    return r;
+}
+
+static void smoke_matches_only_the_first_mebibyte(void **state)
+{
+    struct world w;
+    char url[160];
+
+    (void)state;
+    for (int past = 0; past <= 1; past++) {
+        char *big = big_response(past ? (1u << 20) + 100 : 1000);
+        const char *script[] = {big};
+        world_start(&w, script, 1);
+        struct tg_smoke_http s = smoke_spec(&w, url, sizeof(url), "/big");
+        s.body_pattern = "MARKER";
+        assert_int_equal(tg_checker_http(w.checker, &s, on_smoke, &w), 0);
+        run_until(&w, 1);
+        assert_int_equal(w.last_rc, 0);
+        assert_int_equal(w.status, 200);
+        if (past) {
+            assert_false(w.passed);
+            assert_string_equal(w.last_message, "body did not match /MARKER/");
+        } else {
+            assert_true(w.passed);
+        }
+        world_end(&w);
+        free(big);
+    }
+}
+
 static void smoke_connection_refused(void **state)
 {
     const char *script[] = {response(0, 200, "OK", "ok")};
@@ -952,6 +1038,8 @@ int main(void)
         cmocka_unit_test(connection_refused_is_an_error_with_a_message),
         cmocka_unit_test(a_query_that_never_answers_times_out),
         cmocka_unit_test(no_address_is_invalid_at_once),
+        cmocka_unit_test(credentials_in_the_address_are_never_shown),
+        cmocka_unit_test(an_address_that_is_not_http_is_invalid_at_once),
         cmocka_unit_test(a_garbage_ca_is_refused_at_once),
         cmocka_unit_test(https_with_the_ca_verifies_the_server),
         cmocka_unit_test(https_without_the_ca_is_a_tls_error),
@@ -962,6 +1050,7 @@ int main(void)
         cmocka_unit_test(smoke_head_does_not_wait_for_a_body),
         cmocka_unit_test(smoke_retries_until_a_later_attempt_passes),
         cmocka_unit_test(smoke_fails_after_all_attempts),
+        cmocka_unit_test(smoke_matches_only_the_first_mebibyte),
         cmocka_unit_test(smoke_connection_refused),
         cmocka_unit_test(smoke_times_out_per_attempt),
         cmocka_unit_test(smoke_rejects_bad_input_at_once),
