@@ -49,9 +49,8 @@ struct op {
     int expected_status;
     long retry_delay_ms;
     int attempts, max_attempts;
-    struct tg_buf body;  /* a 2xx body, capped at SMOKE_BODY_MAX */
-    bool body_truncated; /* the body passed the cap: match the first part */
-    uv_timer_t timer;    /* the retry delay; closed before the op is freed */
+    struct tg_buf body; /* a 2xx body: its first SMOKE_BODY_MAX bytes */
+    uv_timer_t timer;   /* the retry delay; closed before the op is freed */
 };
 
 struct tg_checker {
@@ -167,10 +166,11 @@ static void transport_message(const struct op *op, int rc, const char *error, bo
 }
 
 /*
- * Checks that address is an http(s) URL and makes the form shown in messages: without a user
- * and password, without a trailing slash. *shown is the caller's to free.
+ * Checks that address is an http(s) URL (what: "Prometheus address", for the message) and makes
+ * the form shown in messages: without a user and password, without a trailing slash. *shown
+ * (optional) is the caller's to free.
  */
-static int check_address(const char *address, char **shown)
+static int check_url(const char *what, const char *address, char **shown)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *text = NULL;
@@ -180,15 +180,17 @@ static int check_address(const char *address, char **shown)
     if (!u)
         return tg_error_set(TG_ENOMEM, "out of memory");
     if ((uc = curl_url_set(u, CURLUPART_URL, address, 0)) != CURLUE_OK) {
-        rc = tg_error_set(TG_EINVALID, "Prometheus address \"%s\" is not a URL: %s", address,
+        rc = tg_error_set(TG_EINVALID, "%s \"%s\" is not a URL: %s", what, address,
                           curl_url_strerror(uc));
         goto out;
     }
     if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-        rc = tg_error_set(TG_EINVALID, "Prometheus address \"%s\" is not an http(s) URL", address);
+        rc = tg_error_set(TG_EINVALID, "%s \"%s\" is not an http(s) URL", what, address);
         goto out;
     }
+    if (!shown)
+        goto out;
     curl_url_set(u, CURLUPART_USER, NULL, 0);
     curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
     if (curl_url_get(u, CURLUPART_URL, &text, 0) != CURLUE_OK || !(*shown = strdup(text))) {
@@ -448,7 +450,7 @@ static int start_query(struct tg_checker *c, const char *address, const char *pa
         rc = tg_error_set(TG_ENOMEM, "out of memory");
         goto out;
     }
-    if ((rc = check_address(address, &op->address)) < 0)
+    if ((rc = check_url("Prometheus address", address, &op->address)) < 0)
         goto out;
     op->c = c;
     op->kind = OP_QUERY;
@@ -536,7 +538,6 @@ static int smoke_data(const char *data, size_t len, void *arg)
 
     if (len > room) {
         tg_buf_append(&op->body, data, room);
-        op->body_truncated = true;
         return TG_ETOOBIG; /* enough to judge: stop the transfer */
     }
     return tg_buf_append(&op->body, data, len) < 0 ? TG_ENOMEM : 0;
@@ -561,7 +562,6 @@ static int smoke_attempt(struct op *op)
     int rc;
 
     tg_buf_reset(&op->body);
-    op->body_truncated = false;
     if ((rc = tg_http_start(c->http, &spec, &op->req)) < 0)
         return rc;
     op->attempts++;
@@ -620,8 +620,10 @@ static void smoke_done(int rc, const struct tg_http_response *resp, void *arg)
 
 static int smoke_prepare(struct op *op, const struct tg_smoke_http *spec)
 {
-    int erc;
+    int erc, rc;
 
+    if ((rc = check_url("smoke test URL", spec->url, NULL)) < 0)
+        return rc;
     if (!dup_opt(spec->method && *spec->method ? spec->method : "GET", &op->method) ||
         !dup_opt(spec->url, &op->url))
         return tg_error_set(TG_ENOMEM, "out of memory");

@@ -59,18 +59,20 @@ typedef void (*tg_checker_query_cb)(int rc, const char *message,
                                     const struct tg_prom_result *result, void *arg);
 
 /*
- * Sends an instant query (POST /api/v1/query, form-encoded query and timeout). address is a
- * base URL, or NULL for the checker's default. timeout_ms bounds the whole request (0: 10 s)
- * and is also sent as Prometheus' own timeout parameter. Returns 0, or TG_EINVALID at once (no
- * address anywhere, an empty query), TG_ENOMEM, TG_ECANCELED while freeing; the callback then
- * never runs.
+ * Sends an instant query (POST /api/v1/query, form-encoded query and timeout). address is an
+ * http(s) base URL, a path prefix allowed ("http://prom:9090/prometheus"), or NULL or "" for the
+ * checker's default; a user and password in it are used but never shown in messages. The
+ * bearer token, else the basic-auth user, of the options goes along. timeout_ms bounds the whole
+ * request (0: 10 s) and is also sent as Prometheus' own timeout parameter. Returns 0, or
+ * TG_EINVALID at once (no address anywhere, an address that is not an http(s) URL, an empty
+ * query), TG_ENOMEM, TG_ECANCELED while freeing; the callback then never runs.
  */
 int tg_checker_query(struct tg_checker *c, const char *address, const char *query, long timeout_ms,
                      tg_checker_query_cb cb, void *arg);
 
 /*
  * Sends a range query (POST /api/v1/query_range) over [start_ms, end_ms] (Unix milliseconds)
- * with a step of step_ms (> 0); otherwise as tg_checker_query.
+ * with a step of step_ms (> 0), all sent as decimal seconds; otherwise as tg_checker_query.
  */
 int tg_checker_query_range(struct tg_checker *c, const char *address, const char *query,
                            int64_t start_ms, int64_t end_ms, int64_t step_ms, long timeout_ms,
@@ -79,7 +81,7 @@ int tg_checker_query_range(struct tg_checker *c, const char *address, const char
 /* An HTTP smoke test. Strings are copied by tg_checker_http. */
 struct tg_smoke_http {
     const char *method;       /* NULL: "GET" */
-    const char *url;          /* absolute http(s) URL, required */
+    const char *url;          /* absolute http(s) URL, required; used as it is */
     int expected_status;      /* 0: 200 */
     const char *body_pattern; /* POSIX ERE the body must match, or NULL */
     long timeout_ms;          /* per attempt; 0: 5 s */
@@ -101,14 +103,18 @@ typedef void (*tg_checker_http_cb)(int rc, bool passed, long status, const char 
  * Runs an HTTP smoke test: up to 1 + retries attempts, a failed one (transport error, another
  * status, a body that does not match) followed by the next after retry_delay_ms on a uv timer.
  * It passes when an attempt has the expected status and a body that matches the pattern (only
- * the first 1 MiB of a body is matched). No credential of the checker is sent. Returns 0, or
- * TG_EINVALID at once (no URL, a bad pattern, negative retries), TG_ENOMEM, TG_ECANCELED while
+ * the first 1 MiB of a body is matched, up to its first NUL byte). No credential of the checker
+ * is sent. Returns 0, or TG_EINVALID at once (no URL or not an http(s) one, a bad pattern,
+ * negative retries, an expected status outside 100..599), TG_ENOMEM, TG_ECANCELED while
  * freeing; the callback then never runs.
  */
 int tg_checker_http(struct tg_checker *c, const struct tg_smoke_http *spec, tg_checker_http_cb cb,
                     void *arg);
 
-/* Counters for /metrics. Cancelled queries count in neither queries_ok nor queries_failed. */
+/*
+ * Counters for /metrics. Queries count when their callback runs: cancelled ones, and calls
+ * refused at once, count in neither queries_ok nor queries_failed.
+ */
 struct tg_checker_stats {
     uint64_t queries_ok;     /* queries answered and decoded */
     uint64_t queries_failed; /* queries that ended with an error */

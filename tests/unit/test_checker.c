@@ -926,6 +926,10 @@ static void smoke_rejects_bad_input_at_once(void **state)
     s.retries = -1;
     assert_int_equal(tg_checker_http(w.checker, &s, on_smoke, &w), TG_EINVALID);
     s.retries = 0;
+    s.url = "file:///etc/passwd";
+    assert_int_equal(tg_checker_http(w.checker, &s, on_smoke, &w), TG_EINVALID);
+    assert_non_null(
+        strstr(tg_error_last(), "smoke test URL \"file:///etc/passwd\" is not an http(s) URL"));
     s.url = NULL;
     assert_int_equal(tg_checker_http(w.checker, &s, on_smoke, &w), TG_EINVALID);
     uv_run(&w.loop, UV_RUN_NOWAIT);
