@@ -598,13 +598,18 @@ static int setup_easy(struct tg_http_request *r, const struct tg_http_request_sp
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_USERAGENT, r->h->user_agent);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* Waiting to learn whether a connection multiplexes only makes sense where it can (HTTP/2
+     * over TLS); over plain http a request would queue behind one that has not answered yet. */
+    if (strncasecmp(spec->url, "https:", 6) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, spec->timeout_ms > 0 ? spec->timeout_ms : 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      spec->connect_timeout_ms > 0 ? spec->connect_timeout_ms
                                                   : DEFAULT_CONNECT_TIMEOUT_MS);
-    if (strcmp(spec->method, "GET") != 0)
+    if (strcmp(spec->method, "HEAD") == 0)
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L); /* a HEAD response has no body to wait for */
+    else if (strcmp(spec->method, "GET") != 0)
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, spec->method);
     if (spec->body || strcmp(spec->method, "POST") == 0 || strcmp(spec->method, "PUT") == 0 ||
         strcmp(spec->method, "PATCH") == 0) {
@@ -615,6 +620,11 @@ static int setup_easy(struct tg_http_request *r, const struct tg_http_request_sp
     }
     if ((rc = set_headers(r, spec)) < 0)
         return rc;
+    if (spec->username &&
+        (curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC) != CURLE_OK ||
+         curl_easy_setopt(e, CURLOPT_USERNAME, spec->username) != CURLE_OK ||
+         curl_easy_setopt(e, CURLOPT_PASSWORD, spec->password ? spec->password : "") != CURLE_OK))
+        return TG_ENOMEM;
     return set_tls(r->h, e);
 }
 

@@ -8,7 +8,8 @@
  * HTTP status: mapping statuses to errors is the caller's business), or with a negative TG_E*
  * code for a transport failure (TG_EUNREACHABLE, TG_ETLS, TG_ETIMEOUT, TG_ETOOBIG,
  * TG_ECANCELED, TG_ETRANSIENT for a dropped connection, TG_EIO otherwise). The bearer token
- * goes into an Authorization header and is never logged.
+ * goes into an Authorization header and is never logged; so do a basic-auth username and
+ * password (CURLAUTH_BASIC), which a request should not combine with a bearer token.
  */
 #ifndef TG_KUBE_HTTP_H
 #define TG_KUBE_HTTP_H
@@ -57,13 +58,15 @@ typedef int (*tg_http_data_cb)(const char *data, size_t len, void *arg);
 
 /* One request. Strings are copied by tg_http_start; the caller keeps its own. */
 struct tg_http_request_spec {
-    const char *method;       /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *method;       /* "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", ... */
     const char *url;          /* absolute URL */
     const char *body;         /* request body or NULL */
     size_t body_len;          /* its length */
     const char *content_type; /* Content-Type of the body, or NULL */
     const char *accept;       /* Accept header, or NULL for application/json */
     const char *bearer;       /* bearer token, or NULL */
+    const char *username;     /* HTTP basic auth user, or NULL (never logged) */
+    const char *password;     /* its password, or NULL for an empty one (never logged) */
     long timeout_ms;          /* the whole transfer; 0: none (watches) */
     long connect_timeout_ms;  /* 0: 10 s */
     size_t max_body;          /* cap on the accumulated body; 0: 16 MiB */

@@ -437,6 +437,64 @@ static void refuses_incomplete_specs(void **state)
     assert_int_equal(w.done_calls, 0);
 }
 
+static void sends_basic_auth(void **state)
+{
+    static const char *const script[] = {OK_JSON};
+    struct world w;
+
+    (void)state;
+    world_start(&w, script, 1);
+    struct tg_http_request_spec s = get_spec(&w);
+    s.username = "alice";
+    s.password = "pw";
+    assert_int_equal(tg_http_start(w.http, &s, NULL), 0);
+    run_until(&w, 1);
+    assert_int_equal(w.last_rc, 0);
+    /* base64("alice:pw") */
+    assert_non_null(strstr(w.srv.last_request, "\r\nAuthorization: Basic YWxpY2U6cHc=\r\n"));
+    world_end(&w);
+}
+
+static void head_does_not_wait_for_a_body(void **state)
+{
+    static const char *const script[] = {"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"};
+    struct world w;
+
+    (void)state;
+    world_start(&w, script, 1);
+    struct tg_http_request_spec s = get_spec(&w);
+    s.method = "HEAD";
+    assert_int_equal(tg_http_start(w.http, &s, NULL), 0);
+    run_until(&w, 1);
+    assert_int_equal(w.last_rc, 0);
+    assert_int_equal(w.last_status, 200);
+    assert_non_null(strstr(w.srv.last_request, "HEAD /version HTTP/1.1\r\n"));
+    world_end(&w);
+}
+
+/* Over plain http, a second request to a host does not wait behind a first that never answers. */
+static void plain_http_does_not_queue_behind_a_silent_request(void **state)
+{
+    static const char *const script[] = {NULL, OK_JSON};
+    struct world w;
+
+    (void)state;
+    world_start(&w, script, 2);
+    struct tg_http_request_spec s = get_spec(&w);
+    assert_int_equal(tg_http_start(w.http, &s, &w.req), 0);
+    while (w.srv.requests < 1)
+        uv_run(&w.loop, UV_RUN_ONCE);
+    s.timeout_ms = 5000;
+    assert_int_equal(tg_http_start(w.http, &s, NULL), 0);
+    run_until(&w, 1); /* the second, answered while the first still waits */
+    assert_int_equal(w.last_rc, 0);
+    assert_int_equal(w.last_status, 200);
+    assert_int_equal(w.srv.accepted, 2);
+    tg_http_cancel(w.req);
+    assert_int_equal(w.done_calls, 2);
+    world_end(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +512,9 @@ int main(void)
         cmocka_unit_test(error_statuses_are_not_streamed),
         cmocka_unit_test(maps_curl_errors),
         cmocka_unit_test(refuses_incomplete_specs),
+        cmocka_unit_test(sends_basic_auth),
+        cmocka_unit_test(head_does_not_wait_for_a_body),
+        cmocka_unit_test(plain_http_does_not_queue_behind_a_silent_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
