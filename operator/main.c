@@ -5,10 +5,13 @@
 #include <string.h>
 #include <uv.h>
 
+#include "analysis/checker.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/manager.h"
 #include "rollout/reconciler.h"
+#include "server/metrics.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -16,18 +19,24 @@
 struct flags {
     const char *kubeconfig;
     const char *context;
-    const char *namespace;   /* run: the namespace to watch; NULL: all */
-    const char *listen;      /* run: address:port of /healthz, /readyz, /metrics */
-    const char *gateway_api; /* run: auto, on, off */
-    const char *lease_name;  /* run */
-    const char *lease_ns;    /* run */
-    bool leader_elect;       /* run */
-    uint64_t lease_ms;       /* run: 0 for the default (15 s) */
-    uint64_t renew_ms;       /* run: 0 for the default (10 s) */
-    uint64_t retry_ms;       /* run: 0 for the default (2 s) */
-    double qps;              /* run: API client rate limit */
-    unsigned burst;          /* run */
-    unsigned max_concurrent; /* run: reconciles at once */
+    const char *namespace;       /* run: the namespace to watch; NULL: all */
+    const char *listen;          /* run: address:port of /healthz, /readyz, /metrics */
+    const char *gateway_api;     /* run: auto, on, off */
+    const char *lease_name;      /* run */
+    const char *lease_ns;        /* run */
+    bool leader_elect;           /* run */
+    uint64_t lease_ms;           /* run: 0 for the default (15 s) */
+    uint64_t renew_ms;           /* run: 0 for the default (10 s) */
+    uint64_t retry_ms;           /* run: 0 for the default (2 s) */
+    double qps;                  /* run: API client rate limit */
+    unsigned burst;              /* run */
+    unsigned max_concurrent;     /* run: reconciles at once */
+    const char *prom_url;        /* run: the default Prometheus address */
+    const char *prom_token_file; /* run: a bearer token for Prometheus */
+    const char *prom_username;   /* run: basic auth for Prometheus */
+    const char *prom_password_file;
+    const char *analysis_ca_file; /* run: CA bundle for Prometheus and HTTPS smoke tests */
+    bool analysis_insecure;       /* run: skip TLS verification of those */
     const char *command;
     enum tg_log_format log_format;
     enum tg_log_level log_level;
@@ -55,6 +64,11 @@ static void usage(FILE *out)
           "  --gateway-api auto|on|off    watch HTTPRoutes (auto: if the API is served)\n"
           "  --qps N --burst N            the API client's rate limit (default 20, 30)\n"
           "  --max-concurrent-reconciles N  (default 4)\n"
+          "  --prometheus-url URL         Prometheus for analyses that name no address\n"
+          "  --prometheus-token-file FILE   a bearer token for Prometheus\n"
+          "  --prometheus-username NAME --prometheus-password-file FILE   basic auth\n"
+          "  --analysis-ca-file FILE      CA bundle (PEM) for Prometheus and HTTPS smoke tests\n"
+          "  --analysis-insecure-skip-tls-verify   do not verify their certificates\n"
           "\n"
           "The configuration comes from --kubeconfig, else $KUBECONFIG (the first existing file\n"
           "of the list), else ~/.kube/config, else the in-cluster service account.\n",
@@ -174,6 +188,22 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         } else if ((v = flag_value("--max-concurrent-reconciles", argc, argv, &i))) {
             if (parse_count("--max-concurrent-reconciles", v, &f->max_concurrent))
                 return 2;
+        } else if ((v = flag_value("--prometheus-url", argc, argv, &i))) {
+            if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+                fprintf(stderr, "tollgate: --prometheus-url must be an http:// or https:// URL\n");
+                return 2;
+            }
+            f->prom_url = v;
+        } else if ((v = flag_value("--prometheus-token-file", argc, argv, &i))) {
+            f->prom_token_file = v;
+        } else if ((v = flag_value("--prometheus-username", argc, argv, &i))) {
+            f->prom_username = v;
+        } else if ((v = flag_value("--prometheus-password-file", argc, argv, &i))) {
+            f->prom_password_file = v;
+        } else if ((v = flag_value("--analysis-ca-file", argc, argv, &i))) {
+            f->analysis_ca_file = v;
+        } else if (strcmp(argv[i], "--analysis-insecure-skip-tls-verify") == 0) {
+            f->analysis_insecure = true;
         } else if ((v = flag_value("--log-format", argc, argv, &i))) {
             if (tg_log_parse_format(v, &f->log_format) < 0) {
                 fprintf(stderr, "tollgate: --log-format: %s\n", tg_error_last());
@@ -279,6 +309,7 @@ static const struct tg_resource res_releases = {"tollgate.io", "v1alpha1", "rele
 static const struct tg_resource res_deployments = {"apps", "v1", "deployments", true};
 static const struct tg_resource res_services = {"", "v1", "services", true};
 static const struct tg_resource res_ingresses = {"networking.k8s.io", "v1", "ingresses", true};
+static const struct tg_resource res_jobs = {"batch", "v1", "jobs", true};
 static const struct tg_resource res_httproutes = {"gateway.networking.k8s.io", "v1", "httproutes",
                                                   true};
 
@@ -331,6 +362,134 @@ static int parse_listen(const char *listen, char *addr, size_t n, int *port)
     return 0;
 }
 
+/* Reads a small file (a token, a password, a CA bundle); NULL with a message on failure. */
+static char *read_small_file(const char *flag, const char *path, size_t *len, bool trim)
+{
+    FILE *fp = fopen(path, "rb");
+    char *data = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!fp) {
+        fprintf(stderr, "tollgate: %s: cannot open %s\n", flag, path);
+        return NULL;
+    }
+    for (;;) {
+        if (n + 4097 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *p = cap <= (1u << 20) ? realloc(data, cap) : NULL;
+            if (!p) {
+                fprintf(stderr, "tollgate: %s: %s is larger than 1 MiB\n", flag, path);
+                free(data);
+                fclose(fp);
+                return NULL;
+            }
+            data = p;
+        }
+        size_t got = fread(data + n, 1, 4096, fp);
+        n += got;
+        if (got < 4096)
+            break;
+    }
+    fclose(fp);
+    data[n] = '\0';
+    while (trim && n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' '))
+        data[--n] = '\0';
+    if (len)
+        *len = n;
+    return data;
+}
+
+/* The analysis checker's settings from the flags; the strings read are the caller's to free. */
+struct analysis_secrets {
+    char *token;
+    char *password;
+    char *ca;
+};
+
+static int analysis_options(const struct flags *f, struct tg_checker_options *o,
+                            struct analysis_secrets *sec)
+{
+    memset(o, 0, sizeof(*o));
+    o->prometheus_url = f->prom_url;
+    o->username = f->prom_username;
+    o->insecure = f->analysis_insecure;
+    if (f->prom_token_file &&
+        !(sec->token = read_small_file("--prometheus-token-file", f->prom_token_file, NULL, true)))
+        return -1;
+    if (f->prom_password_file &&
+        !(sec->password =
+              read_small_file("--prometheus-password-file", f->prom_password_file, NULL, true)))
+        return -1;
+    if (f->analysis_ca_file &&
+        !(sec->ca = read_small_file("--analysis-ca-file", f->analysis_ca_file, &o->ca_len, false)))
+        return -1;
+    if (!!f->prom_username != !!f->prom_password_file) {
+        fprintf(stderr, "tollgate: --prometheus-username and --prometheus-password-file go "
+                        "together\n");
+        return -1;
+    }
+    o->bearer_token = sec->token;
+    o->password = sec->password;
+    o->ca_pem = sec->ca;
+    return 0;
+}
+
+/* What /metrics shows of analyses: gates run, queries, smoke attempts, automatic rollbacks. */
+struct analysis_metrics {
+    struct tg_rollout_reconciler *rec;
+    struct tg_checker *checker;
+};
+
+static int render_analysis_metrics(void *ctx, struct tg_buf *out)
+{
+    struct analysis_metrics *am = ctx;
+    struct tg_rollout_stats rs;
+    struct tg_checker_stats cs = {0};
+    int rc;
+
+    tg_rollout_reconciler_stats(am->rec, &rs);
+    if (am->checker)
+        tg_checker_stats(am->checker, &cs);
+    rc = tg_metrics_family(out, "tollgate_analysis_queries_total", "counter",
+                           "Prometheus queries made by analyses, by outcome.");
+    if (!rc)
+        rc = tg_metrics_sample(out, "tollgate_analysis_queries_total", "result=\"ok\"",
+                               (double)cs.queries_ok);
+    if (!rc)
+        rc = tg_metrics_sample(out, "tollgate_analysis_queries_total", "result=\"error\"",
+                               (double)cs.queries_failed);
+    if (!rc)
+        rc = tg_metrics_family(out, "tollgate_smoke_test_requests_total", "counter",
+                               "HTTP requests made by smoke tests (retries included).");
+    if (!rc)
+        rc = tg_metrics_sample(out, "tollgate_smoke_test_requests_total", NULL,
+                               (double)cs.http_attempts);
+    if (!rc)
+        rc = tg_metrics_family(out, "tollgate_gate_rollbacks_total", "counter",
+                               "Deliveries rolled back automatically by a gate, by reason.");
+    if (!rc)
+        rc = tg_metrics_sample(out, "tollgate_gate_rollbacks_total", "reason=\"AnalysisFailed\"",
+                               (double)rs.rollbacks_analysis);
+    if (!rc)
+        rc = tg_metrics_sample(out, "tollgate_gate_rollbacks_total", "reason=\"AnalysisError\"",
+                               (double)rs.rollbacks_error);
+    if (!rc)
+        rc = tg_metrics_sample(out, "tollgate_gate_rollbacks_total", "reason=\"SmokeTestFailed\"",
+                               (double)rs.rollbacks_smoke);
+    return rc;
+}
+
+static void cancel_checks(void *arg)
+{
+    struct analysis_metrics *am = arg;
+
+    /* Queries in flight are called back (canceled) now, so their reconciles can drain. */
+    if (am->rec)
+        tg_rollout_reconciler_set_checker(am->rec, NULL);
+    tg_checker_free(am->checker);
+    am->checker = NULL;
+}
+
 static int cmd_run(const struct flags *f)
 {
     struct tg_kubeconfig_options kopt = {.path = f->kubeconfig, .context = f->context};
@@ -339,6 +498,10 @@ static int cmd_run(const struct flags *f)
     struct tg_controller_options copt = {0};
     struct tg_rollout_caches caches = {0};
     struct tg_rollout_reconciler *rec = NULL;
+    struct tg_checker_options chopt;
+    struct analysis_secrets secrets = {0};
+    struct tg_checker *checker = NULL;
+    struct analysis_metrics am = {0};
     struct tg_manager *m = NULL;
     struct tg_controller *ctl;
     struct tg_reflector *refl;
@@ -352,8 +515,17 @@ static int cmd_run(const struct flags *f)
         fprintf(stderr, "tollgate: %s\n", tg_error_last());
         return 2;
     }
+    if (analysis_options(f, &chopt, &secrets)) {
+        free(secrets.token);
+        free(secrets.password);
+        free(secrets.ca);
+        return 2;
+    }
     if (tg_kubeconfig_load(&kopt, &kc) < 0) {
         fprintf(stderr, "tollgate: %s\n", tg_error_last());
+        free(secrets.token);
+        free(secrets.password);
+        free(secrets.ca);
         return 1;
     }
     uv_loop_init(&loop);
@@ -380,24 +552,43 @@ static int cmd_run(const struct flags *f)
         goto run_loop;
     }
     ropt.namespace = f->namespace;
+    if ((rc = tg_checker_new(&loop, &chopt, &checker))) {
+        fprintf(stderr, "tollgate: %s\n", tg_error_last());
+        tg_manager_shutdown(m, 1);
+        goto run_loop;
+    }
+    am.checker = checker;
+    tg_manager_on_shutdown(m, cancel_checks, &am);
     struct {
         const struct tg_resource *res;
         struct tg_cache **cache;
     } kinds[] = {
-        {&res_rollouts, &caches.rollouts},       {&res_releases, &caches.releases},
-        {&res_deployments, &caches.deployments}, {&res_services, &caches.services},
-        {&res_ingresses, &caches.ingresses},     {&res_httproutes, &caches.httproutes},
+        {&res_rollouts, &caches.rollouts},
+        {&res_releases, &caches.releases},
+        {&res_deployments, &caches.deployments},
+        {&res_services, &caches.services},
+        {&res_ingresses, &caches.ingresses},
+        {&res_httproutes, &caches.httproutes},
+        {&res_jobs, &caches.jobs},
     };
     rc = 0;
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !rc; i++) {
         if (kinds[i].res == &res_httproutes && !gateway)
             continue;
         ropt.resource = kinds[i].res;
+        /* Only the smoke-test Jobs tollgate made: not every Job of the cluster. */
+        ropt.label_selector =
+            kinds[i].res == &res_jobs ? "app.kubernetes.io/managed-by=tollgate" : NULL;
         if (!(rc = tg_manager_add_reflector(m, &ropt, &refl)))
             *kinds[i].cache = tg_reflector_cache(refl);
     }
     if (!rc)
         rc = tg_rollout_reconciler_new(m, &caches, &rec);
+    if (!rc) {
+        tg_rollout_reconciler_set_checker(rec, checker);
+        am.rec = rec;
+        tg_manager_add_metrics(m, render_analysis_metrics, &am);
+    }
     copt.name = "rollout";
     tg_queue_config_default(&copt.queue);
     copt.queue.max_concurrency = f->max_concurrent ? f->max_concurrent : 4;
@@ -420,12 +611,17 @@ run_loop:
     uv_run(&loop, UV_RUN_DEFAULT);
     exit_code = tg_manager_exit_code(m);
     tg_manager_free(m);
+    am.rec = NULL;
     tg_rollout_reconciler_free(rec);
+    cancel_checks(&am);
 close_loop:
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop) != 0)
         tg_log(TG_LOG_WARN, "event loop handles left open at exit");
     tg_kubeconfig_free(kc);
+    free(secrets.token);
+    free(secrets.password);
+    free(secrets.ca);
     return exit_code;
 }
 

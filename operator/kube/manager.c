@@ -66,6 +66,10 @@ struct tg_manager {
     uint64_t drain_deadline_ms;
     int exit_code;
     uint64_t events_failed;
+    void (*on_shutdown)(void *arg); /* tg_manager_on_shutdown */
+    void *on_shutdown_arg;
+    int (*extra_metrics)(void *ctx, struct tg_buf *out); /* tg_manager_add_metrics */
+    void *extra_metrics_ctx;
 };
 
 static void on_sync_poll(uv_timer_t *t);
@@ -444,6 +448,8 @@ static int render_metrics(void *ctx, struct tg_buf *out, const char **ctype)
     if (!rc)
         rc = tg_metrics_sample(out, "tollgate_events_total", "result=\"failed\"",
                                (double)m->events_failed);
+    if (!rc && m->extra_metrics)
+        rc = m->extra_metrics(m->extra_metrics_ctx, out);
     if (!rc)
         rc = tg_metrics_process(out);
     if (rc) {
@@ -762,6 +768,8 @@ void tg_manager_shutdown(struct tg_manager *m, int exit_code)
     }
     m->exit_code = exit_code;
     m->state = STATE_DRAINING;
+    if (m->on_shutdown)
+        m->on_shutdown(m->on_shutdown_arg);
     for (size_t i = 0; i < m->n_controllers; i++)
         tg_controller_set_dispatch(m->controllers[i], false);
     uv_timer_stop(&m->leader_timer);
@@ -770,6 +778,19 @@ void tg_manager_shutdown(struct tg_manager *m, int exit_code)
     m->dispatching = false;
     m->drain_deadline_ms = tg_clock_now_ms(m->clock) + m->opt.shutdown_grace_ms;
     uv_timer_start(&m->drain_timer, drain_poll, 0, SHUTDOWN_POLL_MS);
+}
+
+void tg_manager_on_shutdown(struct tg_manager *m, void (*cb)(void *arg), void *arg)
+{
+    m->on_shutdown = cb;
+    m->on_shutdown_arg = arg;
+}
+
+void tg_manager_add_metrics(struct tg_manager *m, int (*render)(void *ctx, struct tg_buf *out),
+                            void *ctx)
+{
+    m->extra_metrics = render;
+    m->extra_metrics_ctx = ctx;
 }
 
 int tg_manager_exit_code(const struct tg_manager *m)

@@ -83,6 +83,20 @@ int tg_manager_start(struct tg_manager *m);
  */
 void tg_manager_shutdown(struct tg_manager *m, int exit_code);
 
+/*
+ * Calls cb(arg) once, when the shutdown begins (before the reconciles in flight drain): for
+ * what must cancel its own work so that they can finish (the analysis checker). One callback.
+ */
+void tg_manager_on_shutdown(struct tg_manager *m, void (*cb)(void *arg), void *arg);
+
+/*
+ * Adds the metric families render writes (tg_metrics_family/sample) to /metrics, before the
+ * process metrics. render returns 0 or TG_ETOOBIG. One renderer.
+ */
+struct tg_buf;
+void tg_manager_add_metrics(struct tg_manager *m, int (*render)(void *ctx, struct tg_buf *out),
+                            void *ctx);
+
 /* The exit code set by the shutdown. */
 int tg_manager_exit_code(const struct tg_manager *m);
 

@@ -291,8 +291,12 @@ static void release_patches(struct plan_ctx *ctx)
         const char *was = jstr(old, "phase");
         const char *now = rel_phase(rel);
         if (!streq(was, now) && !(was == NULL && streq(now, PHASE_PENDING)))
-            release_event(ctx, rel, streq(now, PHASE_FAILED), now, "%s",
-                          jstr(rel->status, "message"));
+            release_event(ctx, rel,
+                          streq(now, PHASE_FAILED) ||
+                              (streq(now, PHASE_ROLLED_BACK) && rel->reason &&
+                               (strncmp(rel->reason, "Analysis", 8) == 0 ||
+                                strncmp(rel->reason, "SmokeTest", 9) == 0)),
+                          now, "%s", jstr(rel->status, "message"));
         push_status_patch(ctx, "Release", rel->name, merge_diff(ctx, old, rel->status));
     }
 }
@@ -461,6 +465,17 @@ void tg_plan_free(struct tg_plan *plan)
     for (size_t i = 0; i < plan->n_actions; i++)
         action_clear(&plan->actions[i]);
     free(plan->actions);
+    for (size_t i = 0; i < plan->n_gates; i++) {
+        struct tg_gate *g = &plan->gates[i];
+        free(g->id);
+        free(g->address);
+        free(g->query);
+        free(g->query_base);
+        free(g->method);
+        free(g->url);
+        free(g->body_pattern);
+    }
+    free(plan->gates);
     free(plan);
 }
 
@@ -533,6 +548,27 @@ json_object *tg_plan_to_json(const struct tg_plan *plan)
     for (size_t i = 0; i < plan->n_actions; i++)
         json_object_array_add(arr, tg_action_to_json(&plan->actions[i]));
     json_object_object_add(o, "actions", arr);
+    if (plan->n_gates > 0) {
+        static const char *const kinds[] = {
+            [TG_GATE_QUERY] = "query", [TG_GATE_COMPARE] = "compare", [TG_GATE_HTTP] = "http"};
+        json_object *gates = json_object_new_array();
+        for (size_t i = 0; gates && i < plan->n_gates; i++) {
+            const struct tg_gate *g = &plan->gates[i];
+            json_object *j = json_object_new_object();
+            if (!j)
+                break;
+            json_object_object_add(j, "id", json_object_new_string(g->id ? g->id : ""));
+            json_object_object_add(j, "kind", json_object_new_string(kinds[g->kind]));
+            if (g->query)
+                json_object_object_add(j, "query", json_object_new_string(g->query));
+            if (g->query_base)
+                json_object_object_add(j, "queryBaseline", json_object_new_string(g->query_base));
+            if (g->url)
+                json_object_object_add(j, "url", json_object_new_string(g->url));
+            json_object_array_add(gates, j);
+        }
+        json_object_object_add(o, "gates", gates);
+    }
     json_object_object_add(o, "requeueAfterMs", json_object_new_int64(plan->requeue_after_ms));
     return o;
 }

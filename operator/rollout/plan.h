@@ -23,6 +23,7 @@
 
 #include <json-c/json.h>
 
+#include "analysis/promql.h"
 #include "rollout/spec.h"
 
 /* One Release naming the Rollout, as observed. Everything is borrowed from the caller. */
@@ -30,6 +31,19 @@ struct tg_plan_release {
     json_object *obj;                     /* the whole object: metadata, spec, status */
     const struct tg_release_spec *spec;   /* its parsed spec, or NULL when it is invalid */
     const struct tg_field_errors *errors; /* with spec NULL: every problem found; may be NULL */
+};
+
+/*
+ * The outcome of one gate (see struct tg_gate) the reconciler ran for this plan, matched by id.
+ * Everything is borrowed.
+ */
+struct tg_gate_result {
+    const char *id;
+    int rc;              /* 0, or the TG_E* code of a failed query or request */
+    const char *message; /* with rc: what failed; TG_GATE_HTTP: what the test saw ("HTTP 503") */
+    const struct tg_prom_result *answer;   /* QUERY: the answer; COMPARE: the canary's range */
+    const struct tg_prom_result *baseline; /* COMPARE: the baseline's range */
+    bool passed;                           /* TG_GATE_HTTP: the test passed */
 };
 
 /*
@@ -53,6 +67,14 @@ struct tg_plan_input {
     size_t n_objects;
 
     int64_t now_ms; /* wall-clock milliseconds since the Unix epoch */
+
+    /*
+     * The gates of a previous plan of this same reconcile, run by the reconciler (none on the
+     * first pass). The planner records each one it still wants as a measurement in the
+     * Release's status and does not ask for it again.
+     */
+    const struct tg_gate_result *results;
+    size_t n_results;
 };
 
 /* What an action does. */
@@ -87,11 +109,43 @@ struct tg_action {
     char *message;                      /* EVENT: a sentence for humans */
 };
 
+/* What a gate asks the reconciler to find out. */
+enum tg_gate_kind {
+    TG_GATE_QUERY,   /* a Prometheus instant query */
+    TG_GATE_COMPARE, /* two Prometheus range queries: the canary's and the baseline's */
+    TG_GATE_HTTP,    /* an HTTP smoke test */
+};
+
+/*
+ * A measurement due now. The planner cannot do I/O: when a plan holds gates, the reconciler
+ * runs them all, then plans again with their results (tg_plan_input.results) and applies that
+ * second plan. Every string is owned by the plan.
+ */
+struct tg_gate {
+    char *id; /* "<release>/<run>/<check>", unique within a plan */
+    enum tg_gate_kind kind;
+    char *address;       /* QUERY, COMPARE: Prometheus' base URL, NULL for the operator's */
+    long timeout_ms;     /* per query, or per HTTP attempt */
+    char *query;         /* QUERY: the instant query; COMPARE: the canary's range query */
+    char *query_base;    /* COMPARE: the baseline's range query */
+    int64_t start_ms;    /* COMPARE: the range */
+    int64_t end_ms;      /* COMPARE */
+    int64_t step_ms;     /* COMPARE */
+    char *method;        /* HTTP */
+    char *url;           /* HTTP: rendered */
+    char *body_pattern;  /* HTTP: or NULL */
+    int expected_status; /* HTTP */
+    int retries;         /* HTTP */
+};
+
 /* The result of planning. Free it with tg_plan_free(). */
 struct tg_plan {
     struct tg_action *actions; /* in the order they are to be applied */
     size_t n_actions;
     size_t cap_actions;
+    struct tg_gate *gates; /* measurements due now: run them and plan again */
+    size_t n_gates;
+    size_t cap_gates;
     int64_t requeue_after_ms; /* look again after this long; 0 when nothing is waiting */
 };
 
@@ -122,7 +176,8 @@ void tg_plan_free(struct tg_plan *plan);
  */
 json_object *tg_action_to_json(const struct tg_action *action);
 
-/* Renders the whole plan: {"actions": [...], "requeueAfterMs": n}. As tg_action_to_json. */
+/* Renders the whole plan: {"actions": [...], "gates"?: [...], "requeueAfterMs": n}. As
+ * tg_action_to_json; gates render as {"id", "kind", "query"?, "queryBaseline"?, "url"?}. */
 json_object *tg_plan_to_json(const struct tg_plan *plan);
 
 /*
@@ -143,6 +198,7 @@ int tg_plan_actual_weight(int stable_ready, int canary_ready);
 #define TG_LABEL_ROLLOUT       "tollgate.io/rollout"
 #define TG_LABEL_TRACK         "tollgate.io/track"
 #define TG_LABEL_COLOR         "tollgate.io/color"
+#define TG_LABEL_RELEASE       "tollgate.io/release"
 #define TG_ANNOTATION_TEMPLATE "tollgate.io/template-hash"
 #define TG_ANNOTATION_RELEASE  "tollgate.io/release"
 #define TG_NGINX_CANARY        "nginx.ingress.kubernetes.io/canary"

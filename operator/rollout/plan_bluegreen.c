@@ -171,6 +171,29 @@ static bool may_switch(struct plan_ctx *ctx, struct plan_flight *f, int64_t read
     return false;
 }
 
+static void post_switch(struct plan_ctx *ctx, struct plan_flight *f);
+
+/* True when Service name is seen selecting color: gates measure what really serves. */
+static bool selects(struct plan_ctx *ctx, const char *name, const char *color)
+{
+    json_object *sel = jpath(find_object(ctx, "Service", name), "spec.selector");
+    json_object *v = jkey(sel, TG_LABEL_COLOR);
+
+    return v && json_object_is_type(v, json_type_string) && streq(json_object_get_string(v), color);
+}
+
+/* The Release switched to ended before its post-switch gates passed: the old color again. */
+static void switch_back(struct plan_ctx *ctx)
+{
+    const char *back = other(active_color(ctx));
+
+    rollout_event(ctx, true, "SwitchedBack", "Active Service %s selects %s-%s again",
+                  ctx->spec->blue_green.active_service, ctx->name, back);
+    jset_str(ctx, ctx->status, "activeColor", back);
+    jset(ctx, ctx->status, "switchedRelease", NULL);
+    jset(ctx, ctx->status, "scaleDownAt", NULL);
+}
+
 static void deliver(struct plan_ctx *ctx, struct plan_flight *f)
 {
     const char *a = active_color(ctx), *p = other(a);
@@ -184,19 +207,50 @@ static void deliver(struct plan_ctx *ctx, struct plan_flight *f)
     template_hash(t, hash);
     json_object *pd = find_object(ctx, "Deployment", pdep);
     bool ready = deployment_ready(pd, hash, r);
+    char held[1100] = "";
     if (ready) {
         int64_t ready_at = jtime(ctx->status, "previewReadyAt");
         if (ready_at <= 0) {
             ready_at = ctx->now;
             jset_time(ctx, ctx->status, "previewReadyAt", ready_at);
         }
-        if (may_switch(ctx, f, ready_at, &reason)) {
+        enum gate_state gs = GATE_PASS;
+        if (!f->rollback && !selects(ctx, ctx->spec->blue_green.preview_service, p)) {
+            gs = GATE_WAIT;
+            reason = "PreviewStarting";
+        } else if (!f->rollback) {
+            /* The preview's gates: smoke tests, then the pre-promotion analysis. */
+            struct gate_vars gv = {p, ctx->spec->blue_green.preview_service};
+            gs = gate_decide(ctx, f, "preview-smoke", gate_smoke(ctx, f, "preview-smoke", &gv),
+                             true, &reason);
+            if (gs == GATE_PASS && ctx->spec->blue_green.has_pre_promotion)
+                gs = gate_decide(ctx, f, "prePromotion",
+                                 gate_analysis(ctx, f, "prePromotion",
+                                               &ctx->spec->blue_green.pre_promotion, &gv),
+                                 false, &reason);
+            if (gs == GATE_STOPPED) {
+                json_object_put(t);
+                idle(ctx);
+                return;
+            }
+            if (gs == GATE_HOLD)
+                snprintf(held, sizeof(held),
+                         "Pre-promotion analysis: %s; promote to go on, or abort",
+                         jstr(gate_run_entry(ctx, f->rel, "prePromotion", false), "message"));
+        }
+        if (gs == GATE_PASS && may_switch(ctx, f, ready_at, &reason)) {
             json_object_put(t);
             jset_str(ctx, ctx->status, "activeColor", p);
-            jset_time(ctx, ctx->status, "scaleDownAt",
-                      ctx->now + ctx->spec->blue_green.scale_down_delay_seconds * 1000LL);
             rollout_event(ctx, false, "Switched", "Active Service %s now selects %s",
                           ctx->spec->blue_green.active_service, pdep);
+            if (!f->rollback && (ctx->spec->analysis.n_smoke_tests > 0 ||
+                                 ctx->spec->blue_green.has_post_promotion)) {
+                jset_str(ctx, ctx->status, "switchedRelease", f->name);
+                post_switch(ctx, f);
+                return;
+            }
+            jset_time(ctx, ctx->status, "scaleDownAt",
+                      ctx->now + ctx->spec->blue_green.scale_down_delay_seconds * 1000LL);
             flight_succeeded(ctx, f);
             idle(ctx);
             return;
@@ -214,7 +268,15 @@ static void deliver(struct plan_ctx *ctx, struct plan_flight *f)
     pd = ensure_deployment(ctx, pdep, TG_LABEL_COLOR, p, t, true, r);
     services(ctx, a, p);
     jset_int(ctx, ctx->status, "canaryWeight", 0);
-    if (!ready)
+    if (held[0])
+        rel_set_phase(ctx, f->rel, PHASE_PAUSED, reason, "%s", held);
+    else if (ready && streq(reason, "SmokeTests"))
+        rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason,
+                      "The preview (%s) is ready; running the smoke tests", pdep);
+    else if (ready && streq(reason, "Analysis"))
+        rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason,
+                      "The preview (%s) is ready; pre-promotion analysis running", pdep);
+    else if (!ready)
         rel_set_phase(ctx, f->rel, f->rollback ? PHASE_SUCCEEDED : PHASE_PROGRESSING,
                       f->rollback ? "RollingBack" : "PreviewStarting",
                       "Waiting for the preview (%s) to be ready", pdep);
@@ -231,8 +293,76 @@ static void deliver(struct plan_ctx *ctx, struct plan_flight *f)
     track_status(ctx, "preview", pdep, f->name, f->image, r, pd);
 }
 
+/*
+ * After the switch, before success (smoke tests or postPromotionAnalysis configured): the new
+ * color is active and the old one keeps all its pods, so that a failed gate switches back at
+ * once. status.switchedRelease names the Release being checked; once its gates pass the old
+ * color scales down after scaleDownDelaySeconds, as without gates.
+ */
+static void post_switch(struct plan_ctx *ctx, struct plan_flight *f)
+{
+    const struct tg_blue_green_strategy *bg = &ctx->spec->blue_green;
+    const char *a = active_color(ctx), *o = other(a);
+    char adep[80], odep[80], held[1100] = "";
+    const char *reason = NULL;
+    int r = ctx->spec->replicas;
+    struct gate_vars gv = {a, bg->active_service};
+
+    dep_name(ctx, a, adep, sizeof(adep));
+    dep_name(ctx, o, odep, sizeof(odep));
+    enum gate_state gs = GATE_WAIT;
+    reason = "Switching";
+    /* The gates start once the active Service is seen on the new color. */
+    if (selects(ctx, bg->active_service, a))
+        gs = gate_decide(ctx, f, "promoted-smoke", gate_smoke(ctx, f, "promoted-smoke", &gv), true,
+                         &reason);
+    if (gs == GATE_PASS && bg->has_post_promotion)
+        gs = gate_decide(ctx, f, "postPromotion",
+                         gate_analysis(ctx, f, "postPromotion", &bg->post_promotion, &gv), false,
+                         &reason);
+    if (gs == GATE_STOPPED) {
+        switch_back(ctx);
+        idle(ctx);
+        return;
+    }
+    if (gs == GATE_PASS) {
+        jset(ctx, ctx->status, "switchedRelease", NULL);
+        jset_time(ctx, ctx->status, "scaleDownAt",
+                  ctx->now + bg->scale_down_delay_seconds * 1000LL);
+        flight_succeeded(ctx, f);
+        idle(ctx);
+        return;
+    }
+    if (gs == GATE_HOLD)
+        snprintf(held, sizeof(held), "Post-promotion analysis: %s; promote to go on, or abort",
+                 jstr(gate_run_entry(ctx, f->rel, "postPromotion", false), "message"));
+    jset(ctx, ctx->status, "scaleDownAt", NULL);
+    json_object *ad = ensure_deployment(ctx, adep, TG_LABEL_COLOR, a, NULL, false, r);
+    json_object *od = ensure_deployment(ctx, odep, TG_LABEL_COLOR, o, NULL, false, r);
+    services(ctx, a, a);
+    if (held[0])
+        rel_set_phase(ctx, f->rel, PHASE_PAUSED, reason, "%s", held);
+    else
+        rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason,
+                      "Switched to %s; %s before the old color scales down", adep,
+                      streq(reason, "Switching")    ? "waiting for the active Service"
+                      : streq(reason, "SmokeTests") ? "running the smoke tests"
+                                                    : "post-promotion analysis running");
+    track_status(ctx, "active", adep, f->name, f->image, r, ad);
+    track_status(ctx, "preview", odep, jstr(ctx->status, "stableRelease"), stable_image(ctx), r,
+                 od);
+}
+
 void bluegreen_plan(struct plan_ctx *ctx, struct plan_flight *flight)
 {
+    const char *sw = jstr(ctx->status, "switchedRelease");
+
+    if (sw && (!flight || !streq(sw, flight->name)))
+        switch_back(ctx);
+    if (flight && sw && streq(sw, flight->name) && stable_image(ctx)) {
+        post_switch(ctx, flight);
+        return;
+    }
     if (!flight)
         idle(ctx);
     else if (!stable_image(ctx))

@@ -26,8 +26,9 @@
 
 #include "rollout/plan_internal.h"
 
-#define STABLE "stable"
-#define CANARY "canary"
+#define STABLE   "stable"
+#define CANARY   "canary"
+#define BASELINE "baseline"
 
 static void dep_name(struct plan_ctx *ctx, const char *track, char *buf, size_t n)
 {
@@ -85,6 +86,8 @@ static void describe_step(const struct tg_canary_step *s, char *buf, size_t n)
         snprintf(buf, n, "pause %llds", (long long)(s->duration_ms / 1000));
     else if (s->has_duration)
         snprintf(buf, n, "pause %lldms", (long long)s->duration_ms);
+    else if (s->kind == TG_STEP_ANALYSIS)
+        snprintf(buf, n, "analysis");
     else
         snprintf(buf, n, "pause until promote");
 }
@@ -116,13 +119,44 @@ static void fail(struct plan_ctx *ctx, struct plan_flight *flight, const char *w
 /* The router's weight and status.canaryWeight. */
 static void set_weight(struct plan_ctx *ctx, int router, json_object *stable, json_object *canary)
 {
+    char bname[80];
+
     route_weight(ctx, router);
+    dep_name(ctx, BASELINE, bname, sizeof(bname));
+    /* The baseline runs the stable image behind the same Service: it counts as stable. */
+    int others = deployment_ready_replicas(stable) +
+                 deployment_ready_replicas(find_object(ctx, "Deployment", bname));
     if (ctx->spec->canary.routing.kind == TG_ROUTING_REPLICAS)
-        jset_int(
-            ctx, ctx->status, "canaryWeight",
-            actual_weight(deployment_ready_replicas(stable), deployment_ready_replicas(canary)));
+        jset_int(ctx, ctx->status, "canaryWeight",
+                 actual_weight(others, deployment_ready_replicas(canary)));
     else
         jset_int(ctx, ctx->status, "canaryWeight", router);
+}
+
+/*
+ * The baseline (spec.analysis.baseline): <rollout>-baseline runs the stable image at the
+ * canary's size while the canary runs, so a comparison sees both under the same traffic; it is
+ * scaled to 0 whenever no canary runs (replicas 0).
+ */
+static void baseline(struct plan_ctx *ctx, int replicas)
+{
+    char name[80];
+    const char *image = stable_image(ctx);
+
+    dep_name(ctx, BASELINE, name, sizeof(name));
+    json_object *b = find_object(ctx, "Deployment", name);
+    if (replicas <= 0 || !ctx->spec->analysis.baseline || !image) {
+        if (b)
+            b = ensure_deployment(ctx, name, TG_LABEL_TRACK, BASELINE, NULL, false, 0);
+        if (b || jpath(ctx->status, "tracks.baseline"))
+            track_status(ctx, BASELINE, name, NULL, NULL, 0, b);
+        return;
+    }
+    b = ensure_deployment(
+        ctx, name, TG_LABEL_TRACK, BASELINE,
+        track_template(ctx, image, stable_container(ctx), TG_LABEL_TRACK, BASELINE), true,
+        replicas);
+    track_status(ctx, BASELINE, name, jstr(ctx->status, "stableRelease"), image, replicas, b);
 }
 
 static void idle(struct plan_ctx *ctx)
@@ -147,6 +181,7 @@ static void idle(struct plan_ctx *ctx)
     set_weight(ctx, 0, s, c);
     if (c)
         c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
+    baseline(ctx, 0);
     if (deployment_ready(s, NULL, r)) {
         retire(ctx, "blue");
         retire(ctx, "green");
@@ -193,17 +228,34 @@ static void finish(struct plan_ctx *ctx, struct plan_flight *f)
     int r = ctx->spec->replicas;
     json_object *t = track_template(ctx, f->image, f->container, TG_LABEL_TRACK, STABLE);
 
+    const char *smoke_reason = NULL;
+
     dep_name(ctx, STABLE, stable, sizeof(stable));
     dep_name(ctx, CANARY, canary, sizeof(canary));
     template_hash(t, hash);
+    gate_stop(ctx, f, "background", "Stopped: every step is done");
     json_object *s = find_object(ctx, "Deployment", stable);
-    if (deployment_ready(s, hash, r)) {
+    bool ready = deployment_ready(s, hash, r);
+    if (ready && !f->rollback) {
+        /* Smoke tests once the new version serves everything, before it is called stable. */
+        struct gate_vars gv = {STABLE, ctx->spec->service.name};
+        enum gate_outcome o = gate_smoke(ctx, f, "promoted-smoke", &gv);
+        enum gate_state gs = gate_decide(ctx, f, "promoted-smoke", o, true, &smoke_reason);
+        if (gs == GATE_STOPPED) {
+            json_object_put(t);
+            canary_plan(ctx, NULL);
+            return;
+        }
+        if (gs == GATE_PASS)
+            smoke_reason = NULL;
+    }
+    if (ready && !smoke_reason) {
         json_object_put(t);
         flight_succeeded(ctx, f);
         idle(ctx);
         return;
     }
-    if (deadline_passed(ctx)) {
+    if (!ready && deadline_passed(ctx)) {
         json_object_put(t);
         fail(ctx, f, "The stable track");
         return;
@@ -221,9 +273,13 @@ static void finish(struct plan_ctx *ctx, struct plan_flight *f)
     set_weight(ctx, router, s, c);
     if (f->rollback && c)
         c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, NULL, false, 0);
+    baseline(ctx, 0);
     if (f->rollback)
         rel_set_phase(ctx, f->rel, PHASE_SUCCEEDED, "RollingBack",
                       "Redeploying as stable (rollback)");
+    else if (smoke_reason)
+        rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, smoke_reason,
+                      "Promoted: running the smoke tests before calling it stable");
     else
         rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, "Promoting",
                       "All steps done: updating the stable track to the new image");
@@ -251,14 +307,36 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
     c = find_object(ctx, "Deployment", canary);
     s = find_object(ctx, "Deployment", stable);
 
-    if (!spec->paused && rollout_intent(ctx, TG_ANNOTATION_PROMOTE_FULL, "promoteFull")) {
+    char run[48], held[1100] = "";
+    struct gate_vars gv = {CANARY, spec->service.name};
+    const char *why = NULL;
+    enum gate_state gs;
+
+    if (spec->canary.has_background) {
+        gs = gate_decide(ctx, f, "background",
+                         gate_analysis(ctx, f, "background", &spec->canary.background, &gv), false,
+                         &why);
+        if (gs == GATE_STOPPED) {
+            json_object_put(t);
+            canary_plan(ctx, NULL);
+            return;
+        }
+        if (gs == GATE_HOLD) {
+            paused = true;
+            reason = why;
+            snprintf(held, sizeof(held), "Background analysis: %s; promote to go on, or abort",
+                     jstr(gate_run_entry(ctx, f->rel, "background", false), "message"));
+        }
+    }
+    if (!held[0] && !spec->paused &&
+        rollout_intent(ctx, TG_ANNOTATION_PROMOTE_FULL, "promoteFull")) {
         rollout_event(ctx, false, "PromotedFull", "Promoted in full: skipping the remaining steps");
         step = n;
         jset_int(ctx, ctx->status, "currentStep", (int64_t)n);
         jset_time(ctx, ctx->status, "stepStartedAt", ctx->now);
         jset(ctx, ctx->status, "pauseStartedAt", NULL);
     }
-    while (step < n) {
+    while (step < n && !held[0]) {
         const struct tg_canary_step *st = &spec->canary.steps[step];
         if (spec->paused) {
             paused = true;
@@ -270,8 +348,54 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
                 break;
             if (spec->canary.routing.kind != TG_ROUTING_REPLICAS)
                 jset_int(ctx, ctx->status, "canaryWeight", st->weight);
+            if (spec->analysis.n_smoke_tests > 0) {
+                /* Smoke tests once the router is seen carrying the new weight. */
+                if (!route_at(ctx, st->weight)) {
+                    reason = "SmokeTests";
+                    break;
+                }
+                snprintf(run, sizeof(run), "step-%zu-smoke", step + 1);
+                gs = gate_decide(ctx, f, run, gate_smoke(ctx, f, run, &gv), true, &why);
+                if (gs == GATE_STOPPED) {
+                    json_object_put(t);
+                    canary_plan(ctx, NULL);
+                    return;
+                }
+                if (gs != GATE_PASS) {
+                    reason = why;
+                    break;
+                }
+            }
             advance(ctx, &step);
             continue;
+        }
+        if (st->kind == TG_STEP_ANALYSIS) {
+            snprintf(run, sizeof(run), "step-%zu", step + 1);
+            /* The analysis starts once the router is seen carrying the step's weight. */
+            if (!gate_run_entry(ctx, f->rel, run, false) &&
+                !route_at(ctx, weight_before(spec, step))) {
+                reason = "Analysis";
+                break;
+            }
+            gs = gate_decide(ctx, f, run, gate_analysis(ctx, f, run, &st->analysis, &gv), false,
+                             &why);
+            if (gs == GATE_STOPPED) {
+                json_object_put(t);
+                canary_plan(ctx, NULL);
+                return;
+            }
+            if (gs == GATE_PASS) {
+                advance(ctx, &step);
+                continue;
+            }
+            reason = why;
+            if (gs == GATE_HOLD) {
+                paused = true;
+                snprintf(held, sizeof(held),
+                         "Step %zu/%zu: analysis %s: %s; promote to go on, or abort", step + 1, n,
+                         run, jstr(gate_run_entry(ctx, f->rel, run, false), "message"));
+            }
+            break;
         }
         if (rollout_intent(ctx, TG_ANNOTATION_PROMOTE, "promote")) {
             rollout_event(ctx, false, "Promoted", "Promoted past step %zu/%zu", step + 1, n);
@@ -309,7 +433,8 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
     const struct tg_canary_step *st = &spec->canary.steps[step];
     int target = st->kind == TG_STEP_SET_WEIGHT ? st->weight : weight_before(spec, step);
     int want_c = canary_replicas(r, target);
-    if (st->kind == TG_STEP_SET_WEIGHT && !paused && deadline_passed(ctx)) {
+    if (st->kind == TG_STEP_SET_WEIGHT && !paused && !streq(reason, "SmokeTests") &&
+        deadline_passed(ctx)) {
         json_object_put(t);
         fail(ctx, f, "The canary");
         return;
@@ -335,11 +460,20 @@ static void steps(struct plan_ctx *ctx, struct plan_flight *f)
         track_template(ctx, simage, stable_container(ctx), TG_LABEL_TRACK, STABLE),
         stable_drifted(ctx, s, simage), want_s);
     c = ensure_deployment(ctx, canary, TG_LABEL_TRACK, CANARY, t, true, want_c);
+    baseline(ctx, want_c);
     ensure_routing_objects(ctx);
     set_weight(ctx, (int)jint(ctx->status, "canaryWeight", 0), s, c);
 
     describe_step(st, what, sizeof(what));
-    if (streq(reason, "RolloutPaused"))
+    if (held[0])
+        rel_set_phase(ctx, f->rel, PHASE_PAUSED, reason, "%s", held);
+    else if (streq(reason, "Analysis"))
+        rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason, "Step %zu/%zu: analysis %s running",
+                      step + 1, n, run);
+    else if (streq(reason, "SmokeTests"))
+        rel_set_phase(ctx, f->rel, PHASE_PROGRESSING, reason,
+                      "Step %zu/%zu: %s reached; running the smoke tests", step + 1, n, what);
+    else if (streq(reason, "RolloutPaused"))
         rel_set_phase(ctx, f->rel, PHASE_PAUSED, reason, "Step %zu/%zu (%s): the Rollout is paused",
                       step + 1, n, what);
     else if (paused)

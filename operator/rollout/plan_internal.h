@@ -77,6 +77,12 @@
 #define canary_replicas           tg_plan_canary_replicas
 #define stable_replicas           tg_plan_stable_replicas
 #define actual_weight             tg_plan_actual_weight
+#define gate_run_entry            tg_plan_gate_run_entry
+#define gate_analysis             tg_plan_gate_analysis
+#define gate_smoke                tg_plan_gate_smoke
+#define gate_stop                 tg_plan_gate_stop
+#define gate_decide               tg_plan_gate_decide
+#define route_at                  tg_plan_route_at
 
 /* Release phases, as status.phase spells them. */
 #define PHASE_PENDING     "Pending"
@@ -279,5 +285,51 @@ void flight_end(struct plan_ctx *ctx, struct plan_flight *flight, const char *ph
 void flight_succeeded(struct plan_ctx *ctx, struct plan_flight *flight);
 /* Intent annotations on the Rollout, consumed once (handledIntents). */
 bool rollout_intent(struct plan_ctx *ctx, const char *annotation, const char *handled_key);
+
+/* ---- gates (plan_gates.c) ---- */
+
+/* Where a run stands. */
+enum gate_outcome {
+    GATE_RUNNING,
+    GATE_SUCCESSFUL,
+    GATE_FAILED,
+    GATE_INCONCLUSIVE,
+    GATE_ERROR,
+};
+
+/* What the strategy does about it (gate_decide). */
+enum gate_state {
+    GATE_WAIT,    /* still measuring: stay (reason set) */
+    GATE_PASS,    /* go on */
+    GATE_HOLD,    /* pause for a human (reason set) */
+    GATE_STOPPED, /* the delivery ended RolledBack: plan the strategy with no flight */
+};
+
+/* The variables a run's templates see besides namespace, rollout, release and version. */
+struct gate_vars {
+    const char *track;   /* {{track}}: "canary", a color, ... */
+    const char *service; /* {{service}} */
+};
+
+/* The run named run in rel's status.analysis.runs; created (Running, startedAt now) on demand. */
+json_object *gate_run_entry(struct plan_ctx *ctx, struct plan_rel *rel, const char *run,
+                            bool create);
+/* Drives an analysis run: records results, asks for due measurements, judges. */
+enum gate_outcome gate_analysis(struct plan_ctx *ctx, struct plan_flight *f, const char *run,
+                                const struct tg_analysis *a, const struct gate_vars *v);
+/* Drives the smoke tests of spec.analysis.smokeTests as run run (Successful when none). */
+enum gate_outcome gate_smoke(struct plan_ctx *ctx, struct plan_flight *f, const char *run,
+                             const struct gate_vars *v);
+/* Ends a run still measuring as Successful with message (background analysis at the end). */
+void gate_stop(struct plan_ctx *ctx, struct plan_flight *f, const char *run, const char *message);
+/*
+ * Applies an outcome: GATE_STOPPED after ending the delivery RolledBack (Failed, or Error with
+ * onError: rollback), with an Event; GATE_HOLD for Inconclusive (and Error with onError: pause)
+ * unless a promote arrived, which marks the run Successful and gives GATE_PASS.
+ */
+enum gate_state gate_decide(struct plan_ctx *ctx, struct plan_flight *f, const char *run,
+                            enum gate_outcome o, bool smoke, const char **reason);
+/* True when the observed router already carries weight (replicas routing: always). */
+bool route_at(struct plan_ctx *ctx, int weight);
 
 #endif

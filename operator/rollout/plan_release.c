@@ -75,6 +75,18 @@ void flight_end(struct plan_ctx *ctx, struct plan_flight *flight, const char *ph
                 const char *reason, const char *message)
 {
     if (flight->rel && !flight->rollback) {
+        /* Runs still measuring stop with the delivery. */
+        json_object *runs = jpath(flight->rel->status, "analysis.runs");
+        for (size_t i = 0; runs && json_object_is_type(runs, json_type_array) &&
+                           i < json_object_array_length(runs);
+             i++) {
+            json_object *run = json_object_array_get_idx(runs, i);
+            if (streq(jstr(run, "phase"), "Running")) {
+                jset_str(ctx, run, "phase", "Stopped");
+                jset_time(ctx, run, "finishedAt", ctx->now);
+                jset_str(ctx, run, "message", "Stopped: the delivery ended");
+            }
+        }
         rel_set_phase(ctx, flight->rel, phase, reason, "%s", message);
         history_record(ctx, flight->rel, flight->name, phase);
     } else if (flight->rollback) {
@@ -245,7 +257,7 @@ static void release_intents(struct plan_ctx *ctx, struct plan_flight *f)
             if (streq(p, PHASE_ROLLED_BACK) || streq(p, PHASE_FAILED) ||
                 streq(p, PHASE_SUPERSEDED)) {
                 static const char *const keys[] = {"startedAt", "finishedAt", "specHash",
-                                                   "currentStep"};
+                                                   "currentStep", "analysis"};
                 for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
                     jset(ctx, rel->status, keys[k], NULL);
                 rel_set_phase(ctx, rel, PHASE_PENDING, "Retried", "Retry requested");

@@ -258,3 +258,41 @@ void route_weight(struct plan_ctx *ctx, int weight)
         break;
     }
 }
+
+bool route_at(struct plan_ctx *ctx, int weight)
+{
+    char canary[80], name[300], w[16];
+
+    switch (ctx->spec->canary.routing.kind) {
+    case TG_ROUTING_REPLICAS:
+        return true;
+    case TG_ROUTING_GATEWAY_API: {
+        json_object *rules = jpath(
+            find_object(ctx, "HTTPRoute", ctx->spec->canary.routing.http_route), "spec.rules");
+        service_name(ctx, "canary", canary, sizeof(canary));
+        for (size_t i = 0; rules && json_object_is_type(rules, json_type_array) &&
+                           i < json_object_array_length(rules);
+             i++) {
+            json_object *refs = jkey(json_object_array_get_idx(rules, i), "backendRefs");
+            for (size_t j = 0; refs && json_object_is_type(refs, json_type_array) &&
+                               j < json_object_array_length(refs);
+                 j++) {
+                json_object *ref = json_object_array_get_idx(refs, j);
+                if (streq(jstr(ref, "name"), canary))
+                    return jint(ref, "weight", 1) == weight;
+            }
+        }
+        return false;
+    }
+    case TG_ROUTING_NGINX:
+        snprintf(name, sizeof(name), "%s-canary", ctx->spec->canary.routing.ingress);
+        snprintf(w, sizeof(w), "%d", weight);
+        {
+            json_object *v = jkey(jpath(find_object(ctx, "Ingress", name), "metadata.annotations"),
+                                  TG_NGINX_CANARY_WEIGHT);
+            return v && json_object_is_type(v, json_type_string) &&
+                   streq(json_object_get_string(v), w);
+        }
+    }
+    return false;
+}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/checker.h"
 #include "kube/client.h"
 #include "rollout/plan.h"
 #include "rollout/spec.h"
@@ -21,6 +22,7 @@ static const struct tg_resource res_services = {"", "v1", "services", true};
 static const struct tg_resource res_ingresses = {"networking.k8s.io", "v1", "ingresses", true};
 static const struct tg_resource res_httproutes = {"gateway.networking.k8s.io", "v1", "httproutes",
                                                   true};
+static const struct tg_resource res_jobs = {"batch", "v1", "jobs", true};
 
 /*
  * Which Releases name which Rollout: "ns/rollout" -> the cache keys of its Releases. Kept from
@@ -39,6 +41,7 @@ struct rel_entry {
 
 struct tg_rollout_reconciler {
     struct tg_manager *manager;
+    struct tg_checker *checker; /* runs the plans' gates; borrowed */
     struct tg_rollout_caches caches;
     struct tg_rollout_stats stats;
     struct rel_entry *by_rollout[REL_BUCKETS];
@@ -141,6 +144,18 @@ static void objects_free(struct objects *o)
     memset(o, 0, sizeof(*o));
 }
 
+struct run;
+
+/* One gate of a plan being run, and what came of it. */
+struct gate_slot {
+    struct run *run;
+    struct tg_gate_result res;
+    struct tg_prom_result answer;
+    struct tg_prom_result baseline;
+    char *message;
+    int waiting; /* callbacks still to come */
+};
+
 /* One reconcile from observation to the last applied action. */
 struct run {
     struct tg_rollout_reconciler *r;
@@ -150,6 +165,12 @@ struct run {
     void *done_arg;
     struct tg_plan *plan;
     size_t next; /* the next action to apply */
+    /* Gates: the first plan's gates are run, then the Rollout is planned again with them. */
+    struct tg_plan *gated; /* the plan whose gates are being run */
+    struct gate_slot *slots;
+    size_t n_slots;
+    size_t pending;
+    bool canceled;
 };
 
 static const char *jstr(json_object *o, const char *a, const char *b)
@@ -205,6 +226,8 @@ static int gather_objects(struct tg_rollout_reconciler *r, json_object *rollout,
 
     if (uid) {
         rc = tg_cache_each(c->deployments, TG_CACHE_BY_OWNER, uid, add_visit, o);
+        if (!rc && c->jobs)
+            rc = tg_cache_each(c->jobs, TG_CACHE_BY_OWNER, uid, add_visit, o);
         if (!rc)
             rc = tg_cache_each(c->services, TG_CACHE_BY_OWNER, uid, add_visit, o);
         if (!rc)
@@ -312,6 +335,8 @@ static const struct tg_resource *resource_for(const char *api_version, const cha
         return &res_rollouts;
     if (streq(kind, "Release"))
         return &res_releases;
+    if (streq(kind, "Job"))
+        return &res_jobs;
     (void)api_version;
     return NULL;
 }
@@ -329,8 +354,23 @@ static enum tg_patch_type client_patch_type(enum tg_plan_patch_type t)
     return TG_PATCH_MERGE;
 }
 
+static void slots_free(struct run *run)
+{
+    for (size_t i = 0; i < run->n_slots; i++) {
+        tg_prom_result_free(&run->slots[i].answer);
+        tg_prom_result_free(&run->slots[i].baseline);
+        free(run->slots[i].message);
+    }
+    free(run->slots);
+    run->slots = NULL;
+    run->n_slots = 0;
+    tg_plan_free(run->gated);
+    run->gated = NULL;
+}
+
 static void finish(struct run *run, struct tg_reconcile_result result)
 {
+    slots_free(run);
     tg_plan_free(run->plan);
     run->done(run->done_arg, &result);
     free(run);
@@ -359,6 +399,12 @@ static void on_applied(const struct tg_client_result *res, void *arg)
 /* Records an Event about the object an EVENT action names. */
 static void apply_event(struct run *run, const struct tg_action *a)
 {
+    if (a->warning && streq(a->reason, "AnalysisFailed"))
+        run->r->stats.rollbacks_analysis++;
+    else if (a->warning && streq(a->reason, "AnalysisError"))
+        run->r->stats.rollbacks_error++;
+    else if (a->warning && streq(a->reason, "SmokeTestFailed"))
+        run->r->stats.rollbacks_smoke++;
     json_object *obj = json_object_new_object();
     json_object *meta = json_object_new_object();
 
@@ -422,7 +468,10 @@ static void apply_next(struct run *run)
             finish(run, tg_reconcile_err(rc));
         return;
     }
-    if (run->plan->requeue_after_ms > 0)
+    if (run->plan->n_gates > 0)
+        /* Gates became due after this plan's measurements: run them next. */
+        finish(run, tg_reconcile_after(1));
+    else if (run->plan->requeue_after_ms > 0)
         finish(run, tg_reconcile_after((uint64_t)run->plan->requeue_after_ms));
     else
         finish(run, tg_reconcile_ok());
@@ -477,22 +526,258 @@ static void plan_orphans(struct run *run)
     apply_next(run);
 }
 
-static void start(void *ctx, const char *key,
-                  void (*done)(void *arg, const struct tg_reconcile_result *r), void *done_arg)
+/*
+ * Observes and plans the run's Rollout, with the results of gates run for an earlier plan of
+ * this reconcile (none on the first pass). Returns 0 with run->plan set, 1 when the Rollout is
+ * gone (orphans planned and being applied: the run is no longer the caller's), or an error.
+ */
+static int observe_and_plan(struct run *run, const struct tg_gate_result *results, size_t n)
 {
-    struct tg_rollout_reconciler *r = ctx;
+    struct tg_rollout_reconciler *r = run->r;
     struct tg_rollout_spec *spec = NULL;
     struct tg_field_errors errs = {0};
     struct objects objs = {0};
     struct releases rels = {0};
     struct tg_plan_input in = {0};
-    json_object *rollout;
+    char key[KEY_MAX];
+    int rc;
+
+    snprintf(key, sizeof(key), "%s/%s", run->ns, run->name);
+    json_object *rollout = tg_cache_get(r->caches.rollouts, key);
+    if (!rollout) {
+        /* Deleted, or never made: its children go with it (ownerReferences); Releases that
+         * name it are told they wait for it. */
+        plan_orphans(run);
+        return 1;
+    }
+    rc = tg_rollout_spec_parse(rollout, &spec, &errs);
+    if (rc == TG_ENOMEM)
+        goto out;
+    rels.rollout = run->name;
+    rc = gather_releases(r, run, &rels);
+    if (!rc)
+        rc = gather_objects(r, rollout, spec, run->ns, &objs);
+    if (rc)
+        goto out;
+    in.rollout = rollout;
+    in.spec = spec;
+    in.errors = &errs;
+    in.releases = rels.items;
+    in.n_releases = rels.len;
+    in.objects = objs.items;
+    in.n_objects = objs.len;
+    in.now_ms = tg_clock_wall_ms(tg_manager_clock(r->manager));
+    in.results = results;
+    in.n_results = n;
+    rc = tg_plan_build(&in, &run->plan);
+out:
+    if (rc)
+        tg_log(TG_LOG_ERROR, "cannot plan the rollout", "rollout", run->name, "namespace", run->ns,
+               "error", tg_error_name(rc), "message", tg_error_last());
+    objects_free(&objs);
+    releases_free(&rels);
+    tg_rollout_spec_free(spec);
+    tg_field_errors_free(&errs);
+    return rc;
+}
+
+/* Every gate has its result: plan again with them, and apply that plan. */
+static void gates_done(struct run *run)
+{
+    struct tg_gate_result *results;
+    int rc;
+
+    if (run->canceled) {
+        finish(run, tg_reconcile_err(TG_ECANCELED));
+        return;
+    }
+    results = calloc(run->n_slots ? run->n_slots : 1, sizeof(*results));
+    if (!results) {
+        finish(run, tg_reconcile_err(TG_ENOMEM));
+        return;
+    }
+    for (size_t i = 0; i < run->n_slots; i++) {
+        struct gate_slot *s = &run->slots[i];
+        results[i] = s->res;
+        results[i].message = s->message;
+        results[i].answer = &s->answer;
+        results[i].baseline = &s->baseline;
+    }
+    rc = observe_and_plan(run, results, run->n_slots);
+    free(results);
+    if (rc == 1)
+        return;
+    if (rc) {
+        finish(run, tg_reconcile_err(rc));
+        return;
+    }
+    slots_free(run);
+    apply_next(run);
+}
+
+static void slot_done(struct gate_slot *s, int rc, const char *message)
+{
+    struct run *run = s->run;
+
+    if (rc == TG_ECANCELED)
+        run->canceled = true;
+    if (rc && !s->res.rc) {
+        s->res.rc = rc;
+        free(s->message);
+        s->message = message ? strdup(message) : NULL;
+    }
+    if (--s->waiting > 0)
+        return;
+    if (--run->pending == 0)
+        gates_done(run);
+}
+
+static void take_result(struct tg_prom_result *dst, const struct tg_prom_result *src)
+{
+    /* The checker lends the result for the callback: keep a deep copy. */
+    memset(dst, 0, sizeof(*dst));
+    if (!src)
+        return;
+    dst->type = src->type;
+    dst->series = calloc(src->n_series ? src->n_series : 1, sizeof(*dst->series));
+    if (!dst->series)
+        return;
+    for (size_t i = 0; i < src->n_series; i++) {
+        const struct tg_prom_series *a = &src->series[i];
+        struct tg_prom_series *b = &dst->series[dst->n_series];
+        b->labels = strdup(a->labels ? a->labels : "{}");
+        b->times = calloc(a->n ? a->n : 1, sizeof(double));
+        b->values = calloc(a->n ? a->n : 1, sizeof(double));
+        if (!b->labels || !b->times || !b->values) {
+            free(b->labels);
+            free(b->times);
+            free(b->values);
+            break;
+        }
+        memcpy(b->times, a->times, a->n * sizeof(double));
+        memcpy(b->values, a->values, a->n * sizeof(double));
+        b->n = a->n;
+        dst->n_series++;
+    }
+}
+
+static void on_answer(int rc, const char *message, const struct tg_prom_result *result, void *arg)
+{
+    struct gate_slot *s = arg;
+
+    if (!rc)
+        take_result(&s->answer, result);
+    slot_done(s, rc, message);
+}
+
+static void on_baseline(int rc, const char *message, const struct tg_prom_result *result, void *arg)
+{
+    struct gate_slot *s = arg;
+
+    if (!rc)
+        take_result(&s->baseline, result);
+    slot_done(s, rc, message);
+}
+
+static void on_smoke(int rc, bool passed, long status, const char *message, void *arg)
+{
+    struct gate_slot *s = arg;
+
+    (void)status;
+    s->res.passed = rc == 0 && passed;
+    free(s->message);
+    s->message = message ? strdup(message) : NULL;
+    if (rc == TG_ECANCELED)
+        s->run->canceled = true;
+    if (--s->waiting > 0)
+        return;
+    if (--s->run->pending == 0)
+        gates_done(s->run);
+}
+
+/* Starts every gate of run->plan; the plan is kept (run->gated) until the second pass. */
+static void run_gates(struct run *run)
+{
+    struct tg_checker *ck = run->r->checker;
+    const struct tg_plan *p;
+
+    run->gated = run->plan;
+    run->plan = NULL;
+    p = run->gated;
+    run->slots = calloc(p->n_gates, sizeof(*run->slots));
+    if (!run->slots) {
+        run->plan = run->gated;
+        run->gated = NULL;
+        finish(run, tg_reconcile_err(TG_ENOMEM));
+        return;
+    }
+    run->n_slots = p->n_gates;
+    /* One extra count so that gates answering at once cannot finish the run mid-loop. */
+    run->pending = p->n_gates + 1;
+    for (size_t i = 0; i < p->n_gates; i++) {
+        const struct tg_gate *g = &p->gates[i];
+        struct gate_slot *s = &run->slots[i];
+        int rc = 0;
+        s->run = run;
+        s->res.id = g->id;
+        run->r->stats.gates++;
+        switch (g->kind) {
+        case TG_GATE_QUERY:
+            s->waiting = 1;
+            rc = tg_checker_query(ck, g->address, g->query, g->timeout_ms, on_answer, s);
+            break;
+        case TG_GATE_COMPARE:
+            s->waiting = 2;
+            rc = tg_checker_query_range(ck, g->address, g->query, g->start_ms, g->end_ms,
+                                        g->step_ms, g->timeout_ms, on_answer, s);
+            if (rc) {
+                s->waiting = 1;
+                break;
+            }
+            rc = tg_checker_query_range(ck, g->address, g->query_base, g->start_ms, g->end_ms,
+                                        g->step_ms, g->timeout_ms, on_baseline, s);
+            if (rc)
+                slot_done(s, rc, tg_error_last()); /* the first query still answers */
+            rc = 0;
+            break;
+        case TG_GATE_HTTP: {
+            struct tg_smoke_http h = {.method = g->method,
+                                      .url = g->url,
+                                      .expected_status = g->expected_status,
+                                      .body_pattern = g->body_pattern,
+                                      .timeout_ms = g->timeout_ms,
+                                      .retries = g->retries};
+            s->waiting = 1;
+            rc = tg_checker_http(ck, &h, on_smoke, s);
+            if (rc) {
+                s->message = strdup(tg_error_last());
+                s->res.passed = false;
+                s->waiting = 0;
+                run->pending--;
+                continue;
+            }
+            break;
+        }
+        }
+        if (rc) {
+            /* Could not even start: an error measurement, at once. */
+            s->waiting = 1;
+            slot_done(s, rc, tg_error_last());
+        }
+    }
+    if (--run->pending == 0)
+        gates_done(run);
+}
+
+static void start(void *ctx, const char *key,
+                  void (*done)(void *arg, const struct tg_reconcile_result *r), void *done_arg)
+{
+    struct tg_rollout_reconciler *r = ctx;
     struct run *run;
     const char *slash = strchr(key, '/');
     int rc;
 
     r->stats.reconciles++;
-    rollout = tg_cache_get(r->caches.rollouts, key);
     if (!slash) {
         struct tg_reconcile_result ok = {0};
         done(done_arg, &ok);
@@ -509,49 +794,20 @@ static void start(void *ctx, const char *key,
     snprintf(run->ns, sizeof(run->ns), "%.*s", (int)(slash - key), key);
     snprintf(run->name, sizeof(run->name), "%s", slash + 1);
 
-    if (!rollout) {
-        /* Deleted, or never made: its children go with it (ownerReferences); Releases that
-         * name it are told they wait for it. */
-        plan_orphans(run);
+    rc = observe_and_plan(run, NULL, 0);
+    if (rc == 1)
+        return;
+    if (rc) {
+        finish(run, tg_reconcile_err(rc));
         return;
     }
-    rc = tg_rollout_spec_parse(rollout, &spec, &errs);
-    if (rc == TG_ENOMEM)
-        goto fail;
-    rels.rollout = run->name;
-    rc = gather_releases(r, run, &rels);
-    if (!rc)
-        rc = gather_objects(r, rollout, spec, run->ns, &objs);
-    if (rc)
-        goto fail;
-    in.rollout = rollout;
-    in.spec = spec;
-    in.errors = &errs;
-    in.releases = rels.items;
-    in.n_releases = rels.len;
-    in.objects = objs.items;
-    in.n_objects = objs.len;
-    in.now_ms = tg_clock_wall_ms(tg_manager_clock(r->manager));
-    rc = tg_plan_build(&in, &run->plan);
-    if (rc)
-        goto fail;
-    if (run->plan->n_actions == 0)
+    if (run->plan->n_actions == 0 && run->plan->n_gates == 0)
         r->stats.converged++;
-    objects_free(&objs);
-    releases_free(&rels);
-    tg_rollout_spec_free(spec);
-    tg_field_errors_free(&errs);
+    if (run->plan->n_gates > 0 && r->checker) {
+        run_gates(run);
+        return;
+    }
     apply_next(run);
-    return;
-
-fail:
-    tg_log(TG_LOG_ERROR, "cannot plan the rollout", "rollout", run->name, "namespace", run->ns,
-           "error", tg_error_name(rc), "message", tg_error_last());
-    objects_free(&objs);
-    releases_free(&rels);
-    tg_rollout_spec_free(spec);
-    tg_field_errors_free(&errs);
-    finish(run, tg_reconcile_err(rc));
 }
 
 /* ---- watches -------------------------------------------------------------------------------- */
@@ -645,15 +901,18 @@ static void map_referenced(void *ctx, json_object *obj, struct tg_controller *c)
 
 int tg_rollout_reconciler_watch(struct tg_rollout_reconciler *r, struct tg_controller *c)
 {
-    struct tg_cache *owned[] = {r->caches.deployments, r->caches.services, r->caches.ingresses};
+    struct tg_cache *owned[] = {r->caches.deployments, r->caches.services, r->caches.ingresses,
+                                r->caches.jobs};
     int rc = tg_controller_watch(c, r->caches.rollouts);
 
     if (!rc)
         rc = tg_cache_add_handler(r->caches.releases, index_release, r);
     if (!rc)
         rc = tg_controller_watch_mapped(c, r->caches.releases, map_release, r);
-    for (size_t i = 0; i < 3 && !rc; i++)
-        rc = tg_controller_watch_owned(c, owned[i], "tollgate.io", "Rollout");
+    for (size_t i = 0; i < 4 && !rc; i++) {
+        if (owned[i])
+            rc = tg_controller_watch_owned(c, owned[i], "tollgate.io", "Rollout");
+    }
     if (!rc)
         rc = tg_controller_watch_mapped(c, r->caches.deployments, map_referenced, r);
     if (!rc)
@@ -694,6 +953,11 @@ void tg_rollout_reconciler_free(struct tg_rollout_reconciler *r)
         }
     }
     free(r);
+}
+
+void tg_rollout_reconciler_set_checker(struct tg_rollout_reconciler *r, struct tg_checker *c)
+{
+    r->checker = c;
 }
 
 struct tg_reconciler tg_rollout_reconciler_as(struct tg_rollout_reconciler *r)

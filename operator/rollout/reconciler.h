@@ -21,7 +21,10 @@ struct tg_rollout_caches {
     struct tg_cache *services;
     struct tg_cache *ingresses;
     struct tg_cache *httproutes;
+    struct tg_cache *jobs; /* smoke-test Jobs the Rollouts own; NULL: none watched */
 };
+
+struct tg_checker;
 
 struct tg_rollout_reconciler;
 
@@ -33,6 +36,12 @@ int tg_rollout_reconciler_new(struct tg_manager *manager, const struct tg_rollou
                               struct tg_rollout_reconciler **out);
 
 void tg_rollout_reconciler_free(struct tg_rollout_reconciler *r);
+
+/*
+ * The executor of the plans' gates (Prometheus queries, HTTP smoke tests); borrowed. Without
+ * one, gates are never run and analyses wait.
+ */
+void tg_rollout_reconciler_set_checker(struct tg_rollout_reconciler *r, struct tg_checker *c);
 
 /* The reconciler as the controller sees it. */
 struct tg_reconciler tg_rollout_reconciler_as(struct tg_rollout_reconciler *r);
@@ -50,6 +59,10 @@ struct tg_rollout_stats {
     uint64_t converged; /* reconciles whose plan held no action */
     uint64_t actions;
     uint64_t failures;
+    uint64_t gates;              /* gates run (queries, comparisons, HTTP smoke tests) */
+    uint64_t rollbacks_analysis; /* deliveries a failed analysis rolled back */
+    uint64_t rollbacks_error;    /* ...an analysis in error (onError: rollback) */
+    uint64_t rollbacks_smoke;    /* ...a failed smoke test */
 };
 
 void tg_rollout_reconciler_stats(const struct tg_rollout_reconciler *r,

@@ -86,6 +86,7 @@ spec:
       containers: [{name: app, image: registry.example/app}]
   service: {name: %(name)s, port: 80}
   strategy: %(strategy)s
+  analysis: %(analysis)s
 ---
 """
 
@@ -93,6 +94,13 @@ STRATEGIES = {
     "gw": '{canary: {steps: [{setWeight: 50}], trafficRouting: {gatewayAPI: {httpRoute: gw}}}}',
     "ngx": '{canary: {steps: [{setWeight: 50}], trafficRouting: {nginx: {ingress: ngx}}}}',
     "bg": '{blueGreen: {previewService: bg-preview, scaleDownDelaySeconds: 0}}',
+    "job": '{canary: {steps: [{setWeight: 50}]}}',
+}
+
+# A smoke test run as a Job (kubesim's Jobs succeed on their own): jobs create, list, watch.
+ANALYSIS = {
+    "job": '{smokeTests: [{name: check, job: {deadline: 60s, template: {spec: {template: '
+           '{spec: {containers: [{name: check, image: registry.example/check}]}}}}}}]}',
 }
 
 
@@ -139,7 +147,8 @@ class LeastPrivilege(unittest.TestCase):
         with Kubesim(tls=True, token="rbac", ready_delay=0.1) as sim:
             sim.kubectl("apply", "-f", os.path.join(ROOT, "crds"))
             sim.kubectl("apply", "-f", "-", input=HTTPROUTE_CRD)
-            rollouts = "".join(ROLLOUT % {"name": n, "strategy": s}
+            rollouts = "".join(ROLLOUT % {"name": n, "strategy": s,
+                                          "analysis": ANALYSIS.get(n, "{}")}
                                for n, s in STRATEGIES.items())
             sim.kubectl("apply", "-f", "-", input=WORLD % {"rollouts": rollouts})
             log = tempfile.TemporaryFile()

@@ -28,7 +28,9 @@ struct world {
     json_object *releases; /* array */
     json_object *objects;  /* array */
     int64_t now;
-    int writes; /* actions applied, Events excluded */
+    int writes;           /* actions applied, Events excluded */
+    json_object *answers; /* gate answers by check name (see world_answer), or NULL */
+    int gates;            /* gates answered so far */
 };
 
 static json_object *tl_get(json_object *o, const char *key)
@@ -142,6 +144,7 @@ static void world_from(struct world *w, json_object *fx)
     if (!w->objects)
         w->objects = json_object_new_array();
     w->now = tl_time(tl_str(fx, "now"));
+    w->answers = tl_copy(tl_get(fx, "answers"));
 }
 
 static void world_free(struct world *w)
@@ -149,11 +152,116 @@ static void world_free(struct world *w)
     json_object_put(w->rollout);
     json_object_put(w->releases);
     json_object_put(w->objects);
+    json_object_put(w->answers);
     memset(w, 0, sizeof(*w));
 }
 
+/* A Prometheus answer body: a vector of one sample, or a matrix of one series. */
+static void tl_prom_body(char *buf, size_t n, json_object *values, bool matrix)
+{
+    size_t len = 0;
+    if (!values) {
+        snprintf(buf, n,
+                 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+                 "\"result\":[]}}");
+        return;
+    }
+    len += (size_t)snprintf(buf + len, n - len,
+                            "{\"status\":\"success\",\"data\":{\"resultType\":\"%s\","
+                            "\"result\":[{\"metric\":{},\"%s\":",
+                            matrix ? "matrix" : "vector", matrix ? "values" : "value");
+    if (!matrix) {
+        len += (size_t)snprintf(buf + len, n - len, "[1700000000,\"%.17g\"]",
+                                json_object_get_double(values));
+    } else {
+        len += (size_t)snprintf(buf + len, n - len, "[");
+        for (size_t i = 0; i < json_object_array_length(values) && len < n; i++)
+            len += (size_t)snprintf(buf + len, n - len, "%s[%zu,\"%.17g\"]", i ? "," : "",
+                                    1700000000 + i * 5,
+                                    json_object_get_double(json_object_array_get_idx(values, i)));
+        len += (size_t)snprintf(buf + len, n - len, "]");
+    }
+    if (len < n)
+        snprintf(buf + len, n - len, "}]}}");
+}
+
+/*
+ * Answers the plan's gates from w->answers, keyed by the check's name (the id's last part):
+ * {"value": n} (an instant query's one sample), {"empty": true} (no data), {"error": "msg"}
+ * (the query failed), {"canary": [..], "baseline": [..]} (range samples for a comparison),
+ * {"passed": bool, "message": "..."} (an HTTP smoke test). A check with no answer gets none.
+ * Returns the number of results (0: none to plan with).
+ */
+static size_t world_answer(struct world *w, const struct tg_plan *p, struct tg_gate_result *res,
+                           struct tg_prom_result *proms)
+{
+    size_t n = 0;
+    char body[8192];
+    for (size_t i = 0; i < p->n_gates; i++) {
+        const char *slash = strrchr(p->gates[i].id, '/');
+        json_object *a = tl_get(w->answers, slash ? slash + 1 : p->gates[i].id);
+        if (!a)
+            continue;
+        struct tg_gate_result *r = &res[n];
+        memset(r, 0, sizeof(*r));
+        r->id = p->gates[i].id;
+        memset(&proms[2 * n], 0, 2 * sizeof(*proms));
+        if (tl_get(a, "error")) {
+            r->rc = -6; /* any TG_E* code: the query failed */
+            r->message = tl_str(a, "error");
+        } else if (p->gates[i].kind == TG_GATE_HTTP) {
+            r->passed = json_object_get_boolean(tl_get(a, "passed"));
+            r->message = tl_str(a, "message");
+        } else if (p->gates[i].kind == TG_GATE_COMPARE) {
+            tl_prom_body(body, sizeof(body), tl_get(a, "canary"), true);
+            tg_prom_parse(body, strlen(body), &proms[2 * n]);
+            tl_prom_body(body, sizeof(body), tl_get(a, "baseline"), true);
+            tg_prom_parse(body, strlen(body), &proms[2 * n + 1]);
+            r->answer = &proms[2 * n];
+            r->baseline = &proms[2 * n + 1];
+        } else {
+            tl_prom_body(body, sizeof(body), tl_get(a, "empty") ? NULL : tl_get(a, "value"), false);
+            tg_prom_parse(body, strlen(body), &proms[2 * n]);
+            r->answer = &proms[2 * n];
+        }
+        n++;
+    }
+    w->gates += (int)n;
+    return n;
+}
+
 /* Runs the planner on the world. Returns 0 and the plan, or the planner's error. */
+static int world_plan1(struct world *w, struct tg_plan **out, const struct tg_gate_result *res,
+                       size_t n_res);
+
+/*
+ * Runs the planner as the reconciler does: when the plan holds gates, answers them
+ * (world_answer) and plans again with the results; that second plan is the result.
+ */
 static int world_plan(struct world *w, struct tg_plan **out)
+{
+    int rc = world_plan1(w, out, NULL, 0);
+    if (rc || !*out || (*out)->n_gates == 0 || !w->answers)
+        return rc;
+    size_t ng = (*out)->n_gates;
+    struct tg_gate_result *res = calloc(ng, sizeof(*res));
+    struct tg_prom_result *proms = calloc(2 * ng, sizeof(*proms));
+    size_t n = world_answer(w, *out, res, proms);
+    if (n > 0) {
+        struct tg_plan *second = NULL;
+        rc = world_plan1(w, &second, res, n);
+        tg_plan_free(*out);
+        *out = second;
+    }
+    for (size_t i = 0; i < 2 * ng; i++)
+        tg_prom_result_free(&proms[i]);
+    free(proms);
+    free(res);
+    return rc;
+}
+
+static int world_plan1(struct world *w, struct tg_plan **out, const struct tg_gate_result *res,
+                       size_t n_res)
 {
     struct tg_rollout_spec *rs = NULL;
     struct tg_field_errors rerr;
@@ -183,6 +291,8 @@ static int world_plan(struct world *w, struct tg_plan **out)
         .objects = objs,
         .n_objects = json_object_array_length(w->objects),
         .now_ms = w->now,
+        .results = res,
+        .n_results = n_res,
     };
     rc = tg_plan_build(&in, out);
     for (size_t i = 0; i < n; i++) {
