@@ -840,8 +840,8 @@ void tg_spec_parse_analysis_ref(struct tg_field_errors *errs, json_object *spec,
             struct tg_metric_spec *m = &out->metrics[i];
             metric_copy(errs, m, &settings->metrics[i]);
             json_object *cm = cat ? json_object_array_get_idx(cat, i) : NULL;
-            resolve_count(errs, m, NULL, NULL, cm, (ssize_t)i, path, background);
-            check_resolved_query(errs, spec, settings, out, m, NULL, NULL, path);
+            resolve_count(errs, m, NULL, path, cm, (ssize_t)i, path, background);
+            check_resolved_query(errs, spec, settings, out, m, NULL, path, path);
         }
         return;
     }

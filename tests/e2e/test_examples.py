@@ -29,7 +29,8 @@ class ExamplesTest(E2ETestCase):
     def test_examples_exist(self):
         names = [os.path.basename(f) for f in examples()]
         self.assertTrue(names, "no examples in %s" % EXAMPLES_DIR)
-        for want in ("release.yaml", "rollout-blue-green.yaml", "rollout-canary-replicas.yaml",
+        for want in ("release.yaml", "rollout-analysis.yaml", "rollout-blue-green.yaml",
+                     "rollout-canary-replicas.yaml",
                      "rollout-canary-nginx.yaml", "rollout-canary-gateway-api.yaml"):
             self.assertIn(want, names)
 
@@ -70,7 +71,7 @@ class ExamplesTest(E2ETestCase):
         env.kubectl(*args)
         out = env.kubectl("get", "-n", "shop", "tgro", "-o", "name").stdout.split()
         self.assertEqual(sorted(out), ["rollout.tollgate.io/catalog", "rollout.tollgate.io/checkout",
-                                       "rollout.tollgate.io/payments",
+                                       "rollout.tollgate.io/orders", "rollout.tollgate.io/payments",
                                        "rollout.tollgate.io/storefront"])
 
 

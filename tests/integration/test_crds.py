@@ -123,10 +123,51 @@ class CRDTest(unittest.TestCase):
         self.assertIn("pause\t<Object>", out)
         self.assertIn("Percentage of traffic to send to the canary", out)
         self.assertIn("kubectl tollgate promote", out)
-        # The analysis step arrives with the Prometheus integration, not before.
-        self.assertNotRegex(out, r"\n\s+analysis\t")
+        self.assertRegex(out, r"\n\s+analysis\t<Object>")
+        self.assertIn("exactly one of setWeight, pause and analysis", out)
         dur = self.kubectl("explain", "rollout.spec.strategy.canary.steps.pause.duration").stdout
         self.assertIn("1h30m", dur)
+
+    def test_explain_analysis(self):
+        out = self.kubectl("explain", "rollout.spec.analysis.metrics").stdout
+        for field in ("query\t<string> -required-", "noData\t<string>", "compare\t<string>",
+                      "count\t<integer>"):
+            self.assertIn(field, out)
+        self.assertIn("{{track}}", out)
+        out = self.kubectl("explain", "rollout.spec.strategy.blueGreen.prePromotionAnalysis").stdout
+        self.assertIn("metrics\t<[]Object>", out)
+        out = self.kubectl("explain",
+                           "rollout.spec.analysis.smokeTests.job.template.spec").stdout
+        self.assertIn("JobSpec", out)
+
+    def test_analysis_defaults(self):
+        """The schema defaults the catalogue and smoke tests as the C parser does
+        (tests/fixtures/spec/rollout-valid-analysis-defaults.json), and leaves a step's metric
+        overrides alone: a default there would override the catalogue."""
+        with open(os.path.join(FIXTURES, "rollout-valid-analysis-defaults.json")) as f:
+            fx = json.load(f)
+        obj = fx["object"]
+        obj["metadata"] = {"name": obj["metadata"]["name"]}
+        obj["spec"]["strategy"]["canary"]["steps"][1] = {
+            "analysis": {"metrics": [{"name": "error-rate", "count": 3}]}}
+        self.apply(obj)
+        spec = self.get("rollout", "web")["spec"]
+        an, view = spec["analysis"], fx["view"]["analysis"]
+        m, vm = an["metrics"][0], view["metrics"][0]
+        self.assertEqual(m["interval"], "30s")
+        self.assertEqual(vm["interval"], 30000)
+        self.assertEqual(m["noData"], vm["noData"])
+        self.assertEqual(m["consecutiveErrorLimit"], vm["consecutiveErrorLimit"])
+        self.assertEqual(m["failureLimit"], vm["failureLimit"])
+        self.assertNotIn("count", m)
+        self.assertEqual(an["onError"], view["onError"])
+        self.assertEqual(an["prometheus"] if "prometheus" in an else None, None)
+        h, vh = an["smokeTests"][0]["http"], view["smokeTests"][0]["http"]
+        self.assertEqual((h["method"], h["expectedStatus"], h["retries"], h["timeout"]),
+                         (vh["method"], vh["expectedStatus"], vh["retries"], "5s"))
+        self.assertEqual(an["smokeTests"][1]["job"]["deadline"], "5m")
+        self.assertEqual(spec["strategy"]["canary"]["steps"][1]["analysis"]["metrics"],
+                         [{"name": "error-rate", "count": 3}])
 
     def test_explain_release_and_status(self):
         out = self.kubectl("explain", "release.spec.artifact").stdout
@@ -207,7 +248,19 @@ class CRDTest(unittest.TestCase):
                                    "artifact": {"image": "web@" + DIGEST},
                                    "verify": {"sbom": "required"}}),
                      'unknown field "spec.verify"')
-        self.refused(minimal_canary(analysis={}), 'unknown field "spec.analysis"')
+        self.refused(minimal_canary(analysis={"interval": "30s"}),
+                     'unknown field "spec.analysis.interval"')
+        metric = {"name": "error-rate", "query": "up"}
+        for field, value, message in (("noData", "skip", 'Unsupported value: "skip"'),
+                                      ("confidence", 1, "should be less than 1"),
+                                      ("interval", "1d", "should match"),
+                                      ("name", "Error", "should match")):
+            bad = minimal_canary(analysis={"metrics": [dict(metric, **{field: value})]})
+            self.refused(bad, "spec.analysis.metrics[0].%s" % field, message)
+        bad = minimal_canary(analysis={"smokeTests": [{"name": "h", "http": {
+            "url": "http://web/", "expectedStatus": 600}}]})
+        self.refused(bad, "spec.analysis.smokeTests[0].http.expectedStatus",
+                     "should be less than or equal to 599")
         self.assertEqual(self.kubectl("get", "tollgate", "-o", "name").stdout.strip(), "")
 
     def test_status_enums_and_conditions_are_validated(self):
@@ -320,7 +373,8 @@ class CRDTest(unittest.TestCase):
         names = sorted(self.kubectl("get", "tollgate", "-o", "name").stdout.split())
         self.assertEqual(names, ["release.tollgate.io/checkout-1-4-2",
                                  "rollout.tollgate.io/catalog", "rollout.tollgate.io/checkout",
-                                 "rollout.tollgate.io/payments", "rollout.tollgate.io/storefront"])
+                                 "rollout.tollgate.io/orders", "rollout.tollgate.io/payments",
+                                 "rollout.tollgate.io/storefront"])
 
 
 if __name__ == "__main__":
