@@ -1,9 +1,12 @@
-"""The tollgate demo, narrated: kubesim, the operator, a canary Release to success, and a second
-one aborted back to stable. Started by hack/demo.sh, which installs and builds first.
+"""The tollgate demo, narrated: kubesim, real Prometheus, the operator, a canary Release that
+passes every gate to success, and a bad one rolled back automatically by its analysis. Started
+by hack/demo.sh, which installs and builds first.
 
 Everything runs on this machine: kubesim (tests/kubesim, the local API server) on a loopback
-port with TLS and a token, the operator as a child process, and real kubectl applying the CRDs
-and manifests/examples as a user would. It cleans up after itself and can be run again.
+port with TLS and a token, the traffic simulator (tests/trafficsim) sending requests into the
+Rollout's Service with each image's error rate and latency, Debian's Prometheus scraping it
+every second, the operator as a child process querying Prometheus, and real kubectl applying
+the CRDs and manifests as a user would. It cleans up after itself and can be run again.
 """
 
 import argparse
@@ -19,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 os.environ.setdefault("TOLLGATE_SOURCE_DIR", ROOT)
 from harness import Kubesim  # noqa: E402
+from promharness import Prometheus, TrafficSim  # noqa: E402
 
 BOLD, DIM, GREEN, RED, RESET = ("\033[1m", "\033[2m", "\033[32m", "\033[31m", "\033[0m") \
     if sys.stdout.isatty() else ("", "", "", "", "")
@@ -28,7 +32,7 @@ apiVersion: tollgate.io/v1alpha1
 kind: Rollout
 metadata: {name: checkout}
 spec:
-  replicas: 10
+  replicas: 5
   template:
     metadata: {labels: {app: checkout}}
     spec:
@@ -41,10 +45,39 @@ spec:
     canary:
       trafficRouting: {replicas: {}}
       steps:
-        - setWeight: 10
-        - pause: {duration: 3s}
+        - setWeight: 20
+        - analysis: {}
         - setWeight: 50
         - pause: {}
+  analysis:
+    baseline: true
+    metrics:
+      - name: error-rate
+        query: >-
+          (sum(rate(trafficsim_requests_total{namespace="{{namespace}}",service="{{service}}",
+          track="{{track}}",code="500"}[6s])) or vector(0))
+          / sum(rate(trafficsim_requests_total{namespace="{{namespace}}",service="{{service}}",
+          track="{{track}}"}[6s]))
+        initialDelay: 6s
+        interval: 2s
+        count: 3
+        max: 0.05
+      - name: latency-vs-baseline
+        query: >-
+          sum(rate(trafficsim_request_duration_seconds_sum{namespace="{{namespace}}",
+          service="{{service}}",track="{{track}}"}[4s]))
+          / sum(rate(trafficsim_request_duration_seconds_count{namespace="{{namespace}}",
+          service="{{service}}",track="{{track}}"}[4s]))
+        compare: baseline
+        initialDelay: 10s
+        interval: 2s
+        count: 1
+        lookback: 10s
+        step: 1s
+        maxMedianRatio: 1.2
+    smokeTests:
+      - name: health
+        http: {url: "%(smoke)s/smoke/{{namespace}}/{{service}}", bodyPattern: '"status": "ok"'}
   progressDeadlineSeconds: 120
 """
 
@@ -80,14 +113,17 @@ def release(name, version, digest_char, notes):
 
 
 class Demo:
-    def __init__(self, sim, tollgate, plugin_dir):
+    def __init__(self, sim, tollgate, plugin_dir, prom, traffic):
         self.sim = sim
         self.tollgate = tollgate
+        self.prom = prom
+        self.traffic = traffic
         self.env = dict(os.environ, KUBECONFIG=sim.kubeconfig)
         if plugin_dir:
             self.env["PATH"] = plugin_dir + os.pathsep + self.env["PATH"]
         self.plugin = bool(plugin_dir)
         self.op = None
+        self.seen = set()  # measurements and smoke tests already printed
         self.oplog = tempfile.NamedTemporaryFile(prefix="tollgate-demo-", suffix=".log",
                                                  delete=False)
 
@@ -105,7 +141,8 @@ class Demo:
     def start_operator(self):
         self.op = subprocess.Popen([self.tollgate, "--kubeconfig", self.sim.kubeconfig,
                                     "--log-format", "text", "run", "--listen", "127.0.0.1:0",
-                                    "--leader-elect", "false"],
+                                    "--leader-elect", "false",
+                                    "--prometheus-url", self.prom.url],
                                    stdout=self.oplog, stderr=self.oplog)
 
     def stop_operator(self):
@@ -114,13 +151,13 @@ class Demo:
             self.op.wait(10)
 
     def state(self):
-        """One line describing what a user sees now, and the Release phases."""
+        """One line describing what a user sees now."""
         ro = self.get("rollout", "checkout") or {}
         st = ro.get("status", {})
         deps = {}
-        for track in ("stable", "canary"):
+        for track in ("stable", "canary", "baseline"):
             d = self.get("deployment", "checkout-" + track)
-            if d:
+            if d and (d["spec"].get("replicas", 0) or track != "baseline"):
                 deps[track] = "%s %d/%d" % (track, d.get("status", {}).get("readyReplicas", 0),
                                            d["spec"].get("replicas", 0))
         steps = len(ro.get("spec", {}).get("strategy", {}).get("canary", {}).get("steps", []))
@@ -131,8 +168,31 @@ class Demo:
             st.get("canaryWeight", 0), ", ".join(deps.values()) or "none")
         return line
 
-    def watch_until(self, done, timeout=120):
-        """Prints each new state until done() is true."""
+    def gates(self, release):
+        """Prints each new measurement and smoke-test result of the Release's gates."""
+        rel = self.get("release", release) or {}
+        for run in rel.get("status", {}).get("analysis", {}).get("runs", []):
+            for m in run.get("metrics", []):
+                for x in m.get("measurements", []):
+                    key = (release, run["name"], m["name"], x.get("at"))
+                    if key in self.seen:
+                        continue
+                    self.seen.add(key)
+                    color = GREEN if x.get("result") == "Pass" else RED
+                    note("gate %s/%s: %s%s%s  %s" % (run["name"], m["name"], color,
+                                                     x.get("result"), RESET + DIM,
+                                                     x.get("message", "")))
+            for t in run.get("smokeTests", []):
+                key = (release, run["name"], t["name"], t.get("phase"))
+                if t.get("phase") == "Running" or key in self.seen:
+                    continue
+                self.seen.add(key)
+                color = GREEN if t.get("phase") == "Successful" else RED
+                note("gate %s/%s: %s%s%s  %s" % (run["name"], t["name"], color, t.get("phase"),
+                                                 RESET + DIM, t.get("message", "")))
+
+    def watch_until(self, done, release=None, timeout=120):
+        """Prints each new state (and gate result) until done() is true."""
         last = None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -140,6 +200,8 @@ class Demo:
             if line != last:
                 note(line)
                 last = line
+            if release:
+                self.gates(release)
             if done():
                 return
             time.sleep(0.25)
@@ -164,39 +226,46 @@ class Demo:
         self.kubectl("apply", "-f", os.path.join(ROOT, "crds"))
         self.kubectl("wait", "--for=condition=Established", "crd/rollouts.tollgate.io",
                      "crd/releases.tollgate.io")
-        say("starting the operator (log: %s)" % self.oplog.name)
+        say("starting the operator, querying Prometheus at %s (log: %s)"
+            % (self.prom.url, self.oplog.name))
         self.start_operator()
-        say("applying the Rollout 'checkout': 10 replicas, canary 10% -> pause 3s -> 50% -> "
-            "pause until promote")
-        self.kubectl("apply", "-f", "-", input=ROLLOUT)
+        say("applying the Rollout 'checkout': 5 replicas; canary 20% -> analysis -> 50% -> "
+            "pause until promote;")
+        note("gates: error-rate <= 5%, latency against a baseline of the stable version "
+             "(Mann-Whitney, median ratio <= 1.2), an HTTP smoke test after each shift")
+        self.kubectl("apply", "-f", "-", input=ROLLOUT % {"smoke": self.traffic.url})
         say("Release v1.4.2: the first Release of a Rollout goes straight to stable")
         self.kubectl("apply", "-f", "-", input=release(
             "checkout-1-4-2", "v1.4.2-build.1187-9f3c2ab", "a", "First release."))
         self.watch_until(lambda: self.phase("checkout-1-4-2") == "Succeeded")
-        say("Release v1.4.3: a canary, step by step")
+        say("Release v1.4.3 (good: no errors, as fast as stable): a canary, gate by gate")
         self.kubectl("apply", "-f", "-", input=release(
             "checkout-1-4-3", "v1.4.3-build.1190-4d2e1f0", "b",
             "Card payments retry once on a gateway timeout."))
         self.watch_until(lambda: self.state().startswith("rollout Paused") and
                          (self.get("rollout", "checkout") or {}).get("status", {})
-                         .get("currentStep") == 3)  # the 4th step: pause until promote
-        say("the canary waits at 50% for a human: promote it")
+                         .get("currentStep") == 3, release="checkout-1-4-3")
+        say("every gate passed; the canary waits at 50% for a human: promote it")
         self.intent("promote", "checkout")
-        self.watch_until(lambda: self.phase("checkout-1-4-3") == "Succeeded")
+        self.watch_until(lambda: self.phase("checkout-1-4-3") == "Succeeded",
+                         release="checkout-1-4-3")
         print("    %sRelease checkout-1-4-3 Succeeded: v1.4.3 is stable%s" % (GREEN, RESET))
-        say("Release v1.4.4: abort it mid-canary, and traffic goes back to stable")
+        say("Release v1.4.4 (bad: 20% of its requests fail): nobody is watching")
+        self.traffic.set_images({"registry.example/shop/checkout@sha256:" + "c" * 64:
+                                 {"errorRate": 0.2}})
         self.kubectl("apply", "-f", "-", input=release(
             "checkout-1-4-4", "v1.4.4-build.1201-77aa0c1", "c", "A change we will not keep."))
-        self.watch_until(lambda: (self.get("rollout", "checkout") or {}).get("status", {})
-                         .get("canaryWeight", 0) >= 10)
-        self.intent("abort", "checkout" if self.plugin else "checkout-1-4-4")
-        self.watch_until(lambda: self.phase("checkout-1-4-4") == "RolledBack")
-        print("    %sRelease checkout-1-4-4 RolledBack: all traffic on v1.4.3 again%s"
-              % (RED, RESET))
+        self.watch_until(lambda: self.phase("checkout-1-4-4") == "RolledBack",
+                         release="checkout-1-4-4")
+        rel = self.get("release", "checkout-1-4-4") or {}
+        print("    %sRelease checkout-1-4-4 RolledBack by its analysis: %s%s"
+              % (RED, rel.get("status", {}).get("message", ""), RESET))
+        self.watch_until(lambda: self.state().startswith("rollout Healthy"))
         say("what kubectl shows")
         print(self.kubectl("get", "rollouts,releases"))
         print(self.kubectl("get", "events", "--sort-by=.lastTimestamp"))
         if self.plugin:
+            print(self.kubectl("tollgate", "status", "checkout"))
             print(self.kubectl("tollgate", "history", "checkout"))
 
 
@@ -209,18 +278,27 @@ def main():
     if args.plugin and os.path.exists(args.plugin):
         plugin_dir = tempfile.mkdtemp(prefix="tollgate-demo-bin-")
         os.symlink(os.path.abspath(args.plugin), os.path.join(plugin_dir, "kubectl-tollgate"))
+    started = time.monotonic()
     say("starting kubesim, the local Kubernetes API server (TLS, token auth)")
     with Kubesim(tls=True, token="demo-token", ready_delay=0.5) as sim:
         note("API server at %s" % sim.url)
-        demo = Demo(sim, args.tollgate, plugin_dir)
-        try:
-            demo.run()
-        finally:
-            demo.stop_operator()
-            if plugin_dir:
-                shutil.rmtree(plugin_dir, ignore_errors=True)
+        say("starting the traffic simulator (60 requests/s into Service checkout) and Prometheus")
+        with TrafficSim(sim) as traffic, Prometheus([traffic.target]) as prom:
+            traffic.set_entries([{"namespace": "default", "kind": "Service",
+                                  "name": "checkout", "rps": 60}])
+            prom.wait_for('up{job="trafficsim"}', lambda v: v == 1, timeout=30,
+                          message="Prometheus scraping the traffic simulator")
+            note("Prometheus at %s scrapes %s every second" % (prom.url, traffic.url))
+            demo = Demo(sim, args.tollgate, plugin_dir, prom, traffic)
+            try:
+                demo.run()
+            finally:
+                demo.stop_operator()
+                if plugin_dir:
+                    shutil.rmtree(plugin_dir, ignore_errors=True)
     os.unlink(demo.oplog.name)
-    say("done: the demo cleaned up after itself (run it again any time)")
+    say("done in %.0f s: the demo cleaned up after itself (run it again any time)"
+        % (time.monotonic() - started))
 
 
 if __name__ == "__main__":

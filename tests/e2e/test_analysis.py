@@ -28,9 +28,11 @@ from tollgate_e2e import E2ETestCase, canary_strategy, get, image, release_yaml,
 
 RPS = 60
 
-ERRORS = ('sum(rate(trafficsim_requests_total{namespace="{{namespace}}",service="{{service}}",'
-          'track="{{track}}",code="500"}[6s])) / sum(rate(trafficsim_requests_total{'
-          'namespace="{{namespace}}",service="{{service}}",track="{{track}}"}[6s]))')
+# No 5xx series at all is no error, not no data: "or vector(0)", as users write it.
+ERRORS = ('(sum(rate(trafficsim_requests_total{namespace="{{namespace}}",service="{{service}}",'
+          'track="{{track}}",code="500"}[6s])) or vector(0)) / sum(rate('
+          'trafficsim_requests_total{namespace="{{namespace}}",service="{{service}}",'
+          'track="{{track}}"}[6s]))')
 LATENCY = ('sum(rate(trafficsim_request_duration_seconds_sum{namespace="{{namespace}}",'
            'service="{{service}}",track="{{track}}"}[4s])) / sum(rate('
            'trafficsim_request_duration_seconds_count{namespace="{{namespace}}",'
@@ -85,6 +87,9 @@ class PrometheusGates(E2ETestCase):
         self.addCleanup(self.prom.stop)
         self.traffic.set_entries([{"namespace": "default", "kind": "Service", "name": n,
                                    "rps": RPS} for n in rollouts])
+        # Prometheus hands new targets to its scrapers every 5 s: wait for the first scrape.
+        self.prom.wait_for('up{job="trafficsim"}', lambda v: v == 1, timeout=30,
+                           message="trafficsim scraped")
         env.start_operator(args=["--prometheus-url", self.prom.url])
 
     def smoke_url(self):
@@ -172,7 +177,7 @@ class PrometheusGates(E2ETestCase):
         # bad: rolled back at its first analysis, the value in the message and in status.
         bad = env.release("bad-2")
         msg = get(bad, "status", "message")
-        self.assertIn("Analysis step-2: error-rate = 0.2", msg)
+        self.assertRegex(msg, r"^Analysis step-2: error-rate = 0\.(1[89]|2)\d*")
         self.assertIn("(max 0.05)", msg)
         m = self.metric_of(self.run_status("bad-2", "step-2"), "error-rate")
         self.assertEqual((m["phase"], m["count"], m["failures"]), ("Failed", 1, 1))
@@ -183,8 +188,12 @@ class PrometheusGates(E2ETestCase):
         warnings = [e for e in env.events(involved="bad-2")
                     if e.get("reason") == "AnalysisFailed"]
         self.assertTrue(warnings and warnings[0].get("type") == "Warning", warnings)
-        self.assertGreaterEqual(env.op.metric("tollgate_gate_rollbacks_total",
-                                              {"reason": "AnalysisFailed"}), 3)
+        rolled = {n: get(env.release(n + "-2"), "status", "message")
+                  for n in ("bad", "slow", "nodatafail")}
+        # Events are the last writes of a reconcile: the counter may trail the status a little.
+        env.wait(lambda: env.op.metric("tollgate_gate_rollbacks_total",
+                                       {"reason": "AnalysisFailed"}) == 3,
+                 message="3 rollbacks by AnalysisFailed counted: %r" % rolled)
 
         # slow: thresholds pass, the comparison fails.
         run = self.run_status("slow-2", "step-2")
