@@ -203,7 +203,8 @@ static int show_status(struct cli *c, json_object *ro, const char *before)
      * read them still gets the rest of the page (the versions then come from status.history).
      */
     if (get_release_opt(c, current, &v.current_release) == TG_ENOMEM ||
-        get_release_opt(c, stable, &v.stable_release) == TG_ENOMEM) {
+        get_release_opt(c, stable, &v.stable_release) == TG_ENOMEM ||
+        get_release_opt(c, tg_cli_last_finished_release(ro), &v.last_release) == TG_ENOMEM) {
         rc = TG_ENOMEM;
         goto done;
     }
@@ -227,6 +228,7 @@ static int show_status(struct cli *c, json_object *ro, const char *before)
 done:
     json_object_put(v.current_release);
     json_object_put(v.stable_release);
+    json_object_put(v.last_release);
     json_object_put(v.events);
     tg_buf_free(&out);
     return rc;
