@@ -569,7 +569,7 @@ static void put_clean(struct out *o, const char *s)
     char line[TG_CLI_ANALYSIS_MESSAGE + 4];
     size_t n = 0;
 
-    for (; s[n] && n < TG_CLI_ANALYSIS_MESSAGE; n++)
+    for (; n < TG_CLI_ANALYSIS_MESSAGE && s[n]; n++)
         line[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? ' ' : s[n];
     if (s[n]) {
         memcpy(line + n, "...", 3);
