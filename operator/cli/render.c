@@ -278,6 +278,8 @@ static void describe_step(json_object *step, char *buf, size_t size)
             snprintf(buf, size, "pause %llds", (long long)json_object_get_int64(d));
         else
             snprintf(buf, size, "pause %s", json_object_get_string(d));
+    } else if (tg_cli_jget(step, "analysis")) {
+        snprintf(buf, size, "analysis");
     } else {
         snprintf(buf, size, "unknown step");
     }
@@ -558,6 +560,316 @@ static void render_events(const struct tg_cli_status_view *v, struct out *o)
     table_free(&t);
 }
 
+/*
+ * Appends s with line breaks and other control characters as spaces, cut to
+ * TG_CLI_ANALYSIS_MESSAGE bytes with "..." (a message from the cluster must not break the page).
+ */
+static void put_clean(struct out *o, const char *s)
+{
+    char line[TG_CLI_ANALYSIS_MESSAGE + 4];
+    size_t n = 0;
+
+    for (; n < TG_CLI_ANALYSIS_MESSAGE && s[n]; n++)
+        line[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? ' ' : s[n];
+    if (s[n]) {
+        memcpy(line + n, "...", 3);
+        n += 3;
+    }
+    line[n] = '\0';
+    put(o, "%s", line);
+}
+
+/* Whether o is a JSON number; its value goes to *v. */
+static bool jnum(json_object *o, double *v)
+{
+    if (!o || !(json_object_is_type(o, json_type_double) || json_object_is_type(o, json_type_int)))
+        return false;
+    *v = json_object_get_double(o);
+    return true;
+}
+
+/* A count from a metric's status: a non-negative integer, else 0. */
+static int64_t jcount(json_object *metric, const char *key)
+{
+    int64_t n = tg_cli_jint(tg_cli_jget(metric, key), 0);
+    return n < 0 ? 0 : n;
+}
+
+static bool jtrue(json_object *o)
+{
+    return o && json_object_is_type(o, json_type_boolean) && json_object_get_boolean(o);
+}
+
+static bool streq_opt(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* The array at path, or NULL when it is missing or not an array. */
+static json_object *jarray(json_object *o, const char *path)
+{
+    json_object *a = tg_cli_jget(o, path);
+    return a && json_object_is_type(a, json_type_array) ? a : NULL;
+}
+
+/* The entry named name of an array of objects, or NULL. */
+static json_object *named(json_object *arr, const char *name)
+{
+    for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+        json_object *e = json_object_array_get_idx(arr, i);
+        if (streq_opt(tg_cli_jstr(tg_cli_jget(e, "name")), name))
+            return e;
+    }
+    return NULL;
+}
+
+/*
+ * How many measurements a metric of a run wants, from the Rollout's spec: the run's own
+ * reference (a step, background, pre- or post-promotion analysis) overrides the catalogue, and
+ * the contract's defaults apply (1, or 0 for background analysis). 0 means "until the canary
+ * ends" and -1 that the spec does not say (the run is not one the spec names).
+ */
+static int64_t wanted_count(json_object *ro, const char *run, const char *metric)
+{
+    json_object *ref = NULL;
+    int64_t def = 1;
+    char *end;
+
+    if (strncmp(run, "step-", 5) == 0 && run[5] >= '1' && run[5] <= '9') {
+        long n = strtol(run + 5, &end, 10);
+        json_object *steps = canary_steps(ro);
+        if (*end != '\0' || !steps || (size_t)n > json_object_array_length(steps))
+            return -1;
+        ref = tg_cli_jget(json_object_array_get_idx(steps, (size_t)n - 1), "analysis");
+        if (!ref)
+            return -1;
+    } else if (strcmp(run, "background") == 0) {
+        ref = tg_cli_jget(ro, "spec.strategy.canary.backgroundAnalysis");
+        def = 0;
+    } else if (strcmp(run, "prePromotion") == 0) {
+        ref = tg_cli_jget(ro, "spec.strategy.blueGreen.prePromotionAnalysis");
+    } else if (strcmp(run, "postPromotion") == 0) {
+        ref = tg_cli_jget(ro, "spec.strategy.blueGreen.postPromotionAnalysis");
+    } else {
+        return -1;
+    }
+    json_object *c = tg_cli_jget(named(jarray(ref, "metrics"), metric), "count");
+    if (!c)
+        c = tg_cli_jget(named(jarray(ro, "spec.analysis.metrics"), metric), "count");
+    if (!c)
+        return def;
+    int64_t n = tg_cli_jint(c, -1);
+    return n < 0 ? -1 : n;
+}
+
+/*
+ * What decided a gate: the phase of the metrics (or smoke tests, when smoke is set) that
+ * paused or rolled back the Release, from the reason of its conditions. NULL when the Release
+ * is not RolledBack, Failed or Paused because of analysis.
+ */
+static const char *deciding_phase(json_object *rel, bool *smoke)
+{
+    static const struct {
+        const char *reason, *phase;
+        bool smoke;
+    } gates[] = {{"AnalysisFailed", "Failed", false},
+                 {"SmokeTestFailed", "Failed", true},
+                 {"AnalysisError", "Error", false},
+                 {"AnalysisInconclusive", "Inconclusive", false}};
+    const char *phase = tg_cli_jstr(tg_cli_jget(rel, "status.phase"));
+    json_object *conds = jarray(rel, "status.conditions");
+
+    if (!streq_opt(phase, "RolledBack") && !streq_opt(phase, "Paused") &&
+        !streq_opt(phase, "Failed"))
+        return NULL;
+    for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+        const char *r = tg_cli_jstr(tg_cli_jget(json_object_array_get_idx(conds, i), "reason"));
+        for (size_t g = 0; g < sizeof(gates) / sizeof(gates[0]); g++) {
+            if (streq_opt(r, gates[g].reason)) {
+                *smoke = gates[g].smoke;
+                return gates[g].phase;
+            }
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Appends the latest measurement of a metric (the last object of its measurements, oldest
+ * first; only the last TG_CLI_ANALYSIS_MEASUREMENTS entries are looked at), if readable.
+ */
+static void render_latest(json_object *metric, struct out *o)
+{
+    json_object *ms = jarray(metric, "measurements");
+    size_t n = ms ? json_object_array_length(ms) : 0;
+    json_object *m = NULL;
+    double value, baseline, p;
+
+    for (size_t k = 0; k < n && k < TG_CLI_ANALYSIS_MEASUREMENTS && !m; k++) {
+        json_object *e = json_object_array_get_idx(ms, n - 1 - k);
+        if (e && json_object_is_type(e, json_type_object))
+            m = e;
+    }
+    if (!m)
+        return;
+    const char *result = tg_cli_jstr(tg_cli_jget(m, "result"));
+    const char *msg = tg_cli_jstr(tg_cli_jget(m, "message"));
+    bool has_value = jnum(tg_cli_jget(m, "value"), &value);
+    if (has_value && jnum(tg_cli_jget(m, "baseline"), &baseline)) {
+        put(o, ", latest canary %.4g vs baseline %.4g", value, baseline);
+        if (jnum(tg_cli_jget(m, "pValue"), &p))
+            put(o, ", p=%.4g", p);
+    } else if (has_value) {
+        put(o, ", latest %.4g", value);
+    } else if (result || msg) {
+        put(o, ", latest");
+    } else {
+        return;
+    }
+    if (result && (strcmp(result, "Pass") != 0 || !has_value)) {
+        put(o, " (");
+        put_clean(o, result);
+        if (msg && !has_value) {
+            put(o, ": ");
+            put_clean(o, msg);
+        }
+        put(o, ")");
+    } else if (msg && !has_value) {
+        put(o, " ");
+        put_clean(o, msg);
+    }
+}
+
+/* One line for a metric of a run: marker, name, phase, counts, latest value, next time. */
+static void render_metric(json_object *ro, const char *run, json_object *metric,
+                          const char *deciding, int64_t now_ms, struct out *o)
+{
+    const char *name = tg_cli_jstr(tg_cli_jget(metric, "name"));
+    const char *phase = tg_cli_or(tg_cli_jstr(tg_cli_jget(metric, "phase")), "Unknown");
+    bool dry = jtrue(tg_cli_jget(metric, "dryRun"));
+    int64_t count = jcount(metric, "count"), want = wanted_count(ro, run, name);
+    int64_t errors = jcount(metric, "errors");
+    int64_t next;
+
+    put(o, "  %s ", !dry && streq_opt(phase, deciding) ? "X" : " ");
+    put_clean(o, name);
+    if (dry)
+        put(o, " (dry run)");
+    put(o, ": ");
+    put_clean(o, phase);
+    if (want > 0)
+        put(o, ", %lld/%lld measured", (long long)count, (long long)want);
+    else
+        put(o, ", %lld measured", (long long)count);
+    put(o, ", %lld failed, %lld inconclusive, %lld error%s", (long long)jcount(metric, "failures"),
+        (long long)jcount(metric, "inconclusives"), (long long)errors, errors == 1 ? "" : "s");
+    render_latest(metric, o);
+    if (streq_opt(phase, "Running") &&
+        tg_cli_parse_time(tg_cli_jstr(tg_cli_jget(metric, "nextAt")), &next)) {
+        char in[32];
+        tg_cli_format_age(next - now_ms, in, sizeof(in));
+        put(o, ", next in %s", in);
+    }
+    put(o, "\n");
+}
+
+/* One line for a smoke test of a run: marker, name, phase and message. */
+static void render_smoke(json_object *smoke, const char *deciding, struct out *o)
+{
+    const char *phase = tg_cli_or(tg_cli_jstr(tg_cli_jget(smoke, "phase")), "Unknown");
+    const char *msg = tg_cli_jstr(tg_cli_jget(smoke, "message"));
+
+    put(o, "  %s smoke test ", streq_opt(phase, deciding) ? "X" : " ");
+    put_clean(o, tg_cli_jstr(tg_cli_jget(smoke, "name")));
+    put(o, ": ");
+    put_clean(o, phase);
+    if (msg) {
+        put(o, ": ");
+        put_clean(o, msg);
+    }
+    put(o, "\n");
+}
+
+/* The entries of arr worth a line: objects with a name. More than the bound are counted. */
+static void render_items(json_object *ro, const char *run, json_object *arr, bool smoke,
+                         const char *deciding, int64_t now_ms, struct out *o)
+{
+    size_t shown = 0, more = 0;
+
+    for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+        json_object *e = json_object_array_get_idx(arr, i);
+        if (!e || !json_object_is_type(e, json_type_object) || !tg_cli_jstr(tg_cli_jget(e, "name")))
+            continue;
+        if (shown == TG_CLI_ANALYSIS_ITEMS) {
+            more++;
+            continue;
+        }
+        shown++;
+        if (smoke)
+            render_smoke(e, deciding, o);
+        else
+            render_metric(ro, run, e, deciding, now_ms, o);
+    }
+    if (more)
+        put(o, "      ... and %zu more %s\n", more, smoke ? "smoke tests" : "metrics");
+}
+
+/*
+ * The analysis of a Release (status.analysis.runs, in order): a line per run, then a line per
+ * metric and smoke test. The metrics (or smoke tests) that decided a gate get an "X".
+ */
+static void render_analysis(json_object *ro, json_object *rel, int64_t now_ms, struct out *o)
+{
+    json_object *runs = jarray(rel, "status.analysis.runs");
+    bool smoke_gate = false;
+    const char *deciding = deciding_phase(rel, &smoke_gate);
+    size_t shown = 0, more = 0;
+
+    for (size_t i = 0; runs && i < json_object_array_length(runs); i++) {
+        json_object *run = json_object_array_get_idx(runs, i);
+        const char *name = tg_cli_jstr(tg_cli_jget(run, "name"));
+        if (!run || !json_object_is_type(run, json_type_object) || !name)
+            continue;
+        if (shown == TG_CLI_ANALYSIS_RUNS) {
+            more++;
+            continue;
+        }
+        if (shown++ == 0)
+            put(o, "Analysis:\n");
+        const char *phase = tg_cli_or(tg_cli_jstr(tg_cli_jget(run, "phase")), "Unknown");
+        const char *msg = tg_cli_jstr(tg_cli_jget(run, "message"));
+        /* A run that did not end the way the gate did cannot hold what decided it. */
+        const char *dec =
+            deciding && !streq_opt(phase, "Running") && !streq_opt(phase, "Successful") ? deciding
+                                                                                        : NULL;
+        put(o, "  ");
+        put_clean(o, name);
+        put(o, ": ");
+        put_clean(o, phase);
+        if (msg && !streq_opt(phase, "Running")) {
+            put(o, ": ");
+            put_clean(o, msg);
+        }
+        put(o, "\n");
+        render_items(ro, name, jarray(run, "metrics"), false, smoke_gate ? NULL : dec, now_ms, o);
+        render_items(ro, name, jarray(run, "smokeTests"), true, smoke_gate ? dec : NULL, now_ms, o);
+    }
+    if (more)
+        put(o, "  ... and %zu more runs\n", more);
+}
+
+const char *tg_cli_last_finished_release(json_object *rollout)
+{
+    json_object *hist = jarray(rollout, "status.history");
+    const char *stable = tg_cli_jstr(tg_cli_jget(rollout, "status.stableRelease"));
+
+    if (tg_cli_jstr(tg_cli_jget(rollout, "status.currentRelease")) || !hist ||
+        json_object_array_length(hist) == 0)
+        return NULL;
+    const char *last = tg_cli_jstr(tg_cli_jget(json_object_array_get_idx(hist, 0), "release"));
+    return streq_opt(last, stable) ? NULL : last;
+}
+
 int tg_cli_render_status(const struct tg_cli_status_view *v, struct tg_buf *buf)
 {
     struct out o = {.buf = buf};
@@ -591,8 +903,26 @@ int tg_cli_render_status(const struct tg_cli_status_view *v, struct tg_buf *buf)
     if (current && rmsg)
         put(&o, ": %s", rmsg);
     put(&o, "\n");
+    const char *last = tg_cli_last_finished_release(ro);
+    json_object *shown = current ? v->current_release : NULL;
+    if (last) {
+        release_label(ro, last, v->last_release, label, sizeof(label));
+        put(&o, "Last:        %s", label);
+        rphase =
+            tg_cli_or(tg_cli_jstr(tg_cli_jget(v->last_release, "status.phase")),
+                      tg_cli_jstr(tg_cli_jget(
+                          json_object_array_get_idx(jarray(ro, "status.history"), 0), "result")));
+        rmsg = tg_cli_jstr(tg_cli_jget(v->last_release, "status.message"));
+        if (rphase)
+            put(&o, ", %s", rphase);
+        if (rmsg)
+            put(&o, ": %s", rmsg);
+        put(&o, "\n");
+        shown = v->last_release;
+    }
 
     render_tracks(ro, &o);
+    render_analysis(ro, shown, v->now_ms, &o);
     render_conditions(v, &o);
     render_events(v, &o);
     return o.rc;

@@ -22,6 +22,17 @@
 /* The most Events the status page shows (the newest ones). */
 #define TG_CLI_STATUS_EVENTS 5
 
+/*
+ * Bounds of the analysis section: the most runs, and the most metrics or smoke tests per run,
+ * shown (the rest are counted in a "... and n more" line), and the longest message shown.
+ */
+#define TG_CLI_ANALYSIS_RUNS    16
+#define TG_CLI_ANALYSIS_ITEMS   32
+#define TG_CLI_ANALYSIS_MESSAGE 240
+
+/* The operator keeps the last 10 measurements of a metric; the page shows the latest only. */
+#define TG_CLI_ANALYSIS_MEASUREMENTS 10
+
 /* The width of the step progress bar, in characters between the brackets. */
 #define TG_CLI_BAR_WIDTH 20
 
@@ -30,17 +41,29 @@ struct tg_cli_status_view {
     json_object *rollout;         /* the Rollout; required */
     json_object *current_release; /* status.currentRelease's Release, or NULL */
     json_object *stable_release;  /* status.stableRelease's Release, or NULL */
+    json_object *last_release;    /* tg_cli_last_finished_release()'s Release, or NULL */
     json_object *events;          /* a JSON array of core/v1 Events, any order, or NULL */
     int64_t now_ms;               /* wall-clock milliseconds since the epoch, for ages */
 };
 
 /*
  * Appends the status page of a Rollout to out: phase (with the pause reason), strategy, step
- * n/m with a progress bar, weights, the stable and current Releases with their versions, the
- * tracks with their ready replicas, the conditions that need attention and the newest Events.
- * Returns 0, TG_EINVALID (no Rollout), TG_ENOMEM or TG_ETOOBIG (the buffer's cap).
+ * n/m with a progress bar, weights, the stable and current Releases with their versions (and
+ * the last finished Release when none is in flight), the tracks with their ready replicas, the
+ * analysis of the Release shown (its status.analysis: runs, metrics with their counts and
+ * latest measurement, smoke tests; the metric or smoke test that paused or rolled the Release
+ * back is marked "X"), the conditions that need attention and the newest Events. Malformed
+ * analysis entries are skipped. Returns 0, TG_EINVALID (no Rollout), TG_ENOMEM or TG_ETOOBIG
+ * (the buffer's cap).
  */
 int tg_cli_render_status(const struct tg_cli_status_view *view, struct tg_buf *out);
+
+/*
+ * The name of the last finished Release the status page shows when none is in flight: the
+ * newest entry of status.history, unless it is the stable Release. NULL when a Release is in
+ * flight or there is none to show. Borrowed from rollout.
+ */
+const char *tg_cli_last_finished_release(json_object *rollout);
 
 /*
  * Appends the table of Rollouts (a JSON array of Rollout objects) to out, sorted by namespace

@@ -26,6 +26,12 @@
 /* How long to wait before re-opening a watch that ended with an error. */
 #define WATCH_RETRY_MS 1000
 
+/*
+ * How often status --watch redraws a terminal while a Release is in flight, even when the
+ * Rollout does not change: its analysis (measurements, "next in") lives in the Release.
+ */
+#define STATUS_REFRESH_MS 5000
+
 static const struct tg_resource rollouts = {"tollgate.io", "v1alpha1", "rollouts", true};
 static const struct tg_resource releases = {"tollgate.io", "v1alpha1", "releases", true};
 static const struct tg_resource events = {"", "v1", "events", true};
@@ -203,7 +209,8 @@ static int show_status(struct cli *c, json_object *ro, const char *before)
      * read them still gets the rest of the page (the versions then come from status.history).
      */
     if (get_release_opt(c, current, &v.current_release) == TG_ENOMEM ||
-        get_release_opt(c, stable, &v.stable_release) == TG_ENOMEM) {
+        get_release_opt(c, stable, &v.stable_release) == TG_ENOMEM ||
+        get_release_opt(c, tg_cli_last_finished_release(ro), &v.last_release) == TG_ENOMEM) {
         rc = TG_ENOMEM;
         goto done;
     }
@@ -227,6 +234,7 @@ static int show_status(struct cli *c, json_object *ro, const char *before)
 done:
     json_object_put(v.current_release);
     json_object_put(v.stable_release);
+    json_object_put(v.last_release);
     json_object_put(v.events);
     tg_buf_free(&out);
     return rc;
@@ -245,6 +253,7 @@ struct watcher {
     bool stop; /* Ctrl-C */
     uv_signal_t sigint, sigterm;
     uv_timer_t timer;
+    uv_timer_t refresh; /* terminals only: redraws while a Release is in flight */
     bool timer_fired;
     uint64_t started_ms; /* when the current watch was opened (monotonic) */
     int open_handles;    /* signal and timer handles not yet closed */
@@ -328,6 +337,16 @@ static int start_watch(struct watcher *w)
     return rc;
 }
 
+static void on_refresh(uv_timer_t *t)
+{
+    struct watcher *w = t->data;
+
+    if (!w->latest || !tg_cli_release_in_flight(w->latest))
+        return;
+    w->dirty = true;
+    uv_stop(&w->c->loop);
+}
+
 /* Waits ms on the loop, or less when Ctrl-C comes. */
 static void pause_ms(struct watcher *w, uint64_t ms)
 {
@@ -376,7 +395,10 @@ static int watch_status(struct cli *c, json_object *ro)
     uv_signal_init(&c->loop, &w.sigint);
     uv_signal_init(&c->loop, &w.sigterm);
     uv_timer_init(&c->loop, &w.timer);
-    w.sigint.data = w.sigterm.data = w.timer.data = &w;
+    uv_timer_init(&c->loop, &w.refresh);
+    w.sigint.data = w.sigterm.data = w.timer.data = w.refresh.data = &w;
+    if (tty)
+        uv_timer_start(&w.refresh, on_refresh, STATUS_REFRESH_MS, STATUS_REFRESH_MS);
     uv_signal_start(&w.sigint, on_signal, SIGINT);
     uv_signal_start(&w.sigterm, on_signal, SIGTERM);
     if (rc || (rc = show_status(c, ro, tty ? redraw : "")) || (rc = start_watch(&w)))
@@ -421,10 +443,11 @@ stop:
         tg_client_cancel(w.call);
     while (w.running)
         uv_run(&c->loop, UV_RUN_ONCE);
-    w.open_handles = 3;
+    w.open_handles = 4;
     uv_close((uv_handle_t *)&w.sigint, handle_closed);
     uv_close((uv_handle_t *)&w.sigterm, handle_closed);
     uv_close((uv_handle_t *)&w.timer, handle_closed);
+    uv_close((uv_handle_t *)&w.refresh, handle_closed);
     while (w.open_handles > 0)
         uv_run(&c->loop, UV_RUN_ONCE);
     json_object_put(w.latest);

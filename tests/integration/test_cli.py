@@ -288,6 +288,80 @@ class CliTest(unittest.TestCase):
         self.assertRegex(out, r"rollout/web\s+InvalidSpec\s+True\s+InvalidSpec\s+"
                               r"spec.strategy.canary.steps\[2\].setWeight: must not decrease")
 
+    def analysis_status(self, phase="Paused", failed=False):
+        metric = {"name": "error-rate", "phase": "Failed" if failed else "Running",
+                  "count": 2, "failures": 2 if failed else 0, "inconclusives": 0, "errors": 0,
+                  "nextAt": ts(30),
+                  "measurements": [{"at": ts(-10), "result": "Fail" if failed else "Pass",
+                                    "value": 0.093 if failed else 0.0125}]}
+        st = {"phase": phase, "currentStep": 1,
+              "message": "analysis step-2 failed: metric error-rate: 0.093 > max 0.05",
+              "analysis": {"runs": [{"name": "step-2",
+                                     "phase": "Failed" if failed else "Running",
+                                     "message": "metric error-rate failed", "metrics": [metric]}]}}
+        if failed:
+            st["conditions"] = [{"type": "Succeeded", "status": "False",
+                                 "reason": "AnalysisFailed", "message": "analysis failed",
+                                 "lastTransitionTime": ts(-5)}]
+        return st
+
+    def test_status_shows_analysis(self):
+        self.set_status("releases", "web-2", self.analysis_status())
+        if "analysis" not in self.get("releases", "web-2").get("status", {}):
+            self.skipTest("the Release CRD does not carry status.analysis yet (issue #5)")
+        out = self.ok("status", "web", "-n", "shop").stdout
+        self.assertIn("Analysis:\n  step-2: Running\n    error-rate: Running, 2 measured, "
+                      "0 failed, 0 inconclusive, 0 errors, latest 0.0125, next in ", out)
+        # Rolled back: no Release in flight, the last one is fetched and its analysis shown.
+        st = paused_status()
+        st.update(phase="Healthy", currentRelease="", conditions=[])
+        del st["pauseStartedAt"]
+        st["history"].insert(0, {"release": "web-2", "version": "1.1.0", "result": "RolledBack",
+                                 "startedAt": ts(-600), "finishedAt": ts(-5)})
+        self.set_status("rollouts", "web", st)
+        self.set_status("releases", "web-2", self.analysis_status("RolledBack", failed=True))
+        out = self.ok("status", "web", "-n", "shop").stdout
+        self.assertIn("Current:     <none>\nLast:        web-2 (1.1.0), RolledBack: analysis "
+                      "step-2 failed: metric error-rate: 0.093 > max 0.05\n", out)
+        self.assertIn("  step-2: Failed: metric error-rate failed\n  X error-rate: Failed, 2 "
+                      "measured, 2 failed, 0 inconclusive, 0 errors, latest 0.093 (Fail)\n", out)
+
+    def test_status_watch_on_a_terminal_follows_the_analysis(self):
+        # Measurements change the Release, not the Rollout: a terminal is redrawn anyway (the
+        # Release's message shows it; its status.analysis may not be in the CRD yet).
+        import pty
+        master, slave = pty.openpty()
+        e = dict(os.environ)
+        e.pop("KUBECONFIG", None)
+        proc = subprocess.Popen([BIN, "--kubeconfig", self.sim.kubeconfig, "status", "web",
+                                 "--watch", "-n", "shop"], stdout=slave, stderr=subprocess.PIPE,
+                                env=e)
+        os.close(slave)
+        try:
+            data = b""
+            deadline = time.monotonic() + 15
+            while b"Events:" not in data and time.monotonic() < deadline:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    data += os.read(master, 65536)
+            self.assertNotIn(b"Analysis:", data)
+            self.set_status("releases", "web-2", self.analysis_status())
+            deadline = time.monotonic() + 15
+            want = b"Current:     web-2 (1.1.0), Paused: analysis step-2 failed"
+            while want not in data and time.monotonic() < deadline:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    data += os.read(master, 65536)
+            self.assertIn(want, data)
+            proc.send_signal(signal.SIGINT)
+            self.assertEqual(proc.wait(10), 0, proc.stderr.read().decode())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+            proc.stderr.close()
+
     def test_status_watch_redraws_until_interrupted(self):
         e = dict(os.environ)
         e.pop("KUBECONFIG", None)

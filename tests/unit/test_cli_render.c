@@ -95,6 +95,7 @@ static void check_status_fixture(const char *name)
         .rollout = member(fx, "rollout"),
         .current_release = member(fx, "currentRelease"),
         .stable_release = member(fx, "stableRelease"),
+        .last_release = member(fx, "lastRelease"),
         .events = member(fx, "events"),
         .now_ms = fixture_now(fx),
     };
@@ -104,6 +105,33 @@ static void check_status_fixture(const char *name)
     assert_golden(name, out.data ? out.data : "");
     tg_buf_free(&out);
     json_object_put(fx);
+}
+
+/* Renders a status fixture; the caller frees the text. */
+static char *render_fixture(const char *name)
+{
+    json_object *fx = load_fixture(name);
+    struct tg_cli_status_view v = {.rollout = member(fx, "rollout"),
+                                   .current_release = member(fx, "currentRelease"),
+                                   .stable_release = member(fx, "stableRelease"),
+                                   .last_release = member(fx, "lastRelease"),
+                                   .events = member(fx, "events"),
+                                   .now_ms = fixture_now(fx)};
+    struct tg_buf out;
+    tg_buf_init(&out, 1 << 20);
+    assert_int_equal(tg_cli_render_status(&v, &out), 0);
+    json_object_put(fx);
+    assert_non_null(out.data);
+    return tg_buf_take(&out, NULL);
+}
+
+/* How many times needle occurs in text. */
+static size_t count_of(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
 }
 
 static void test_status_canary_mid_step(void **state)
@@ -128,6 +156,212 @@ static void test_status_degraded_invalid_spec(void **state)
 {
     (void)state;
     check_status_fixture("degraded-invalid-spec");
+}
+
+static void test_status_analysis_running(void **state)
+{
+    (void)state;
+    check_status_fixture("analysis-running");
+}
+
+static void test_status_analysis_rolled_back(void **state)
+{
+    (void)state;
+    check_status_fixture("analysis-rolled-back");
+}
+
+static void test_status_analysis_inconclusive(void **state)
+{
+    (void)state;
+    check_status_fixture("analysis-inconclusive");
+}
+
+static void test_status_analysis_smoke_failed(void **state)
+{
+    (void)state;
+    check_status_fixture("analysis-smoke-failed");
+}
+
+static void test_status_analysis_malformed(void **state)
+{
+    (void)state;
+    check_status_fixture("analysis-malformed");
+}
+
+/* The analysis lines a user reads, asserted directly so that a careless regeneration fails. */
+static void test_analysis_running_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("analysis-running");
+    /* Runs and metrics in status order, counts out of the step's count, values as %.4g. */
+    assert_non_null(strstr(text, "Analysis:\n  step-2: Running\n    error-rate: Running, 2/3 "
+                                 "measured, 0 failed, 0 inconclusive, 0 errors, latest 0.01235, "
+                                 "next in 12s\n"));
+    assert_non_null(strstr(text, "    latency: Running, 1/3 measured, 0 failed, 0 inconclusive, "
+                                 "1 error, latest canary 0.151 vs baseline 0.101, p=0.003, next "
+                                 "in 25s\n"));
+    /* The dry-run metric says so; its count comes from the catalogue's default (1). */
+    assert_non_null(strstr(text, "    saturation (dry run): Running, 1/1 measured, 1 failed"));
+    assert_non_null(strstr(text, "latest 0.91 (Fail), next in 20s\n"));
+    /* Nothing decided anything: no marker; only the latest of the measurements is shown. */
+    assert_int_equal(count_of(text, "  X "), 0);
+    assert_null(strstr(text, "0.0121,"));
+    assert_null(strstr(text, "timed out"));
+    /* The section sits between the tracks and the Events. */
+    assert_true(strstr(text, "Tracks:") < strstr(text, "Analysis:"));
+    assert_true(strstr(text, "Analysis:") < strstr(text, "Events:"));
+    free(text);
+}
+
+static void test_analysis_rolled_back_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("analysis-rolled-back");
+    /* No Release in flight: the last one is shown, with its message, and its analysis. */
+    assert_non_null(strstr(text, "Current:     <none>\nLast:        web-1-2-4 (1.2.4), RolledBack: "
+                                 "analysis step-2 failed: metric error-rate: 0.093 > max 0.05"));
+    assert_non_null(strstr(text, "  step-2: Failed: metric error-rate failed 2 of 3 measurements "
+                                 "(max 0.05)\n"));
+    /* The failing metric is marked, with its counts and latest value; only it is marked. */
+    assert_non_null(strstr(text, "\n  X error-rate: Failed, 3/3 measured, 2 failed, 0 "
+                                 "inconclusive, 0 errors, latest 0.093 (Fail)\n"));
+    assert_int_equal(count_of(text, "  X "), 1);
+    /* A failed dry-run metric never decides. */
+    assert_non_null(strstr(text, "\n    saturation (dry run): Failed,"));
+    free(text);
+}
+
+static void test_analysis_inconclusive_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("analysis-inconclusive");
+    assert_non_null(strstr(text, "\n  X latency: Inconclusive, 3/3 measured, 0 failed, 1 "
+                                 "inconclusive, 0 errors, latest canary 0.14 vs baseline 0.12, "
+                                 "p=0.08 (Inconclusive)\n"));
+    assert_non_null(strstr(text, "\n    error-rate: Successful,"));
+    assert_int_equal(count_of(text, "  X "), 1);
+    /* A finished run: no "next in"; the passed smoke test under its own run. */
+    assert_null(strstr(text, "next in"));
+    assert_non_null(strstr(text, "  step-2-smoke: Successful: 1 smoke test passed\n"
+                                 "    smoke test health: Successful: HTTP 200\n"));
+    free(text);
+}
+
+static void test_analysis_smoke_failed_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("analysis-smoke-failed");
+    assert_non_null(strstr(text, "    smoke test health: Successful: HTTP 200\n"
+                                 "  X smoke test e2e: Failed: Job web-1-2-4-e2e failed: "
+                                 "BackoffLimitExceeded\n"));
+    /* The smoke test decided, not the metrics of the run that passed. */
+    assert_int_equal(count_of(text, "  X "), 1);
+    assert_non_null(strstr(text, "    error-rate: Successful, 2/2 measured"));
+    free(text);
+}
+
+static void test_analysis_malformed_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("analysis-malformed");
+    /* Runs and entries without a name are skipped; mistyped fields read as absent. */
+    assert_non_null(strstr(text, "Analysis:\n  step-2: Unknown\n    error-rate: Running, 0/3 "
+                                 "measured, 0 failed, 0 inconclusive, 0 errors\n"));
+    assert_non_null(strstr(text, "    latency: Failed, 1/3 measured, 0 failed, 0 inconclusive, 0 "
+                                 "errors, latest (Pass)\n"));
+    /* A line break in a name cannot forge a line; a long message is cut. */
+    assert_null(strstr(text, "\nforged"));
+    assert_non_null(strstr(text, "    error-rate forged: Successful: Running , 1/1 measured"));
+    assert_non_null(strstr(text, "xxx...\n"));
+    assert_null(strstr(text,
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+    /* Bounded: 32 metrics of 40, 16 runs of 23 named ones. */
+    assert_non_null(strstr(text, "    m31: Running"));
+    assert_null(strstr(text, "    m32: Running"));
+    assert_non_null(strstr(text, "      ... and 8 more metrics\n"));
+    assert_non_null(strstr(text, "  ... and 7 more runs\n"));
+    /* Broken conditions: nothing is marked as deciding. */
+    assert_int_equal(count_of(text, "  X "), 0);
+    free(text);
+}
+
+/* A status.analysis that is not even an object, or runs that are not an array, shows nothing. */
+static void test_analysis_not_an_object(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"\"analysis\":\"junk\"", "\"analysis\":{\"runs\":{}}",
+                                      "\"analysis\":{\"runs\":[]}", "\"analysis\":null",
+                                      "\"analysis\":{\"runs\":[null,1,\"x\",[]]}"};
+    json_object *ro = json_tokener_parse(
+        "{\"metadata\":{\"name\":\"web\"},\"status\":{\"currentRelease\":\"web-2\"}}");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char js[256];
+        snprintf(js, sizeof(js), "{\"status\":{\"phase\":\"RolledBack\",%s}}", bad[i]);
+        json_object *rel = json_tokener_parse(js);
+        assert_non_null(rel);
+        struct tg_cli_status_view v = {.rollout = ro, .current_release = rel};
+        struct tg_buf out;
+        tg_buf_init(&out, 1 << 16);
+        assert_int_equal(tg_cli_render_status(&v, &out), 0);
+        assert_null(strstr(out.data, "Analysis"));
+        tg_buf_free(&out);
+        json_object_put(rel);
+    }
+    json_object_put(ro);
+}
+
+/* The analysis section counts against the output cap like the rest of the page. */
+static void test_analysis_output_cap(void **state)
+{
+    (void)state;
+    char *full = render_fixture("analysis-malformed");
+    json_object *fx = load_fixture("analysis-malformed");
+    struct tg_cli_status_view v = {.rollout = member(fx, "rollout"),
+                                   .current_release = member(fx, "currentRelease"),
+                                   .now_ms = fixture_now(fx)};
+    size_t len = strlen(full);
+    for (size_t cap = len - 1200; cap < len; cap += 13) {
+        struct tg_buf out;
+        tg_buf_init(&out, cap);
+        assert_int_equal(tg_cli_render_status(&v, &out), TG_ETOOBIG);
+        assert_true(out.len <= cap);
+        tg_buf_free(&out);
+    }
+    json_object_put(fx);
+    free(full);
+}
+
+static void test_last_finished_release(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *status;
+        const char *want;
+    } cases[] = {
+        {"{\"stableRelease\":\"a\",\"history\":[{\"release\":\"b\"},{\"release\":\"a\"}]}", "b"},
+        {"{\"stableRelease\":\"a\",\"currentRelease\":\"c\",\"history\":[{\"release\":\"b\"}]}",
+         NULL},
+        {"{\"stableRelease\":\"a\",\"history\":[{\"release\":\"a\"}]}", NULL},
+        {"{\"history\":[{\"release\":\"b\"}]}", "b"},
+        {"{\"history\":[]}", NULL},
+        {"{\"history\":{\"release\":\"b\"}}", NULL},
+        {"{\"history\":[7]}", NULL},
+        {"{}", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_object *ro = json_object_new_object();
+        json_object_object_add(ro, "status", json_tokener_parse(cases[i].status));
+        const char *got = tg_cli_last_finished_release(ro);
+        if (cases[i].want)
+            assert_string_equal(got, cases[i].want);
+        else
+            assert_null(got);
+        json_object_put(ro);
+    }
+    assert_null(tg_cli_last_finished_release(NULL));
 }
 
 /* Things the golden files show, asserted directly so that a careless regeneration fails. */
@@ -370,6 +604,19 @@ int main(void)
         cmocka_unit_test(test_status_canary_paused),
         cmocka_unit_test(test_status_blue_green),
         cmocka_unit_test(test_status_degraded_invalid_spec),
+        cmocka_unit_test(test_status_analysis_running),
+        cmocka_unit_test(test_status_analysis_rolled_back),
+        cmocka_unit_test(test_status_analysis_inconclusive),
+        cmocka_unit_test(test_status_analysis_smoke_failed),
+        cmocka_unit_test(test_status_analysis_malformed),
+        cmocka_unit_test(test_analysis_running_lines),
+        cmocka_unit_test(test_analysis_rolled_back_lines),
+        cmocka_unit_test(test_analysis_inconclusive_lines),
+        cmocka_unit_test(test_analysis_smoke_failed_lines),
+        cmocka_unit_test(test_analysis_malformed_lines),
+        cmocka_unit_test(test_analysis_not_an_object),
+        cmocka_unit_test(test_analysis_output_cap),
+        cmocka_unit_test(test_last_finished_release),
         cmocka_unit_test(test_status_key_lines),
         cmocka_unit_test(test_history_table),
         cmocka_unit_test(test_history_empty),
