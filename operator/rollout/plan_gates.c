@@ -92,12 +92,37 @@ json_object *gate_run_entry(struct plan_ctx *ctx, struct plan_rel *rel, const ch
     return e;
 }
 
+/* Ends a run; metrics still measuring stop there (phase Stopped, no next measurement). */
 static void run_finish(struct plan_ctx *ctx, json_object *run, const char *phase, const char *msg)
 {
+    json_object *metrics = jkey(run, "metrics");
+
     jset_str(ctx, run, "phase", phase);
     jset_time(ctx, run, "finishedAt", ctx->now);
     if (msg)
         jset_str(ctx, run, "message", msg);
+    for (size_t i = 0; metrics && json_object_is_type(metrics, json_type_array) &&
+                       i < json_object_array_length(metrics);
+         i++) {
+        json_object *m = json_object_array_get_idx(metrics, i);
+        if (streq(jstr(m, "phase"), "Running")) {
+            jset_str(ctx, m, "phase", "Stopped");
+            jset(ctx, m, "nextAt", NULL);
+        }
+    }
+}
+
+void gate_stop_all(struct plan_ctx *ctx, struct plan_rel *rel)
+{
+    json_object *runs = rel ? jpath(rel->status, "analysis.runs") : NULL;
+
+    for (size_t i = 0;
+         runs && json_object_is_type(runs, json_type_array) && i < json_object_array_length(runs);
+         i++) {
+        json_object *run = json_object_array_get_idx(runs, i);
+        if (streq(jstr(run, "phase"), "Running"))
+            run_finish(ctx, run, "Stopped", "Stopped: the delivery ended");
+    }
 }
 
 static enum gate_outcome outcome_of(const char *phase)

@@ -81,6 +81,7 @@
 #define gate_analysis             tg_plan_gate_analysis
 #define gate_smoke                tg_plan_gate_smoke
 #define gate_stop                 tg_plan_gate_stop
+#define gate_stop_all             tg_plan_gate_stop_all
 #define gate_decide               tg_plan_gate_decide
 #define route_at                  tg_plan_route_at
 
@@ -320,6 +321,8 @@ enum gate_outcome gate_analysis(struct plan_ctx *ctx, struct plan_flight *f, con
 /* Drives the smoke tests of spec.analysis.smokeTests as run run (Successful when none). */
 enum gate_outcome gate_smoke(struct plan_ctx *ctx, struct plan_flight *f, const char *run,
                              const struct gate_vars *v);
+/* Ends every run of rel still measuring as Stopped (the delivery ended). */
+void gate_stop_all(struct plan_ctx *ctx, struct plan_rel *rel);
 /* Ends a run still measuring as Successful with message (background analysis at the end). */
 void gate_stop(struct plan_ctx *ctx, struct plan_flight *f, const char *run, const char *message);
 /*

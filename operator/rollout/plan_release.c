@@ -75,18 +75,7 @@ void flight_end(struct plan_ctx *ctx, struct plan_flight *flight, const char *ph
                 const char *reason, const char *message)
 {
     if (flight->rel && !flight->rollback) {
-        /* Runs still measuring stop with the delivery. */
-        json_object *runs = jpath(flight->rel->status, "analysis.runs");
-        for (size_t i = 0; runs && json_object_is_type(runs, json_type_array) &&
-                           i < json_object_array_length(runs);
-             i++) {
-            json_object *run = json_object_array_get_idx(runs, i);
-            if (streq(jstr(run, "phase"), "Running")) {
-                jset_str(ctx, run, "phase", "Stopped");
-                jset_time(ctx, run, "finishedAt", ctx->now);
-                jset_str(ctx, run, "message", "Stopped: the delivery ended");
-            }
-        }
+        gate_stop_all(ctx, flight->rel); /* runs still measuring stop with the delivery */
         rel_set_phase(ctx, flight->rel, phase, reason, "%s", message);
         history_record(ctx, flight->rel, flight->name, phase);
     } else if (flight->rollback) {

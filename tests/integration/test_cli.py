@@ -307,8 +307,8 @@ class CliTest(unittest.TestCase):
 
     def test_status_shows_analysis(self):
         self.set_status("releases", "web-2", self.analysis_status())
-        if "analysis" not in self.get("releases", "web-2").get("status", {}):
-            self.skipTest("the Release CRD does not carry status.analysis yet (issue #5)")
+        self.assertIn("analysis", self.get("releases", "web-2").get("status", {}),
+                      "the Release CRD keeps status.analysis")
         out = self.ok("status", "web", "-n", "shop").stdout
         self.assertIn("Analysis:\n  step-2: Running\n    error-rate: Running, 2 measured, "
                       "0 failed, 0 inconclusive, 0 errors, latest 0.0125, next in ", out)
