@@ -611,6 +611,7 @@ static const char *smoke_job(struct plan_ctx *ctx, struct plan_flight *f, const 
             json_object_put(spec);
             return "Running";
         }
+        /* The template's labels (ours win) and annotations go on the Job. */
         json_object *tl = jpath(t->job_template, "metadata.labels");
         if (tl && json_object_is_type(tl, json_type_object)) {
             json_object_object_foreach(tl, lk, lv)
@@ -619,6 +620,9 @@ static const char *smoke_job(struct plan_ctx *ctx, struct plan_flight *f, const 
                     jput_str(ctx, jkey(meta, "labels"), lk, json_object_get_string(lv));
             }
         }
+        json_object *ta = jpath(t->job_template, "metadata.annotations");
+        if (ta && json_object_is_type(ta, json_type_object))
+            jset(ctx, meta, "annotations", jcopy(ctx, ta));
         jset_str(ctx, body, "apiVersion", "batch/v1");
         jset_str(ctx, body, "kind", "Job");
         jset(ctx, body, "metadata", meta);
