@@ -145,6 +145,27 @@ class Demo:
                                     "--prometheus-url", self.prom.url],
                                    stdout=self.oplog, stderr=self.oplog)
 
+    def costs(self):
+        """What the analyses cost the operator: queries, smoke requests, CPU seconds."""
+        import re
+        import urllib.request
+        with open(self.oplog.name, errors="replace") as f:
+            m = re.search(r"operator started.*? port=(\d+)", f.read())
+        totals = {}
+        if m:
+            with urllib.request.urlopen("http://127.0.0.1:%s/metrics" % m.group(1),
+                                        timeout=5) as r:
+                for line in r.read().decode().splitlines():
+                    for name in ("tollgate_analysis_queries_total",
+                                 "tollgate_smoke_test_requests_total"):
+                        if line.startswith(name):
+                            totals[name] = totals.get(name, 0) + float(line.split()[-1])
+        with open("/proc/%d/stat" % self.op.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return (int(totals.get("tollgate_analysis_queries_total", 0)),
+                int(totals.get("tollgate_smoke_test_requests_total", 0)), cpu)
+
     def stop_operator(self):
         if self.op and self.op.poll() is None:
             self.op.terminate()
@@ -267,6 +288,9 @@ class Demo:
         if self.plugin:
             print(self.kubectl("tollgate", "status", "checkout"))
             print(self.kubectl("tollgate", "history", "checkout"))
+        queries, smoke, cpu = self.costs()
+        say("what the gates cost the operator: %d Prometheus queries, %d smoke-test requests, "
+            "%.2f CPU seconds for the whole demo" % (queries, smoke, cpu))
 
 
 def main():
