@@ -1,6 +1,7 @@
 /* The operator's runtime on one loop; see manager.h. */
 #include "kube/manager.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,11 @@ static void maybe_dispatch(struct tg_manager *m)
     }
     uv_timer_stop(&m->sync_timer);
     m->dispatching = true;
+    /*
+     * The lists are done: their pages were parsed and freed, and glibc keeps the freed heap
+     * mapped. Give it back to the system (the cache itself is long-lived compact text).
+     */
+    malloc_trim(0);
     tg_log(TG_LOG_INFO, "caches synced; reconciling");
     set_dispatch(m, true);
 }
