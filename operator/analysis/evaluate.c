@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-static enum tg_measurement no_data(const struct tg_metric_policy *p)
+enum tg_measurement tg_metric_no_data(const struct tg_metric_policy *p)
 {
     switch (p->no_data) {
     case TG_NODATA_FAIL:
@@ -28,10 +28,10 @@ enum tg_measurement tg_metric_measure(const struct tg_metric_policy *p, int quer
     if (answer->type == TG_PROM_MATRIX || answer->n_series > 1)
         return TG_MEASURE_ERROR;
     if (answer->n_series == 0 || answer->series[0].n == 0)
-        return no_data(p);
+        return tg_metric_no_data(p);
     v = answer->series[0].values[0];
     if (isnan(v))
-        return no_data(p);
+        return tg_metric_no_data(p);
     *value = v;
     if ((p->has_min && v < p->min) || (p->has_max && v > p->max))
         return TG_MEASURE_FAIL;

@@ -67,6 +67,9 @@ struct tg_metric_tally {
 enum tg_measurement tg_metric_measure(const struct tg_metric_policy *p, int query_rc,
                                       const struct tg_prom_result *answer, double *value);
 
+/* What an answer with no data counts as under the metric's noData policy. */
+enum tg_measurement tg_metric_no_data(const struct tg_metric_policy *p);
+
 /* Adds a measurement to the tally and returns the metric's verdict after it. */
 enum tg_verdict tg_metric_observe(const struct tg_metric_policy *p, struct tg_metric_tally *t,
                                   enum tg_measurement m);

@@ -138,6 +138,16 @@ static enum gate_outcome outcome_of(const char *phase)
     return GATE_RUNNING;
 }
 
+/* The run to go on with (created when new), or NULL with its outcome when it has ended. */
+static json_object *run_open(struct plan_ctx *ctx, struct plan_flight *f, const char *name,
+                             enum gate_outcome *done)
+{
+    json_object *run = gate_run_entry(ctx, f->rel, name, true);
+
+    *done = run ? outcome_of(jstr(run, "phase")) : GATE_RUNNING;
+    return run && *done == GATE_RUNNING ? run : NULL;
+}
+
 /* ---- variables ------------------------------------------------------------------------------ */
 
 struct vars {
@@ -270,21 +280,6 @@ static void measurement_add(struct plan_ctx *ctx, json_object *m, json_object *e
         json_object_array_del_idx(arr, 0, n - TG_GATE_KEEP);
 }
 
-static enum tg_measurement no_data(const struct tg_metric_policy *p)
-{
-    switch (p->no_data) {
-    case TG_NODATA_FAIL:
-        return TG_MEASURE_FAIL;
-    case TG_NODATA_PASS:
-        return TG_MEASURE_PASS;
-    case TG_NODATA_WAIT:
-        return TG_MEASURE_NO_DATA;
-    case TG_NODATA_INCONCLUSIVE:
-        break;
-    }
-    return TG_MEASURE_INCONCLUSIVE;
-}
-
 /* The finite values of the only series of a range answer; -1 for several series. */
 static long samples(const struct tg_prom_result *r, double **out)
 {
@@ -330,7 +325,7 @@ static enum tg_measurement judge_compare(struct plan_ctx *ctx, const struct tg_m
         m = TG_MEASURE_ERROR;
     } else if (nx < 3 || ny < 3) {
         snprintf(msg, n, "no data: %ld canary and %ld baseline samples (3 each needed)", nx, ny);
-        m = no_data(&ms->policy);
+        m = tg_metric_no_data(&ms->policy);
     } else if (tg_mw_test(x, (size_t)nx, y, (size_t)ny, ms->direction, &mw) != 0) {
         snprintf(msg, n, "%s", tg_error_last());
         m = TG_MEASURE_ERROR;
@@ -492,15 +487,12 @@ static void metric_story(json_object *m, char *buf, size_t n)
 enum gate_outcome gate_analysis(struct plan_ctx *ctx, struct plan_flight *f, const char *run_name,
                                 const struct tg_analysis *a, const struct gate_vars *gv)
 {
-    json_object *run = gate_run_entry(ctx, f->rel, run_name, true);
     char id[600], story[700];
-    enum gate_outcome worst = GATE_SUCCESSFUL;
+    enum gate_outcome worst = GATE_SUCCESSFUL, done;
     json_object *decider = NULL;
+    json_object *run = run_open(ctx, f, run_name, &done);
 
     if (!run)
-        return GATE_RUNNING;
-    enum gate_outcome done = outcome_of(jstr(run, "phase"));
-    if (done != GATE_RUNNING)
         return done;
     int64_t started = jtime(run, "startedAt");
     json_object *metrics = array_at(ctx, run, "metrics");
@@ -672,13 +664,12 @@ enum gate_outcome gate_smoke(struct plan_ctx *ctx, struct plan_flight *f, const 
     bool running = false;
     json_object *failed = NULL;
 
+    enum gate_outcome done;
+
     if (as->n_smoke_tests == 0 || f->rollback)
         return GATE_SUCCESSFUL;
-    json_object *run = gate_run_entry(ctx, f->rel, run_name, true);
+    json_object *run = run_open(ctx, f, run_name, &done);
     if (!run)
-        return GATE_RUNNING;
-    enum gate_outcome done = outcome_of(jstr(run, "phase"));
-    if (done != GATE_RUNNING)
         return done;
     int64_t started = jtime(run, "startedAt");
     json_object *tests = array_at(ctx, run, "smokeTests");
