@@ -207,6 +207,11 @@ static void finish_curl(struct tg_http_request *r, CURLcode res)
         return;
     }
     rc = tg_http_map_curl_error(res);
+    /* With TLS 1.3 a server that refuses our client certificate says so with an alert that
+     * arrives only when we read the response: a TLS failure, not a dropped connection. */
+    if (rc == TG_ETRANSIENT && (res == CURLE_RECV_ERROR || res == CURLE_SEND_ERROR) &&
+        strstr(detail, " alert "))
+        rc = TG_ETLS;
     if (rc == TG_EUNREACHABLE)
         snprintf(msg, sizeof(msg), "cannot reach %s: %s", r->url, detail);
     else if (rc == TG_ETLS)
