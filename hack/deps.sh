@@ -9,6 +9,7 @@ packages=(
     libcmocka-dev
     clang-format cppcheck
     python3 python3-kubernetes
+    nghttp2-server
     prometheus
 )
 

@@ -145,6 +145,27 @@ static void free_request(struct tg_http_request *r)
     free(r);
 }
 
+/* The response's HTTP version as 10, 11, 20 or 30 (0: no response). */
+static long response_http_version(CURL *easy)
+{
+    long v = CURL_HTTP_VERSION_NONE;
+
+    if (curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &v) != CURLE_OK)
+        return 0;
+    switch (v) {
+    case CURL_HTTP_VERSION_1_0:
+        return 10;
+    case CURL_HTTP_VERSION_1_1:
+        return 11;
+    case CURL_HTTP_VERSION_2_0:
+        return 20;
+    case CURL_HTTP_VERSION_3:
+        return 30;
+    default:
+        return 0;
+    }
+}
+
 /*
  * Ends a request: detaches it from curl, runs its done callback once and frees it. Must not run
  * inside a curl callback. msg is the failure text (rc < 0).
@@ -160,6 +181,8 @@ static void finish(struct tg_http_request *r, int rc, const char *msg)
         curl_multi_remove_handle(h->multi, r->easy);
     r->added = false;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+    resp.http_version = response_http_version(r->easy);
+    curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &resp.new_connections);
     if (r->body.data) {
         resp.body = r->body.data;
         resp.body_len = r->body.len;
@@ -207,6 +230,11 @@ static void finish_curl(struct tg_http_request *r, CURLcode res)
         return;
     }
     rc = tg_http_map_curl_error(res);
+    /* With TLS 1.3 a server that refuses our client certificate says so with an alert that
+     * arrives only when we read the response: a TLS failure, not a dropped connection. */
+    if (rc == TG_ETRANSIENT && (res == CURLE_RECV_ERROR || res == CURLE_SEND_ERROR) &&
+        strstr(detail, " alert "))
+        rc = TG_ETLS;
     if (rc == TG_EUNREACHABLE)
         snprintf(msg, sizeof(msg), "cannot reach %s: %s", r->url, detail);
     else if (rc == TG_ETLS)

@@ -1,8 +1,11 @@
 /*
  * Asynchronous HTTP on the one libuv loop: libcurl's multi_socket API driven by uv_poll and
  * uv_timer handles (the wiring of curl's multi-uv.c example). One struct tg_http holds one curl
- * multi handle, so connections are reused and, when the server offers HTTP/2, requests are
- * multiplexed on one connection. TLS is verified unless the options say otherwise.
+ * multi handle, so connections are reused and, when the server offers HTTP/2 (ALPN h2 over
+ * TLS), requests are multiplexed on one connection: a request waits for a connection being set
+ * up to learn whether it multiplexes (CURLOPT_PIPEWAIT) rather than opening another.
+ * tests/unit/test_http2.c shows it against nghttpd. TLS is verified unless the options say
+ * otherwise.
  *
  * Every request ends with exactly one call of its done callback: with 0 and the response (any
  * HTTP status: mapping statuses to errors is the caller's business), or with a negative TG_E*
@@ -40,6 +43,11 @@ struct tg_http_response {
     size_t body_len;    /* its length */
     long retry_after_s; /* the Retry-After header in seconds, -1 when absent */
     const char *error;  /* on failure, what went wrong (also the last-error message) */
+    /* The HTTP version of the response: 10, 11, 20 (HTTP/2) or 30; 0 when none arrived. */
+    long http_version;
+    /* How many connections were opened for this request: 0 when it reused (or, over HTTP/2,
+     * multiplexed onto) an open one. */
+    long new_connections;
 };
 
 /*

@@ -4,16 +4,23 @@
 Usage (other tests and tools rely on exactly this):
 
     python3 tests/kubesim/kubesim.py --port 0 --kubeconfig OUT [--tls] [--token TOKEN]
-        [--watch-history N] [--deployment-ready-delay SECONDS]
+        [--client-cert-auth] [--watch-history N] [--deployment-ready-delay SECONDS]
 
 It listens on 127.0.0.1 only, writes a kubeconfig that kubectl and tollgate both use (cluster
-server, certificate-authority-data when --tls, the user's bearer token when --token, one context
+server, certificate-authority-data when --tls, the user's bearer token when --token, the user's
+client certificate and key when --client-cert-auth, one context
 that is the current-context, namespace default), prints exactly one line ``ready <url>`` on stdout
 (flushed) once it serves, and serves until SIGTERM or SIGINT, then exits 0.
 
 Extra options (not needed by most callers):
   --bookmark-interval SECONDS  how often a watch with allowWatchBookmarks gets a BOOKMARK event
                                (the real server: about one minute; default 60)
+  --client-cert-auth           (with --tls) the generated CA also signs a client certificate
+                               (CN kubesim-user, O system:masters), written to OUT.client.crt and
+                               OUT.client.key (0600); the kubeconfig's user gets it as
+                               client-certificate-data / client-key-data (beside the token when
+                               --token is given); the server asks for client certificates and
+                               accepts a verified one instead of the token
 
 Python 3 standard library only; the `openssl` command-line tool generates the TLS material.
 """
@@ -35,7 +42,16 @@ if HERE not in sys.path:
 import server as kserver  # noqa: E402
 
 
-def write_kubeconfig(path, url, ca_pem, token):
+def write_private(path, data):
+    """Write ``data`` (bytes) to ``path`` with mode 0600, atomically."""
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_kubeconfig(path, url, ca_pem, token, client_cert=None, client_key=None):
     """Write a kubeconfig for ``url``. JSON is valid YAML, so kubectl and libyaml both read it."""
     cluster = {"server": url}
     if ca_pem is not None:
@@ -43,6 +59,9 @@ def write_kubeconfig(path, url, ca_pem, token):
     user = {}
     if token is not None:
         user["token"] = token
+    if client_cert is not None:
+        user["client-certificate-data"] = base64.b64encode(client_cert).decode()
+        user["client-key-data"] = base64.b64encode(client_key).decode()
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -67,6 +86,9 @@ def main(argv=None):
     parser.add_argument("--kubeconfig", required=True, help="where to write the kubeconfig")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a CA generated at start")
     parser.add_argument("--token", default=None, help="require this bearer token")
+    parser.add_argument("--client-cert-auth", action="store_true",
+                        help="(with --tls) accept client certificates signed by the generated CA "
+                        "and put one in the kubeconfig")
     parser.add_argument("--watch-history", type=int, default=1000,
                         help="events kept for watches and resourceVersion lists (default 1000)")
     parser.add_argument("--deployment-ready-delay", type=float, default=0.0,
@@ -76,12 +98,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.watch_history < 1:
         parser.error("--watch-history must be at least 1")
+    if args.client_cert_auth and not args.tls:
+        parser.error("--client-cert-auth needs --tls")
 
     sim = kserver.KubeSim(port=args.port, tls=args.tls, token=args.token,
                           watch_history=args.watch_history,
                           deployment_ready_delay=args.deployment_ready_delay,
-                          bookmark_interval=args.bookmark_interval)
-    write_kubeconfig(args.kubeconfig, sim.url, sim.ca_pem, args.token)
+                          bookmark_interval=args.bookmark_interval,
+                          client_cert_auth=args.client_cert_auth)
+    if args.client_cert_auth:
+        write_private(args.kubeconfig + ".client.crt", sim.client_cert_pem)
+        write_private(args.kubeconfig + ".client.key", sim.client_key_pem)
+    write_kubeconfig(args.kubeconfig, sim.url, sim.ca_pem, args.token,
+                     sim.client_cert_pem, sim.client_key_pem)
 
     stop = threading.Event()
 

@@ -14,7 +14,10 @@ Modules of the server side (A1):
 
 Authentication: with --token every request except /_kubesim/* needs `Authorization: Bearer
 <token>`; anything else is 401 {"kind":"Status",...,"reason":"Unauthorized","code":401}, also
-for /version and /healthz (as a server with anonymous auth disabled).
+for /version and /healthz (as a server with anonymous auth disabled). With --client-cert-auth
+(needs --tls) the server also asks for a client certificate and verifies it against its CA; a
+verified certificate authenticates the request as the token does, and a request with neither is
+401. A certificate signed by another CA fails the TLS handshake (kube-apiserver would answer 401).
 TLS: a CA and a server certificate (127.0.0.1, localhost) are made with the openssl CLI at start;
 ALPN offers http/1.1 only; the handshake runs in the connection's thread.
 
@@ -159,6 +162,11 @@ def now_rfc3339():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The identity in the client certificate that --client-cert-auth makes (CN = user, O = group).
+CLIENT_CERT_USER = "kubesim-user"
+CLIENT_CERT_GROUP = "system:masters"
+
+
 # ---------------------------------------------------------------------------------------------
 # TLS material
 # ---------------------------------------------------------------------------------------------
@@ -188,6 +196,30 @@ def make_tls_material(directory):
     return ca_pem, os.path.join(directory, "server.crt"), os.path.join(directory, "server.key")
 
 
+def make_client_certificate(directory, user, group):
+    """Sign a client certificate (CN = user, O = group, clientAuth) with the CA that
+    make_tls_material left in ``directory``, as kube-apiserver's x509 authenticator reads them.
+    Returns (cert_pem_bytes, key_pem_bytes)."""
+    def run(*args):
+        r = subprocess.run(["openssl"] + list(args), cwd=directory, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("openssl %s failed: %s" % (args[0], r.stderr.strip()))
+
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-subj", "/O=%s/CN=%s" % (group, user), "-keyout", "client.key", "-out", "client.csr")
+    with open(os.path.join(directory, "client.ext"), "w") as f:
+        f.write("basicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=clientAuth\n")
+    run("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "3650", "-out", "client.crt", "-extfile", "client.ext")
+    with open(os.path.join(directory, "client.crt"), "rb") as f:
+        cert = f.read()
+    with open(os.path.join(directory, "client.key"), "rb") as f:
+        key = f.read()
+    return cert, key
+
+
 # ---------------------------------------------------------------------------------------------
 # the server
 # ---------------------------------------------------------------------------------------------
@@ -203,7 +235,11 @@ class _HTTPServer(ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # TLS handshake happens here, in the request's own thread, so a slow client cannot stall
         # the accept loop.
-        if self.sim.ssl_context is not None:
+        if self.sim.ssl_context is not None and self.sim.client_cert_auth:
+            request = self._handshake_with_client_certificate(request)
+            if request is None:
+                return
+        elif self.sim.ssl_context is not None:
             try:
                 request.settimeout(10)
                 request = self.sim.ssl_context.wrap_socket(request, server_side=True)
@@ -220,6 +256,34 @@ class _HTTPServer(ThreadingHTTPServer):
         finally:
             self.sim.track_connection(request, False)
 
+    def _handshake_with_client_certificate(self, request):
+        """The handshake under --client-cert-auth; returns the TLS socket, or None when it failed.
+        On a failure (say a certificate from another CA) the server sends FIN after its alert and
+        reads what the client already sent before closing, so that the alert reaches the client
+        instead of a reset: with TLS 1.3 a client learns that its certificate was refused only
+        after it has sent its request."""
+        request.settimeout(10)
+        tls = self.sim.ssl_context.wrap_socket(request, server_side=True,
+                                               do_handshake_on_connect=False)
+        try:
+            tls.do_handshake()
+            tls.settimeout(None)
+            return tls
+        except (ssl.SSLError, OSError):
+            pass
+        try:
+            tls.shutdown(socket.SHUT_WR)  # drops the TLS layer: what follows is plain TCP
+            tls.settimeout(1)
+            while tls.recv(65536):
+                pass
+        except OSError:
+            pass
+        try:
+            tls.close()
+        except OSError:
+            pass
+        return None
+
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
         if isinstance(exc, (ConnectionError, ssl.SSLError, TimeoutError, BrokenPipeError)):
@@ -231,9 +295,14 @@ class KubeSim:
     """The whole emulator: HTTP(S) server on 127.0.0.1, store, registry, controllers."""
 
     def __init__(self, port=0, tls=False, token=None, watch_history=1000,
-                 deployment_ready_delay=0.0, bookmark_interval=60.0):
+                 deployment_ready_delay=0.0, bookmark_interval=60.0, client_cert_auth=False):
+        if client_cert_auth and not tls:
+            raise ValueError("client certificate authentication needs TLS")
         self.token = token
         self.tls = tls
+        self.client_cert_auth = client_cert_auth
+        self.client_cert_pem = None  # the client certificate and key signed by our CA
+        self.client_key_pem = None
         self.bookmark_interval = bookmark_interval
         self.deployment_ready_delay = deployment_ready_delay
         self.tmpdir = tempfile.mkdtemp(prefix="kubesim-")
@@ -245,6 +314,14 @@ class KubeSim:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.load_cert_chain(cert, key)
             ctx.set_alpn_protocols(["http/1.1"])
+            if client_cert_auth:
+                # Ask for a client certificate and verify it against our CA when one is sent.
+                # A certificate that does not verify fails the handshake (kube-apiserver would
+                # finish it and answer 401); no certificate at all is left to authenticate().
+                self.client_cert_pem, self.client_key_pem = make_client_certificate(
+                    self.tmpdir, CLIENT_CERT_USER, CLIENT_CERT_GROUP)
+                ctx.verify_mode = ssl.CERT_OPTIONAL
+                ctx.load_verify_locations(cadata=self.ca_pem.decode())
             self.ssl_context = ctx
         self.store = kstore.Store(history=watch_history)
         self.stopping = threading.Event()
@@ -508,13 +585,29 @@ class Handler(BaseHTTPRequestHandler):
         })
 
     def authenticate(self):
-        if self.sim.token is None:
+        if self.sim.token is None and not self.sim.client_cert_auth:
             return
+        if self.sim.client_cert_auth and self.client_certificate_user() is not None:
+            return
+        if self.sim.token is None:
+            raise ApiError(401, "Unauthorized", "Unauthorized")
         auth = self.headers.get("Authorization", "")
         parts = auth.split(None, 1)
         if len(parts) == 2 and parts[0].lower() == "bearer" and parts[1].strip() == self.sim.token:
             return
         raise ApiError(401, "Unauthorized", "Unauthorized")
+
+    def client_certificate_user(self):
+        """The CN of the client certificate the handshake verified, or None without one."""
+        getpeercert = getattr(self.connection, "getpeercert", None)
+        cert = getpeercert() if getpeercert is not None else None
+        if not cert:
+            return None
+        for rdn in cert.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    return value
+        return None
 
     def answer_fault(self, fault):
         code = int(fault.get("status", 500))

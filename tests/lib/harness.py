@@ -45,8 +45,9 @@ class Kubesim:
     """A kubesim process for one test class or test (context manager)."""
 
     def __init__(self, tls=True, token="test-token", watch_history=None, ready_delay=None,
-                 extra_args=()):
+                 extra_args=(), client_cert_auth=False):
         self.tls = tls
+        self.client_cert_auth = client_cert_auth
         self.token = token
         self.watch_history = watch_history
         self.ready_delay = ready_delay
@@ -69,6 +70,8 @@ class Kubesim:
             cmd.append("--tls")
         if self.token is not None:
             cmd += ["--token", self.token]
+        if self.client_cert_auth:
+            cmd.append("--client-cert-auth")
         if self.watch_history is not None:
             cmd += ["--watch-history", str(self.watch_history)]
         if self.ready_delay is not None:
@@ -102,6 +105,10 @@ class Kubesim:
             with open(self.ca_file, "wb") as f:
                 f.write(ca)
             self._ssl = ssl.create_default_context(cafile=self.ca_file)
+            if self.client_cert_auth:
+                # kubesim wrote the client certificate and key next to the kubeconfig
+                self._ssl.load_cert_chain(self.kubeconfig + ".client.crt",
+                                          self.kubeconfig + ".client.key")
         return self
 
     def stderr_text(self):

@@ -182,8 +182,10 @@ class Operator:
 class Env:
     """A kubesim with the CRDs (and optionally the HTTPRoute CRD) and a running operator."""
 
-    def __init__(self, ready_delay=0.2, gateway_api=False, operator=True, operator_args=()):
+    def __init__(self, ready_delay=0.2, gateway_api=False, operator=True, operator_args=(),
+                 sim_options=None):
         self.ready_delay = ready_delay
+        self.sim_options = dict(sim_options or {})  # more keyword arguments of harness.Kubesim
         self.gateway_api = gateway_api
         self.start_operator_now = operator
         self.operator_args = list(operator_args)
@@ -195,7 +197,7 @@ class Env:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
-        self.sim = Kubesim(ready_delay=self.ready_delay).start()
+        self.sim = Kubesim(ready_delay=self.ready_delay, **self.sim_options).start()
         crds = sorted(glob.glob(os.path.join(CRDS_DIR, "*.yaml")))
         if not crds:
             raise AssertionError("no CRDs in %s" % CRDS_DIR)

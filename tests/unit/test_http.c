@@ -32,6 +32,8 @@ struct world {
     int last_rc;
     long last_status;
     long last_retry_after;
+    long last_http_version;
+    long new_connections; /* summed over the responses */
     char last_body[4096];
     char last_error[1024];
     int closed_calls;
@@ -104,6 +106,8 @@ static void on_done(int rc, const struct tg_http_response *resp, void *arg)
     w->last_rc = rc;
     w->last_status = resp->status;
     w->last_retry_after = resp->retry_after_s;
+    w->last_http_version = resp->http_version;
+    w->new_connections += resp->new_connections;
     snprintf(w->last_body, sizeof(w->last_body), "%.*s", (int)resp->body_len, resp->body);
     snprintf(w->last_error, sizeof(w->last_error), "%s", resp->error);
     if (rc < 0)
@@ -189,6 +193,8 @@ static void reuses_the_connection(void **state)
     assert_int_equal(w.done_calls, 3);
     assert_int_equal(w.srv.requests, 3);
     assert_int_equal(w.srv.accepted, 1);
+    assert_int_equal(w.new_connections, 1); /* what the responses say agrees with the server */
+    assert_int_equal(w.last_http_version, 11);
     world_end(&w);
 }
 
