@@ -3,6 +3,7 @@
 
 #include <json-c/json.h>
 #include <json-c/linkhash.h>
+#include <sanitizer/asan_interface.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,18 @@
 #define RETRAIN_GROWTH 8
 #define ZSTD_LEVEL     1
 #define SCRATCH_KEEP   (64 * 1024)
+/*
+ * Memory. Entries come from slabs of SLAB_ENTRIES and their blocks from CHUNK_BYTES chunks
+ * (blocks larger than POOL_MAX_BLOCK from malloc): allocated one by one, these long-lived
+ * objects would land among the short-lived trees of the list pages they are made from and pin
+ * their pages once those are freed. The pool is compacted once more than half of it, and at
+ * least COMPACT_MIN bytes, belong to blocks since freed.
+ */
+#define SLAB_ENTRIES   256
+#define CHUNK_BYTES    (64 * 1024 - 64)
+#define POOL_MAX_BLOCK 4096
+#define COMPACT_MIN    (256 * 1024)
+#define ROUND8(n)      (((n) + 7) & ~(size_t)7)
 
 #define CONTAINER(ptr, type, field) ((type *)(void *)((char *)(ptr)-offsetof(type, field)))
 
@@ -79,6 +92,13 @@ struct zdict {
     size_t refs; /* entries compressed with it, plus one while it is the cache's current one */
 };
 
+/* The block pool: see CHUNK_BYTES. */
+struct pool {
+    struct chunk *chunks; /* the newest first: blocks are carved from it */
+    size_t used;          /* bytes handed out */
+    size_t live;          /* bytes of blocks not freed yet */
+};
+
 /* A growable scratch buffer, kept between uses unless it grew past SCRATCH_KEEP. */
 struct scratch {
     char *p;
@@ -99,6 +119,7 @@ struct entry {
     uint16_t key_len;         /* strlen(key) */
     uint16_t ns_len;          /* key[0..ns_len) is the namespace */
     uint16_t rv_len;          /* strlen(rv) */
+    bool pooled;              /* rec comes from c->pool, not malloc */
     uint32_t nlabels;         /* label slots in use, from the start of rec */
     struct json_object *tree; /* the object (tree mode), or a memoized parse (text mode) */
     struct entry *memo_next;  /* next entry on c->memo while tree is a memo */
@@ -134,11 +155,15 @@ struct tg_cache {
     size_t dict_capacity;  /* the most bytes a dictionary may have */
     size_t next_train;     /* train (again) once this many objects are held */
     size_t trainings;      /* dictionaries trained */
+    size_t compactions;    /* times the block pool was compacted */
     struct zdict *dict;    /* compresses new text; NULL before the first training */
     ZSTD_CCtx *cctx;       /* created with the first dictionary */
     ZSTD_DCtx *dctx;       /* idem */
     struct scratch raw;    /* decompressed text */
     struct scratch packed; /* compressed text */
+    struct pool pool;      /* the entries' blocks */
+    struct slab *slabs;    /* the entries */
+    struct entry *free_entries;
 };
 
 /* ---- hash table ---- */
@@ -444,6 +469,189 @@ static size_t compress_text(struct tg_cache *c, const char *text, size_t len)
     return ZSTD_isError(n) ? 0 : n;
 }
 
+/* ---- memory: entry slabs and the block pool ---- */
+
+/* A slab of entries; free ones are chained through memo_next. */
+struct slab {
+    struct slab *next;
+    struct entry items[SLAB_ENTRIES];
+};
+
+/* A chunk of the block pool: blocks are carved from it in order and never freed one by one. */
+struct chunk {
+    struct chunk *next;
+    size_t cap;  /* bytes in data */
+    size_t used; /* bytes handed out */
+    char data[];
+};
+
+/* A new zeroed entry from the cache's slabs; NULL when out of memory. */
+static struct entry *entry_new(struct tg_cache *c)
+{
+    if (!c->free_entries) {
+        struct slab *s = malloc(sizeof(*s));
+        if (!s)
+            return NULL;
+        s->next = c->slabs;
+        c->slabs = s;
+        for (size_t i = SLAB_ENTRIES; i-- > 0;) {
+            s->items[i].memo_next = c->free_entries;
+            c->free_entries = &s->items[i];
+        }
+    }
+    struct entry *e = c->free_entries;
+    c->free_entries = e->memo_next;
+    memset(e, 0, sizeof(*e));
+    return e;
+}
+
+static void entry_release(struct tg_cache *c, struct entry *e)
+{
+    e->memo_next = c->free_entries;
+    c->free_entries = e;
+}
+
+/* The bytes e's block takes. */
+static size_t block_size(const struct entry *e)
+{
+    return (size_t)(e->node.key - e->rec) + e->key_len + 1u + e->rv_len + 1u + e->stored_len;
+}
+
+/* Carves n bytes (rounded up to a multiple of 8) from the pool; NULL when out of memory. */
+static char *pool_alloc(struct pool *p, size_t n)
+{
+    struct chunk *k = p->chunks;
+
+    n = ROUND8(n);
+    if (!k || k->cap - k->used < n) {
+        size_t cap = n > CHUNK_BYTES ? n : CHUNK_BYTES;
+        if (!(k = malloc(sizeof(*k) + cap)))
+            return NULL;
+        ASAN_POISON_MEMORY_REGION(k->data, cap);
+        k->cap = cap;
+        k->used = 0;
+        k->next = p->chunks;
+        p->chunks = k;
+    }
+    char *r = k->data + k->used;
+    ASAN_UNPOISON_MEMORY_REGION(r, n);
+    k->used += n;
+    p->used += n;
+    p->live += n;
+    return r;
+}
+
+static void pool_free_chunks(struct chunk *k)
+{
+    while (k) {
+        struct chunk *next = k->next;
+        free(k);
+        k = next;
+    }
+}
+
+/*
+ * Allocates an n-byte block: from the pool, so that long-lived blocks do not pin the pages of
+ * the short-lived trees they were made among, or with malloc when it is large.
+ */
+static char *block_alloc(struct tg_cache *c, size_t n, bool *pooled)
+{
+    *pooled = n <= POOL_MAX_BLOCK;
+    return *pooled ? pool_alloc(&c->pool, n) : malloc(n);
+}
+
+/* Frees a block of n bytes. */
+static void block_release(struct tg_cache *c, char *rec, bool pooled, size_t n)
+{
+    if (!rec)
+        return;
+    if (pooled) {
+        c->pool.live -= ROUND8(n);
+        ASAN_POISON_MEMORY_REGION(rec, ROUND8(n));
+    } else {
+        free(rec);
+    }
+}
+
+static void block_free(struct tg_cache *c, struct entry *e)
+{
+    block_release(c, e->rec, e->pooled, block_size(e));
+    e->rec = NULL;
+}
+
+/*
+ * Points e at rec, a copy of its block's label slots, key and resourceVersion (its text may
+ * differ); the caller frees the old block. The label memberships move with it: their list
+ * neighbours are pointed at the new slots.
+ */
+static void relink(struct entry *e, char *rec)
+{
+    size_t head = (size_t)(e->node.key - e->rec);
+    struct member *slots = (struct member *)(void *)rec;
+    const char *lo = e->rec, *hi = e->rec + head;
+
+    /* Links between two slots of this block (one label pair twice) point into the old block. */
+    for (size_t i = 0; i < e->nlabels; i++) {
+        struct link *l = &slots[i].link;
+        if ((const char *)l->prev >= lo && (const char *)l->prev < hi)
+            l->prev = (struct link *)(void *)(rec + ((const char *)l->prev - lo));
+        if ((const char *)l->next >= lo && (const char *)l->next < hi)
+            l->next = (struct link *)(void *)(rec + ((const char *)l->next - lo));
+    }
+    for (size_t i = 0; i < e->nlabels; i++) {
+        slots[i].link.prev->next = &slots[i].link;
+        slots[i].link.next->prev = &slots[i].link;
+    }
+    e->rec = rec;
+    e->node.key = rec + head;
+}
+
+/*
+ * Moves every pooled block into fresh chunks once more than half the pool is dead (blocks of
+ * updated or deleted objects), and frees the old chunks. If memory runs out halfway, the blocks
+ * not moved yet stay where they are, with their chunks.
+ */
+static void maybe_compact(struct tg_cache *c)
+{
+    struct pool old = c->pool;
+    size_t moved = 0;
+
+    if (old.used - old.live <= old.live || old.used - old.live < COMPACT_MIN)
+        return;
+    memset(&c->pool, 0, sizeof(c->pool));
+    for (size_t i = 0; i < c->objects.nbuckets; i++) {
+        for (struct hnode *h = c->objects.buckets[i]; h; h = h->next) {
+            struct entry *e = CONTAINER(h, struct entry, node);
+            if (!e->pooled)
+                continue;
+            size_t n = block_size(e);
+            char *rec = pool_alloc(&c->pool, n);
+            if (!rec)
+                goto keep_old;
+            memcpy(rec, e->rec, n);
+            relink(e, rec);
+            moved += ROUND8(n);
+        }
+    }
+    pool_free_chunks(old.chunks);
+    c->compactions++;
+    return;
+
+keep_old:
+    if (old.chunks) {
+        struct chunk *tail = old.chunks;
+        while (tail->next)
+            tail = tail->next;
+        tail->next = c->pool.chunks ? c->pool.chunks->next : NULL;
+        if (c->pool.chunks)
+            c->pool.chunks->next = old.chunks;
+        else
+            c->pool.chunks = old.chunks;
+    }
+    c->pool.used += old.used;
+    c->pool.live += old.live - moved;
+}
+
 /* ---- objects ---- */
 
 /* What an object's block will hold as its text. */
@@ -477,11 +685,11 @@ static int make_stored(struct tg_cache *c, struct json_object *obj, const char *
 }
 
 /* Allocates a block: nslots empty label slots, key, rv and the stored bytes. NULL: no memory. */
-static char *new_block(size_t nslots, const char *key, size_t key_len, const char *rv,
-                       size_t rv_len, const struct stored *s)
+static char *new_block(struct tg_cache *c, size_t nslots, const char *key, size_t key_len,
+                       const char *rv, size_t rv_len, const struct stored *s, bool *pooled)
 {
     size_t head = nslots * sizeof(struct member);
-    char *rec = malloc(head + key_len + 1 + rv_len + 1 + s->len);
+    char *rec = block_alloc(c, head + key_len + 1 + rv_len + 1 + s->len, pooled);
 
     if (!rec)
         return NULL;
@@ -511,11 +719,12 @@ static void account(struct tg_cache *c, const struct entry *e, bool add)
 }
 
 /* Gives e a new block (its label slots unused), freeing the old one. */
-static void install_block(struct entry *e, char *rec, size_t nslots, size_t key_len, size_t rv_len,
-                          const struct stored *s)
+static void install_block(struct tg_cache *c, struct entry *e, char *rec, bool pooled,
+                          size_t nslots, size_t key_len, size_t rv_len, const struct stored *s)
 {
-    free(e->rec);
+    block_free(c, e);
     e->rec = rec;
+    e->pooled = pooled;
     e->node.key = rec + nslots * sizeof(struct member);
     e->key_len = (uint16_t)key_len;
     e->rv_len = (uint16_t)rv_len;
@@ -534,32 +743,20 @@ static void install_block(struct entry *e, char *rec, size_t nslots, size_t key_
  */
 static int restore_entry(struct tg_cache *c, struct entry *e, const struct stored *s)
 {
-    size_t head = (size_t)(e->node.key - e->rec);
-    size_t prefix = head + e->key_len + 1 + e->rv_len + 1;
-    char *rec = malloc(prefix + s->len);
+    size_t prefix = (size_t)(e->node.key - e->rec) + e->key_len + 1 + e->rv_len + 1;
+    size_t old_size = block_size(e);
+    bool pooled, old_pooled = e->pooled;
+    char *old = e->rec;
+    char *rec = block_alloc(c, prefix + s->len, &pooled);
 
     if (!rec)
         return tg_error_set(TG_ENOMEM, "out of memory recompressing %s", entry_key(e));
     memcpy(rec, e->rec, prefix);
     memcpy(rec + prefix, s->data, s->len);
-    /* Links between two slots of this block (one label pair twice) point into the old block. */
-    struct member *slots = (struct member *)(void *)rec;
-    const char *lo = e->rec, *hi = e->rec + head;
-    for (size_t i = 0; i < e->nlabels; i++) {
-        struct link *l = &slots[i].link;
-        if ((const char *)l->prev >= lo && (const char *)l->prev < hi)
-            l->prev = (struct link *)(void *)(rec + ((const char *)l->prev - lo));
-        if ((const char *)l->next >= lo && (const char *)l->next < hi)
-            l->next = (struct link *)(void *)(rec + ((const char *)l->next - lo));
-    }
-    for (size_t i = 0; i < e->nlabels; i++) {
-        slots[i].link.prev->next = &slots[i].link;
-        slots[i].link.next->prev = &slots[i].link;
-    }
     account(c, e, false);
-    free(e->rec);
-    e->rec = rec;
-    e->node.key = rec + head;
+    relink(e, rec);
+    e->pooled = pooled;
+    block_release(c, old, old_pooled, old_size);
     dict_ref(s->dict);
     dict_unref(e->dict);
     e->dict = s->dict;
@@ -618,12 +815,12 @@ static struct json_object *materialize(struct tg_cache *c, struct entry *e)
     return o;
 }
 
-static void free_entry(struct entry *e)
+static void free_entry(struct tg_cache *c, struct entry *e)
 {
-    free(e->rec);
+    block_free(c, e);
     dict_unref(e->dict);
     json_object_put(e->tree);
-    free(e);
+    entry_release(c, e);
 }
 
 /* Removes e from every table and index; the caller frees it. */
@@ -830,7 +1027,7 @@ static void keep_tree(struct tg_cache *c, struct entry *e, struct json_object *o
 static int add(struct tg_cache *c, struct json_object *obj, struct json_object *meta,
                const char *key, size_t ns_len, const char *rv)
 {
-    struct entry *e = calloc(1, sizeof(*e));
+    struct entry *e = entry_new(c);
     size_t nslots = label_slots(meta), key_len = strlen(key), rv_len = strlen(rv);
     struct stored s;
     char ns[KEY_MAX];
@@ -840,12 +1037,13 @@ static int add(struct tg_cache *c, struct json_object *obj, struct json_object *
         return tg_error_set(TG_ENOMEM, "out of memory caching %s", key);
     if ((rc = make_stored(c, obj, key, &s)) != 0)
         goto free_entry;
-    char *rec = new_block(nslots, key, key_len, rv, rv_len, &s);
+    bool pooled;
+    char *rec = new_block(c, nslots, key, key_len, rv, rv_len, &s, &pooled);
     if (!rec) {
         rc = tg_error_set(TG_ENOMEM, "out of memory caching %s", key);
         goto free_entry;
     }
-    install_block(e, rec, nslots, key_len, rv_len, &s);
+    install_block(c, e, rec, pooled, nslots, key_len, rv_len, &s);
     e->ns_len = (uint16_t)ns_len;
     e->mark = c->gen;
     memcpy(ns, key, ns_len);
@@ -863,7 +1061,7 @@ static int add(struct tg_cache *c, struct json_object *obj, struct json_object *
 leave_ns:
     leave(&c->namespaces, &e->ns);
 free_entry:
-    free_entry(e);
+    free_entry(c, e);
     return rc;
 }
 
@@ -883,19 +1081,20 @@ static int update(struct tg_cache *c, struct entry *e, struct json_object *obj,
     }
     if ((rc = make_stored(c, obj, entry_key(e), &s)) != 0)
         goto put_old;
-    char *rec = new_block(nslots, entry_key(e), e->key_len, rv, rv_len, &s);
+    bool pooled;
+    char *rec = new_block(c, nslots, entry_key(e), e->key_len, rv, rv_len, &s, &pooled);
     if (!rec) {
         rc = tg_error_set(TG_ENOMEM, "out of memory caching %s", entry_key(e));
         goto put_old;
     }
     unindex(c, e);
     account(c, e, false);
-    install_block(e, rec, nslots, e->key_len, rv_len, &s);
+    install_block(c, e, rec, pooled, nslots, e->key_len, rv_len, &s);
     account(c, e, true);
     if ((rc = reindex(c, e, meta)) != 0) {
         /* Out of memory halfway: drop the object rather than keep it half indexed. */
         unlink_entry(c, e);
-        free_entry(e);
+        free_entry(c, e);
         goto put_old;
     }
     json_object_put(e->tree);
@@ -946,6 +1145,7 @@ static int upsert(struct tg_cache *c, struct json_object *obj, enum tg_cache_op 
     scratch_trim(&c->packed);
     if (!rc)
         maybe_train(c);
+    maybe_compact(c);
     return rc;
 }
 
@@ -1012,7 +1212,7 @@ void tg_cache_free(struct tg_cache *c)
             struct hnode *next = n->next;
             struct entry *e = CONTAINER(n, struct entry, node);
             unlink_entry(c, e);
-            free_entry(e);
+            free_entry(c, e);
             n = next;
         }
     }
@@ -1028,6 +1228,12 @@ void tg_cache_free(struct tg_cache *c)
     ZSTD_freeDCtx(c->dctx);
     free(c->raw.p);
     free(c->packed.p);
+    pool_free_chunks(c->pool.chunks);
+    while (c->slabs) {
+        struct slab *next = c->slabs->next;
+        free(c->slabs);
+        c->slabs = next;
+    }
     free(c);
 }
 
@@ -1071,7 +1277,8 @@ int tg_cache_delete(struct tg_cache *c, struct json_object *obj, enum tg_cache_o
     unlink_entry(c, e);
     /* Handlers see the object's final state as the delete event carries it. */
     notify(c, TG_CACHE_DELETED, entry_key(e), obj, NULL);
-    free_entry(e);
+    free_entry(c, e);
+    maybe_compact(c);
     if (op)
         *op = TG_CACHE_DELETED;
     return 0;
@@ -1115,12 +1322,13 @@ int tg_cache_replace_end(struct tg_cache *c, size_t *deleted)
                 json_object_put(old);
                 /* A handler may have looked up an entry this sweep frees next: forget memos. */
                 drop_memos(c);
-                free_entry(e);
+                free_entry(c, e);
                 gone++;
             }
             n = next;
         }
     }
+    maybe_compact(c);
     c->synced = true;
     if (deleted)
         *deleted = gone;
@@ -1270,6 +1478,7 @@ void tg_cache_stats(const struct tg_cache *c, struct tg_cache_stats *out)
     out->text_bytes = c->text_bytes;
     out->compressed = c->ncompressed;
     out->trainings = c->trainings;
+    out->compactions = c->compactions;
     out->parsed = c->opts.store == TG_CACHE_STORE_TREE ? c->objects.count : c->nmemo;
     out->namespaces = c->namespaces.count;
     out->owners = c->owners.count;

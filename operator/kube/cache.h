@@ -99,6 +99,7 @@ struct tg_cache_stats {
     size_t text_bytes;   /* the same text uncompressed: the JSON the objects amount to */
     size_t compressed;   /* objects whose text is held compressed */
     size_t trainings;    /* compression dictionaries trained so far */
+    size_t compactions;  /* times the objects' memory was compacted (after updates, deletes) */
     size_t parsed;       /* trees held now: memoized lookups, or every object in tree mode */
     size_t namespaces;   /* distinct namespaces */
     size_t owners;       /* distinct controller owners */

@@ -828,6 +828,45 @@ static void relist_over_compressed_objects(void **state)
     tg_cache_free(c);
 }
 
+/* Updates and deletes leave dead blocks behind; compaction moves the live ones, indexes too. */
+static void memory_is_compacted_after_churn(void **state)
+{
+    enum { N = 3000 };
+    struct tg_cache *c = new_text_cache(0, 0, NULL);
+    struct tg_cache_stats st;
+
+    (void)state;
+    for (int i = 0; i < N; i++)
+        put(c, rollout(i, 1));
+    for (int v = 2; v <= 6; v++) {
+        for (int i = 0; i < N; i++)
+            put(c, rollout(i, v));
+    }
+    tg_cache_stats(c, &st);
+    assert_true(st.compactions >= 1);
+    assert_int_equal(st.compressed, N);
+    size_t before = st.compactions;
+    for (int i = 0; i < N; i++)
+        assert_cached_rollout(c, i, 6);
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_LABEL, "a=b=c"), 2 * (N / 5));
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_OWNER, "owner-1"), N / 3);
+    for (int i = 0; i < N; i++) {
+        if (i % 10 == 0)
+            continue;
+        struct json_object *o = rollout(i, 7);
+        assert_int_equal(tg_cache_delete(c, o, NULL), 0);
+        json_object_put(o);
+    }
+    tg_cache_stats(c, &st);
+    assert_true(st.compactions > before);
+    assert_int_equal(st.objects, N / 10);
+    for (int i = 0; i < N; i += 10)
+        assert_cached_rollout(c, i, 6);
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_LABEL, "a=b=c"), 2 * (N / 10));
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_LABEL, "team=checkout"), N / 10);
+    tg_cache_free(c);
+}
+
 #define BOTH(fn)                                                                                   \
     {#fn "/text", fn, NULL, NULL, (void *)&text_mode},                                             \
     {                                                                                              \
@@ -858,6 +897,7 @@ int main(void)
         cmocka_unit_test(small_caches_stay_uncompressed),
         cmocka_unit_test(failed_training_keeps_texts_raw),
         cmocka_unit_test(relist_over_compressed_objects),
+        cmocka_unit_test(memory_is_compacted_after_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
