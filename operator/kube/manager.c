@@ -377,6 +377,9 @@ static int reflector_metrics(struct tg_manager *m, struct tg_buf *out)
         {"tollgate_watch_events_total", "counter", "Watch events applied to the cache."},
         {"tollgate_cache_objects", "gauge", "Objects held in the shared cache."},
         {"tollgate_cache_synced", "gauge", "Whether the cache has synced (1) or not (0)."},
+        {"tollgate_cache_text_bytes", "gauge", "JSON text of the cached objects, uncompressed."},
+        {"tollgate_cache_stored_bytes", "gauge",
+         "Bytes the cache holds for that text (compressed objects count compressed)."},
     };
     int rc = 0;
 
@@ -405,8 +408,14 @@ static int reflector_metrics(struct tg_manager *m, struct tg_buf *out)
             case 3:
                 v = (double)cs.objects;
                 break;
-            default:
+            case 4:
                 v = tg_reflector_has_synced(r) ? 1 : 0;
+                break;
+            case 5:
+                v = (double)cs.text_bytes;
+                break;
+            default:
+                v = (double)cs.stored_bytes;
                 break;
             }
             rc = tg_metrics_sample(out, fam[f].name, labels, v);
