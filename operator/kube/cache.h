@@ -15,7 +15,7 @@
  * has dropped what the operator never reads (metadata.managedFields and the kubectl last-applied
  * annotation by default), plus the few fields its indexes need; a lookup parses the text on demand
  * and keeps the tree until the cache next changes or tg_cache_release() is called.
- * Once the cache holds opts.compress_after objects (64 by default) it trains a zstd dictionary on
+ * Once the cache holds opts.compress_after objects (256 by default) it trains a zstd dictionary on
  * them and from then on keeps each text compressed with it (about 60 bytes for a 1 KiB object;
  * a text that does not get smaller stays raw), retraining as the cache grows eight-fold; a
  * lookup then decompresses before it parses. Compression never fails an operation: whatever
@@ -92,7 +92,7 @@ struct tg_cache_opts {
     enum tg_cache_store store; /* TG_CACHE_STORE_TEXT unless said */
     tg_cache_strip_fn strip;   /* NULL: tg_cache_strip_default; tg_cache_strip_none keeps all */
     void *strip_ctx;           /* passed to strip */
-    size_t compress_after;     /* text mode: objects held before compression starts; 0: 64,
+    size_t compress_after;     /* text mode: objects held before compression starts; 0: 256,
                                   SIZE_MAX: never */
     size_t dict_capacity;      /* text mode: the most bytes of a dictionary; 0: 16 KiB */
 };

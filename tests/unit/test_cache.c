@@ -654,7 +654,7 @@ static void compression_round_trips_through_updates_and_deletes(void **state)
 {
     enum { N = 1200 };
     struct events ev;
-    struct tg_cache *c = new_text_cache(0, 0, &ev);
+    struct tg_cache *c = new_text_cache(64, 0, &ev);
     struct tg_cache_stats st;
 
     (void)state;
@@ -712,7 +712,7 @@ static void compression_round_trips_through_updates_and_deletes(void **state)
 /* Objects that a dictionary cannot make smaller: short, random, unlike what it learnt. */
 static void incompressible_objects_stay_raw(void **state)
 {
-    struct tg_cache *c = new_text_cache(0, 0, NULL);
+    struct tg_cache *c = new_text_cache(64, 0, NULL);
     struct tg_cache_stats st;
     unsigned seed = 12345;
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -743,24 +743,32 @@ static void incompressible_objects_stay_raw(void **state)
     tg_cache_free(c);
 }
 
-/* A cache below the threshold never trains: its texts stay raw, byte for byte. */
+/* A cache below the threshold (256 by default) never trains: its texts stay raw. */
 static void small_caches_stay_uncompressed(void **state)
 {
     struct tg_cache *c = new_text_cache(0, 0, NULL);
     struct tg_cache_stats st;
 
     (void)state;
-    for (int i = 0; i < 63; i++)
+    for (int i = 0; i < 255; i++)
         put(c, rollout(i, 1));
-    for (int i = 0; i < 63; i += 2)
+    for (int i = 0; i < 255; i += 2)
         put(c, rollout(i, 2));
     tg_cache_stats(c, &st);
-    assert_int_equal(st.objects, 63);
+    assert_int_equal(st.objects, 255);
     assert_int_equal(st.trainings, 0);
     assert_int_equal(st.compressed, 0);
     assert_int_equal(st.stored_bytes, st.text_bytes);
-    for (int i = 0; i < 63; i++)
+    for (int i = 0; i < 255; i++)
         assert_cached_rollout(c, i, i % 2 ? 1 : 2);
+    /* The 256th object trains the dictionary, and every text is compressed. */
+    put(c, rollout(255, 1));
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.trainings, 1);
+    assert_int_equal(st.compressed, 256);
+    assert_true(st.stored_bytes * 4 < st.text_bytes);
+    for (int i = 0; i < 256; i++)
+        assert_cached_rollout(c, i, i % 2 || i == 255 ? 1 : 2);
     tg_cache_free(c);
 
     /* compress_after SIZE_MAX: never, however many objects. */
@@ -832,7 +840,7 @@ static void relist_over_compressed_objects(void **state)
 static void memory_is_compacted_after_churn(void **state)
 {
     enum { N = 3000 };
-    struct tg_cache *c = new_text_cache(0, 0, NULL);
+    struct tg_cache *c = new_text_cache(64, 0, NULL);
     struct tg_cache_stats st;
 
     (void)state;
