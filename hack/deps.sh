@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
     gcc make cmake pkg-config git ca-certificates openssl
     libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libwebsockets-dev libwebsockets-evlib-uv libuv1-dev
+    libzstd-dev
     libcmocka-dev
     clang-format cppcheck
     python3 python3-kubernetes

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kube/controller.h"
 #include "kube/leader.h"
+#include "kube/queue.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "util/error.h"
@@ -62,6 +64,7 @@ struct tg_manager {
     enum state state;
     bool leading;
     bool dispatching;                  /* leading and synced: the controllers take keys */
+    bool first_pass_trimmed;           /* the heap was trimmed after the first reconcile pass */
     struct tg_client_call *lease_call; /* the Lease GET or write in flight, or NULL */
     json_object *lease;                /* the Lease as last read or written, or NULL */
     uint64_t drain_deadline_ms;
@@ -374,6 +377,9 @@ static int reflector_metrics(struct tg_manager *m, struct tg_buf *out)
         {"tollgate_watch_events_total", "counter", "Watch events applied to the cache."},
         {"tollgate_cache_objects", "gauge", "Objects held in the shared cache."},
         {"tollgate_cache_synced", "gauge", "Whether the cache has synced (1) or not (0)."},
+        {"tollgate_cache_text_bytes", "gauge", "JSON text of the cached objects, uncompressed."},
+        {"tollgate_cache_stored_bytes", "gauge",
+         "Bytes the cache holds for that text (compressed objects count compressed)."},
     };
     int rc = 0;
 
@@ -402,8 +408,14 @@ static int reflector_metrics(struct tg_manager *m, struct tg_buf *out)
             case 3:
                 v = (double)cs.objects;
                 break;
-            default:
+            case 4:
                 v = tg_reflector_has_synced(r) ? 1 : 0;
+                break;
+            case 5:
+                v = (double)cs.text_bytes;
+                break;
+            default:
+                v = (double)cs.stored_bytes;
                 break;
             }
             rc = tg_metrics_sample(out, fam[f].name, labels, v);
@@ -481,9 +493,31 @@ static void release_all(void *ctx)
         tg_cache_release(tg_reflector_cache(m->reflectors[i]));
 }
 
+/* True when no controller has a key ready or a reconcile running. */
+static bool controllers_idle(struct tg_manager *m)
+{
+    for (size_t i = 0; i < m->n_controllers; i++) {
+        if (tg_queue_len(tg_controller_queue(m->controllers[i])) ||
+            tg_controller_in_flight(m->controllers[i]))
+            return false;
+    }
+    return true;
+}
+
 static void release_caches(uv_check_t *h)
 {
-    release_all(h->data);
+    struct tg_manager *m = h->data;
+
+    release_all(m);
+    /*
+     * The first pass reconciles every object once; its queue entries were allocated among the
+     * caches' objects during the lists, so the trim at sync could not give their pages back.
+     * Once that pass is over, trim again.
+     */
+    if (m->dispatching && !m->first_pass_trimmed && controllers_idle(m)) {
+        m->first_pass_trimmed = true;
+        malloc_trim(0);
+    }
 }
 
 static void on_signal(uv_signal_t *s, int signum)

@@ -177,6 +177,10 @@ class Basics(RuntimeTest):
         self.assertEqual(p.get("/healthz"), (200, "ok\n"))
         self.assertEqual(p.get("/readyz"), (200, "ok: leading\n"))
         self.assertEqual(p.metric("tollgate_cache_synced", 'resource="widgets"'), 1)
+        # Two widgets: too few to train a dictionary, so their text is held as it is.
+        text = p.metric("tollgate_cache_text_bytes", 'resource="widgets"')
+        self.assertGreater(text, 100)
+        self.assertEqual(p.metric("tollgate_cache_stored_bytes", 'resource="widgets"'), text)
         self.assertEqual(p.metric("tollgate_leader"), 1)
         self.assertGreaterEqual(
             p.metric("tollgate_reconcile_total", 'controller="widget",result="success"'), 3)

@@ -1,7 +1,8 @@
 /*
  * Unit tests for kube/cache: add, update, delete and their handler events; the stale-event
  * rule; stripping; the namespace, owner and label indexes as objects move between them; relist
- * (replace) with deletions; borrowed pointers and release. Every test runs in both store modes.
+ * (replace) with deletions; borrowed pointers and release. Every test runs in both store modes,
+ * but those of text mode's compression (dictionary training, round trips, raw fallbacks).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -587,6 +588,293 @@ static void many_objects_stay_consistent(void **state)
     tg_cache_free(c);
 }
 
+/* ---- compression (text mode) ---- */
+
+static struct tg_cache *new_text_cache(size_t compress_after, size_t dict_capacity,
+                                       struct events *ev)
+{
+    struct tg_cache_opts opts = {.store = TG_CACHE_STORE_TEXT,
+                                 .compress_after = compress_after,
+                                 .dict_capacity = dict_capacity};
+    struct tg_cache *c;
+
+    assert_int_equal(tg_cache_new(&opts, &c), 0);
+    if (ev) {
+        memset(ev, 0, sizeof(*ev));
+        assert_int_equal(tg_cache_add_handler(c, on_event, ev), 0);
+    }
+    return c;
+}
+
+/*
+ * A Rollout-sized object (about 700 bytes), different for every i and version: labels (one
+ * pair written twice, "a=b":"c" and "a":"b=c", on every fifth object), an owner on every
+ * third, an image that changes with the version.
+ */
+static struct json_object *rollout(int i, int version)
+{
+    char dup[64] = "";
+
+    if (i % 5 == 0)
+        snprintf(dup, sizeof(dup), ",\"a=b\":\"c\",\"a\":\"b=c\"");
+    return obj("{\"apiVersion\":\"tollgate.io/v1alpha1\",\"kind\":\"Rollout\",\"metadata\":{"
+               "\"name\":\"r-%05d\",\"namespace\":\"ns-%d\",\"resourceVersion\":\"%d\","
+               "\"uid\":\"5f1c%04x-8e2b-4c1a-9d3e-%012x\",\"generation\":%d,"
+               "\"labels\":{\"app\":\"shop-%d\",\"team\":\"checkout\"%s}%s},"
+               "\"spec\":{\"replicas\":%d,\"service\":{\"name\":\"web-%d\",\"port\":80},"
+               "\"strategy\":{\"canary\":{\"steps\":[{\"setWeight\":10},{\"pause\":{\"duration\":"
+               "\"2m\"}},{\"setWeight\":50},{\"pause\":{}}]}},\"template\":{\"metadata\":{"
+               "\"labels\":{\"app\":\"web-%d\"}},\"spec\":{\"containers\":[{\"name\":\"web\","
+               "\"image\":\"registry.example/shop/web:1.%d.%d\",\"env\":[{\"name\":\"MODE\","
+               "\"value\":\"production\"},{\"name\":\"REGION\",\"value\":\"eu-central-1\"}],"
+               "\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"128Mi\"}}}]}}},"
+               "\"status\":{\"phase\":\"Healthy\",\"observedGeneration\":%d}}",
+               i, i % 7, 100 + version * 100000 + i, (unsigned)i, (unsigned)(i * 7919), version,
+               i % 50, dup,
+               i % 3 ? ""
+                     : ",\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"X\",\"name\":"
+                       "\"o\",\"uid\":\"owner-1\",\"controller\":true}]",
+               1 + i % 9, i, i, version, i, version);
+}
+
+/* Asserts that the cached object r-i is exactly rollout(i, version). */
+static void assert_cached_rollout(struct tg_cache *c, int i, int version)
+{
+    char key[64];
+    struct json_object *want = rollout(i, version);
+
+    snprintf(key, sizeof(key), "ns-%d/r-%05d", i % 7, i);
+    struct json_object *got = tg_cache_get(c, key);
+    if (!got || !json_object_equal(got, want))
+        fail_msg("%s: got %s", key, got ? json_object_to_json_string(got) : "nothing");
+    json_object_put(want);
+}
+
+static void compression_round_trips_through_updates_and_deletes(void **state)
+{
+    enum { N = 1200 };
+    struct events ev;
+    struct tg_cache *c = new_text_cache(64, 0, &ev);
+    struct tg_cache_stats st;
+
+    (void)state;
+    for (int i = 0; i < N; i++)
+        assert_int_equal(put(c, rollout(i, 1)), TG_CACHE_ADDED);
+    /* Trained at 64 objects, again at 512: every object is compressed, and much smaller. */
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.objects, N);
+    assert_int_equal(st.trainings, 2);
+    assert_int_equal(st.compressed, N);
+    assert_true(st.text_bytes > (size_t)N * 600);
+    assert_true(st.stored_bytes * 4 < st.text_bytes);
+    for (int i = 0; i < N; i++)
+        assert_cached_rollout(c, i, 1);
+    tg_cache_release(c);
+
+    /* Updates after training: the handlers see both versions; deletes: the rest stays. */
+    ev.log[0] = '\0';
+    ev.n = 0;
+    for (int i = 0; i < N; i += 2)
+        assert_int_equal(put(c, rollout(i, 2)), TG_CACHE_UPDATED);
+    assert_int_equal(ev.n, N / 2);
+    assert_non_null(strstr(ev.log, "UPDATED ns-0/r-00000 100100->200100\n"));
+    for (int i = 0; i < N; i += 3) {
+        struct json_object *o = rollout(i, 3);
+        enum tg_cache_op op;
+        assert_int_equal(tg_cache_delete(c, o, &op), 0);
+        assert_int_equal(op, TG_CACHE_DELETED);
+        json_object_put(o);
+    }
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0)
+            assert_false(tg_cache_contains(c, "never"));
+        else
+            assert_cached_rollout(c, i, i % 2 ? 1 : 2);
+        if (i % 3 == 0) {
+            char key[64];
+            snprintf(key, sizeof(key), "ns-%d/r-%05d", i % 7, i);
+            assert_false(tg_cache_contains(c, key));
+        }
+    }
+    tg_cache_release(c);
+    /* The indexes followed, including the label pair that occurs twice per object. */
+    size_t left = N - (N + 2) / 3;
+    assert_int_equal(tg_cache_count(c, TG_CACHE_ALL, NULL), left);
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_LABEL, "team=checkout"), left);
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_LABEL, "a=b=c"), 2 * 160);
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_OWNER, "owner-1"), 0);
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.compressed, left);
+    assert_true(st.stored_bytes * 4 < st.text_bytes);
+    tg_cache_free(c);
+}
+
+/* Objects that a dictionary cannot make smaller: short, random, unlike what it learnt. */
+static void incompressible_objects_stay_raw(void **state)
+{
+    struct tg_cache *c = new_text_cache(64, 0, NULL);
+    struct tg_cache_stats st;
+    unsigned seed = 12345;
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char names[64][40];
+
+    (void)state;
+    for (int i = 0; i < 64; i++)
+        put(c, rollout(i, 1));
+    for (int i = 0; i < 64; i++) {
+        for (size_t k = 0; k < 39; k++) {
+            seed = seed * 1103515245u + 12345u;
+            names[i][k] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        names[i][39] = '\0';
+        put(c, obj("{\"metadata\":{\"name\":\"%s\"}}", names[i]));
+    }
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.trainings, 1);
+    assert_int_equal(st.objects, 128);
+    assert_int_equal(st.compressed, 64);
+    for (int i = 0; i < 64; i++) {
+        struct json_object *want = obj("{\"metadata\":{\"name\":\"%s\"}}", names[i]);
+        struct json_object *got = tg_cache_get(c, names[i]);
+        assert_non_null(got);
+        assert_true(json_object_equal(got, want));
+        json_object_put(want);
+    }
+    tg_cache_free(c);
+}
+
+/* A cache below the threshold (256 by default) never trains: its texts stay raw. */
+static void small_caches_stay_uncompressed(void **state)
+{
+    struct tg_cache *c = new_text_cache(0, 0, NULL);
+    struct tg_cache_stats st;
+
+    (void)state;
+    for (int i = 0; i < 255; i++)
+        put(c, rollout(i, 1));
+    for (int i = 0; i < 255; i += 2)
+        put(c, rollout(i, 2));
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.objects, 255);
+    assert_int_equal(st.trainings, 0);
+    assert_int_equal(st.compressed, 0);
+    assert_int_equal(st.stored_bytes, st.text_bytes);
+    for (int i = 0; i < 255; i++)
+        assert_cached_rollout(c, i, i % 2 ? 1 : 2);
+    /* The 256th object trains the dictionary, and every text is compressed. */
+    put(c, rollout(255, 1));
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.trainings, 1);
+    assert_int_equal(st.compressed, 256);
+    assert_true(st.stored_bytes * 4 < st.text_bytes);
+    for (int i = 0; i < 256; i++)
+        assert_cached_rollout(c, i, i % 2 || i == 255 ? 1 : 2);
+    tg_cache_free(c);
+
+    /* compress_after SIZE_MAX: never, however many objects. */
+    c = new_text_cache(SIZE_MAX, 0, NULL);
+    for (int i = 0; i < 600; i++)
+        put(c, rollout(i, 1));
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.trainings, 0);
+    assert_int_equal(st.compressed, 0);
+    assert_int_equal(st.stored_bytes, st.text_bytes);
+    tg_cache_free(c);
+}
+
+/* A dictionary that cannot be trained (capacity below zstd's minimum) is not an error. */
+static void failed_training_keeps_texts_raw(void **state)
+{
+    struct events ev;
+    struct tg_cache *c = new_text_cache(16, 100, &ev);
+    struct tg_cache_stats st;
+
+    (void)state;
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(put(c, rollout(i, 1)), TG_CACHE_ADDED);
+    for (int i = 0; i < 300; i += 3)
+        assert_int_equal(put(c, rollout(i, 2)), TG_CACHE_UPDATED);
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.objects, 300);
+    assert_int_equal(st.trainings, 0);
+    assert_int_equal(st.compressed, 0);
+    assert_int_equal(st.stored_bytes, st.text_bytes);
+    assert_int_equal(ev.n, 400);
+    for (int i = 0; i < 300; i++)
+        assert_cached_rollout(c, i, i % 3 ? 1 : 2);
+    tg_cache_free(c);
+}
+
+/* A relist over compressed objects: unchanged, changed, gone, new, in one replace. */
+static void relist_over_compressed_objects(void **state)
+{
+    struct events ev;
+    struct tg_cache *c = new_text_cache(8, 0, &ev);
+    struct tg_cache_stats st;
+    size_t deleted;
+
+    (void)state;
+    for (int i = 0; i < 100; i++)
+        put(c, rollout(i, 1));
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.compressed, 100);
+    ev.n = 0;
+    assert_int_equal(tg_cache_replace_begin(c), 0);
+    for (int i = 50; i < 150; i++) {
+        struct json_object *o = rollout(i, i < 75 ? 1 : 2);
+        assert_int_equal(tg_cache_replace_item(c, o), 0);
+        json_object_put(o);
+    }
+    assert_int_equal(tg_cache_replace_end(c, &deleted), 0);
+    assert_int_equal(deleted, 50);
+    assert_int_equal(ev.n, 25 + 50 + 50); /* updated, added, deleted */
+    for (int i = 50; i < 150; i++)
+        assert_cached_rollout(c, i, i < 75 ? 1 : 2);
+    tg_cache_stats(c, &st);
+    assert_int_equal(st.objects, 100);
+    assert_int_equal(st.compressed, 100);
+    tg_cache_free(c);
+}
+
+/* Updates and deletes leave dead blocks behind; compaction moves the live ones, indexes too. */
+static void memory_is_compacted_after_churn(void **state)
+{
+    enum { N = 3000 };
+    struct tg_cache *c = new_text_cache(64, 0, NULL);
+    struct tg_cache_stats st;
+
+    (void)state;
+    for (int i = 0; i < N; i++)
+        put(c, rollout(i, 1));
+    for (int v = 2; v <= 6; v++) {
+        for (int i = 0; i < N; i++)
+            put(c, rollout(i, v));
+    }
+    tg_cache_stats(c, &st);
+    assert_true(st.compactions >= 1);
+    assert_int_equal(st.compressed, N);
+    size_t before = st.compactions;
+    for (int i = 0; i < N; i++)
+        assert_cached_rollout(c, i, 6);
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_LABEL, "a=b=c"), 2 * (N / 5));
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_OWNER, "owner-1"), N / 3);
+    for (int i = 0; i < N; i++) {
+        if (i % 10 == 0)
+            continue;
+        struct json_object *o = rollout(i, 7);
+        assert_int_equal(tg_cache_delete(c, o, NULL), 0);
+        json_object_put(o);
+    }
+    tg_cache_stats(c, &st);
+    assert_true(st.compactions > before);
+    assert_int_equal(st.objects, N / 10);
+    for (int i = 0; i < N; i += 10)
+        assert_cached_rollout(c, i, 6);
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_LABEL, "a=b=c"), 2 * (N / 10));
+    assert_int_equal(tg_cache_count(c, TG_CACHE_BY_LABEL, "team=checkout"), N / 10);
+    tg_cache_free(c);
+}
+
 #define BOTH(fn)                                                                                   \
     {#fn "/text", fn, NULL, NULL, (void *)&text_mode},                                             \
     {                                                                                              \
@@ -612,6 +900,12 @@ int main(void)
         BOTH(deep_and_unicode_objects_round_trip),
         BOTH(list_gives_an_array_of_borrowed_objects),
         BOTH(many_objects_stay_consistent),
+        cmocka_unit_test(compression_round_trips_through_updates_and_deletes),
+        cmocka_unit_test(incompressible_objects_stay_raw),
+        cmocka_unit_test(small_caches_stay_uncompressed),
+        cmocka_unit_test(failed_training_keeps_texts_raw),
+        cmocka_unit_test(relist_over_compressed_objects),
+        cmocka_unit_test(memory_is_compacted_after_churn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
