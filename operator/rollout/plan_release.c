@@ -347,6 +347,15 @@ void releases_plan(struct plan_ctx *ctx, struct plan_flight *f)
                           "Release %s was deleted in flight: rolling back to stable", current);
             f->rel = NULL;
             flight_end(ctx, f, PHASE_ROLLED_BACK, "Deleted", "Deleted in flight");
+        } else if (phase_is_final(rel_phase(rel)) && !streq(rel_phase(rel), PHASE_SUCCEEDED)) {
+            /*
+             * The Release already ended (RolledBack, Failed, Superseded) but the Rollout still
+             * names it: the Rollout's status in the cache predates the write that ended it (a
+             * plan writes the Release first). That plan recorded the history and the Events;
+             * this one only lets go of the flight, so nothing is told twice.
+             */
+            clear_flight_status(ctx);
+            memset(f, 0, sizeof(*f));
         } else {
             f->rel = rel;
             f->rollback = streq(rel_phase(rel), PHASE_SUCCEEDED);
