@@ -194,15 +194,25 @@ static void vars_build(struct plan_ctx *ctx, struct plan_flight *f, const struct
 #undef VAR
 }
 
-/* Renders tmpl with vars into a new string, or NULL with the reason in why. */
-static char *render(const char *tmpl, const struct vars *v, char *why, size_t n)
+/*
+ * Renders tmpl with vars into a new string, or NULL with the reason in why. Running out of
+ * memory is not a problem of the template: it fails the whole plan (ctx->err, through nn), and
+ * the callers then record nothing, so that no Error measurement or Failed smoke test reaches
+ * the Release's status for it (found by tests/unit/test_oom.c).
+ */
+static char *render(struct plan_ctx *ctx, const char *tmpl, const struct vars *v, char *why,
+                    size_t n)
 {
     struct tg_buf b;
     char *out = NULL;
+    int rc;
 
     tg_buf_init(&b, QUERY_MAX);
-    if (tg_promql_render(tmpl, v->v, v->n, &b) == 0)
-        out = b.data ? tg_buf_take(&b, NULL) : strdup("");
+    rc = tg_promql_render(tmpl, v->v, v->n, &b);
+    if (rc == 0)
+        out = nn(ctx, b.data ? tg_buf_take(&b, NULL) : strdup(""));
+    else if (rc == TG_ENOMEM)
+        nn(ctx, NULL);
     else
         snprintf(why, n, "%s", tg_error_last());
     tg_buf_free(&b);
@@ -308,6 +318,7 @@ static enum tg_measurement judge_compare(struct plan_ctx *ctx, const struct tg_m
 {
     double *x = NULL, *y = NULL;
     long nx, ny;
+    int rc;
     enum tg_measurement m;
     struct tg_mw_result mw;
 
@@ -321,13 +332,16 @@ static enum tg_measurement judge_compare(struct plan_ctx *ctx, const struct tg_m
         snprintf(msg, n, "the query returned several series; it must return one per track");
         m = TG_MEASURE_ERROR;
     } else if (nx < 0 || ny < 0) {
-        snprintf(msg, n, "out of memory");
+        nn(ctx, NULL); /* out of memory: the plan fails, record() records nothing */
         m = TG_MEASURE_ERROR;
     } else if (nx < 3 || ny < 3) {
         snprintf(msg, n, "no data: %ld canary and %ld baseline samples (3 each needed)", nx, ny);
         m = tg_metric_no_data(&ms->policy);
-    } else if (tg_mw_test(x, (size_t)nx, y, (size_t)ny, ms->direction, &mw) != 0) {
-        snprintf(msg, n, "%s", tg_error_last());
+    } else if ((rc = tg_mw_test(x, (size_t)nx, y, (size_t)ny, ms->direction, &mw)) != 0) {
+        if (rc == TG_ENOMEM)
+            nn(ctx, NULL); /* as above */
+        else
+            snprintf(msg, n, "%s", tg_error_last());
         m = TG_MEASURE_ERROR;
     } else {
         double worse = mw.median_x, better = mw.median_y;
@@ -413,6 +427,16 @@ static enum tg_verdict record(struct plan_ctx *ctx, const struct tg_metric_spec 
         meas = judge_compare(ctx, ms, res, e, msg, sizeof(msg));
     else
         meas = judge_query(ctx, ms, res, e, msg, sizeof(msg));
+    if (ctx->err == TG_ENOMEM) {
+        /*
+         * Running out of memory while judging is not a measurement: recording it as an Error
+         * would count against the analysis (and could pause or roll back the Release) for a
+         * problem of this process. The plan fails instead and the next reconcile judges again
+         * (found by tests/unit/test_oom.c).
+         */
+        json_object_put(e);
+        return TG_VERDICT_RUNNING;
+    }
     jset_str(ctx, e, "result", tg_measurement_name(meas));
     if (msg[0])
         jset_str(ctx, e, "message", msg);
@@ -430,10 +454,16 @@ static void ask(struct plan_ctx *ctx, const struct tg_metric_spec *ms, json_obje
 {
     const struct tg_analysis_settings *as = &ctx->spec->analysis;
     char why[256] = "";
-    char *q = render(ms->query, v, why, sizeof(why));
-    char *qb =
-        ms->compare == TG_COMPARE_BASELINE && q ? render(ms->query, vbase, why, sizeof(why)) : NULL;
+    char *q = render(ctx, ms->query, v, why, sizeof(why));
+    char *qb = ms->compare == TG_COMPARE_BASELINE && q
+                   ? render(ctx, ms->query, vbase, why, sizeof(why))
+                   : NULL;
 
+    if (ctx->err == TG_ENOMEM) {
+        free(q);
+        free(qb);
+        return;
+    }
     if (!q || (ms->compare == TG_COMPARE_BASELINE && !qb)) {
         struct tg_gate_result r = {.id = id, .rc = TG_EINVALID, .message = why};
         free(q);
@@ -697,8 +727,10 @@ enum gate_outcome gate_smoke(struct plan_ctx *ctx, struct plan_flight *f, const 
                 } else {
                     struct vars v;
                     vars_build(ctx, f, gv, as->args, as->n_args, 0, &v);
-                    char *url = render(t->url, &v, why, sizeof(why));
-                    if (!url) {
+                    char *url = render(ctx, t->url, &v, why, sizeof(why));
+                    if (!url && ctx->err == TG_ENOMEM) {
+                        /* The plan fails; the test stays Running. */
+                    } else if (!url) {
                         phase = "Failed";
                         snprintf(msg, sizeof(msg), "the URL template: %s", why);
                     } else {

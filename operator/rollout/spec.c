@@ -973,9 +973,11 @@ static void check_selector_matches(struct tg_field_errors *errs, const struct tg
 {
     for (size_t i = 0; i < out->n_selector; i++) {
         const char *want = out->selector[i].value;
-        const char *have = label_value(labels, n_labels, out->selector[i].key);
+        /* A key or value is NULL when copying it failed (errs->nomem is set): skip it before
+         * looking it up, as label_value's strcmp must not see NULL. */
         if (!out->selector[i].key || !want)
             continue;
+        const char *have = label_value(labels, n_labels, out->selector[i].key);
         if (!have || strcmp(have, want) != 0) {
             tg_field_errors_add(errs, "spec.selector.matchLabels",
                                 "must match the template's labels (%s=%s is not among them)",

@@ -152,9 +152,14 @@ static bool is_builtin(const char *name)
     return false;
 }
 
-/* Index of key in args, or -1. */
+/*
+ * Index of key in args, or -1. key is NULL when copying it failed (errs->nomem is then set and
+ * the parse ends in TG_ENOMEM): it matches nothing rather than reaching strcmp.
+ */
 static ssize_t arg_index(const struct tg_label *args, size_t n, const char *key)
 {
+    if (!key)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         if (args[i].key && strcmp(args[i].key, key) == 0)
             return (ssize_t)i;
@@ -790,7 +795,14 @@ static void check_resolved_query(struct tg_field_errors *errs, json_object *spec
     snprintf(message, sizeof(message), "%s", tg_error_last());
     const char *extra[REF_ARG_KEYS_MAX];
     size_t n_extra = ref_arg_keys(spec, extra, REF_ARG_KEYS_MAX);
-    if (render_check(m->query, settings->args, settings->n_args, extra, n_extra, NULL) < 0)
+    rc = render_check(m->query, settings->args, settings->n_args, extra, n_extra, NULL);
+    if (rc == TG_ENOMEM) {
+        /* Not a problem the catalogue reported: without this flag the one problem found here
+         * was dropped and an invalid Rollout parsed as valid (found by tests/unit/test_oom.c). */
+        errs->nomem = true;
+        return;
+    }
+    if (rc < 0)
         return; /* reported at spec.analysis.metrics[i].query */
     tg_field_errors_add(errs, path,
                         "metric \"%s\": %s (neither spec.analysis.args nor these args "
