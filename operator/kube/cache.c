@@ -1094,8 +1094,14 @@ static int update(struct tg_cache *c, struct entry *e, struct json_object *obj,
     install_block(c, e, rec, pooled, nslots, e->key_len, rv_len, &s);
     account(c, e, true);
     if ((rc = reindex(c, e, meta)) != 0) {
-        /* Out of memory halfway: drop the object rather than keep it half indexed. */
+        /*
+         * Out of memory halfway: drop the object rather than keep it half indexed, and tell the
+         * handlers it is gone (they were shown it last as old), so that what they derived from
+         * it (an owner's index, a queued key) does not outlive it; before this they were told
+         * nothing (found by tests/unit/test_oom.c).
+         */
         unlink_entry(c, e);
+        notify(c, TG_CACHE_DELETED, entry_key(e), old, NULL);
         free_entry(c, e);
         goto put_old;
     }

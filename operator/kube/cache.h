@@ -138,6 +138,9 @@ int tg_cache_add_handler(struct tg_cache *c, tg_cache_event_fn fn, void *ctx);
  * drops its own reference as usual). *op (if not NULL) says what happened: ADDED, UPDATED, or
  * NONE when obj was stale or a duplicate and was ignored. Returns 0, TG_EINVALID (no
  * metadata.name, a resourceVersion or key too long, or called from a handler) or TG_ENOMEM.
+ * On TG_ENOMEM the cache holds the previous state, except that an update which ran out of
+ * memory while re-indexing drops the object (reported to the handlers as DELETED): a relist
+ * brings it back.
  */
 int tg_cache_upsert(struct tg_cache *c, struct json_object *obj, enum tg_cache_op *op);
 
