@@ -15,16 +15,26 @@
  * functions below, which count the calls made while the hook is armed and fail the chosen one.
  * Allocations made inside shared libraries are NOT affected: json-c (json_object_new_*, the
  * tokener, json_object_to_json_string), libzstd (the cache's compression contexts and
- * dictionary training), libc itself (vasprintf, qsort, regcomp), libcurl and libuv. So an
+ * dictionary training), libc itself (what vasprintf or regcomp allocate inside), libcurl and
+ * libuv. So an
  * operation is tested against the failure of each allocation tollgate's own code makes, not
  * against json-c returning NULL. The test's own code is linked the same way, which is why the
  * hook is armed only around the operation under test (and callbacks called from it do not
  * allocate). test_hook_sees_core_allocations checks that the wrap reaches the library's code.
  *
- * Cost. The case list is chosen so the whole test runs in a few seconds under the sanitizers:
- * every N is tried up to OOM_EXHAUSTIVE, then N advances by a stride that keeps a case to about
- * OOM_MAX_RUNS runs (the planner's walks and the cache's compression make thousands of
- * allocations); the stride is printed with each case's summary.
+ * Cost. Every N is tried up to OOM_EXHAUSTIVE; past it N advances by a stride that keeps a case
+ * to about OOM_MAX_RUNS runs. The cases below all make fewer allocations than that (the
+ * largest, the cache with compression, about 120), so today every allocation of every case is
+ * failed once; the whole test takes about 10 s under ASan/UBSan. Each case's summary line
+ * (allocations, runs, stride, failures absorbed) goes to stderr; TG_OOM_VERBOSE=1 also names
+ * each absorbed allocation. Absorbed failures seen: the queue's and the cache's hash tables
+ * keep their size (longer chains) and the cache stores text uncompressed when training or
+ * compressing runs out of memory; the checks confirm the results are unchanged.
+ *
+ * What it does not do: fail json-c, zstd or libc allocations (above), fail several allocations
+ * in one run (after the injected failure the rest succeed), or cover the I/O modules (HTTP
+ * client, informer, reflector, server), whose allocations go mostly through libcurl, libuv and
+ * libwebsockets.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -232,9 +242,11 @@ static void test_hook_sees_core_allocations(void **state)
     oom_disarm();
     assert_true(oom.count >= 4);
     tg_queue_free(q);
-    /* Outside the armed window nothing is counted. */
+    /* Outside the armed window nothing is counted nor failed. */
+    long before = oom.count;
     void *p = malloc(16);
-    assert_int_equal(oom.count, oom.count);
+    assert_non_null(p);
+    assert_int_equal(oom.count, before);
     free(p);
 }
 
@@ -524,7 +536,8 @@ static void check_queue(void *ctx, int rc, bool injected)
                 i = j;
         }
         assert_true(i >= 0);
-        handed[i]++;
+        if (i >= 0)
+            handed[i]++;
         assert_int_equal(tg_queue_done(c->q, k), 0);
     }
     for (int i = 0; i < QUEUE_KEYS; i++)
