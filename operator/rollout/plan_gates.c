@@ -409,7 +409,7 @@ static enum tg_measurement judge_query(struct plan_ctx *ctx, const struct tg_met
     return m;
 }
 
-/* Records res as metric m's next measurement. Returns its verdict. */
+/* Records res as metric m's next measurement, due again an interval later. Returns its verdict. */
 static enum tg_verdict record(struct plan_ctx *ctx, const struct tg_metric_spec *ms, json_object *m,
                               const struct tg_gate_result *res)
 {
@@ -441,6 +441,7 @@ static enum tg_verdict record(struct plan_ctx *ctx, const struct tg_metric_spec 
     if (msg[0])
         jset_str(ctx, e, "message", msg);
     measurement_add(ctx, m, e);
+    jset_time(ctx, m, "nextAt", ctx->now + ms->interval_ms);
     tally_read(m, &t);
     enum tg_verdict v = tg_metric_observe(&ms->policy, &t, meas);
     tally_write(ctx, m, &t);
@@ -545,13 +546,13 @@ enum gate_outcome gate_analysis(struct plan_ctx *ctx, struct plan_flight *f, con
                 const struct tg_gate_result *res = result_for(ctx, id);
                 if (res) {
                     record(ctx, ms, m, res);
-                    jset_time(ctx, m, "nextAt", ctx->now + ms->interval_ms);
                 } else {
-                    struct vars v, vb;
+                    struct vars v, vb = {.n = 0};
                     struct gate_vars base = *gv;
                     base.track = "baseline";
                     vars_build(ctx, f, gv, a->args, a->n_args, ms->interval_ms, &v);
-                    vars_build(ctx, f, &base, a->args, a->n_args, ms->interval_ms, &vb);
+                    if (ms->compare == TG_COMPARE_BASELINE)
+                        vars_build(ctx, f, &base, a->args, a->n_args, ms->interval_ms, &vb);
                     ask(ctx, ms, m, id, &v, &vb);
                 }
             }

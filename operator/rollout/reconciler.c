@@ -774,12 +774,7 @@ static void on_smoke(int rc, bool passed, long status, const char *message, void
     s->res.passed = rc == 0 && passed;
     free(s->message);
     s->message = message ? strdup(message) : NULL;
-    if (rc == TG_ECANCELED)
-        s->run->canceled = true;
-    if (--s->waiting > 0)
-        return;
-    if (--s->run->pending == 0)
-        gates_done(s->run);
+    slot_done(s, rc == TG_ECANCELED ? rc : 0, NULL);
 }
 
 /* Starts every gate of run->plan; the plan is kept (run->gated) until the second pass. */
@@ -835,19 +830,12 @@ static void run_gates(struct run *run)
                                       .timeout_ms = g->timeout_ms,
                                       .retries = g->retries};
             s->waiting = 1;
-            rc = tg_checker_http(ck, &h, on_smoke, s);
-            if (rc) {
-                s->message = strdup(tg_error_last());
-                s->res.passed = false;
-                s->waiting = 0;
-                run->pending--;
-                continue;
-            }
+            rc = tg_checker_http(ck, &h, on_smoke, s); /* a refused test fails, see below */
             break;
         }
         }
         if (rc) {
-            /* Could not even start: an error measurement, at once. */
+            /* Could not even start: an error measurement (a failed smoke test), at once. */
             s->waiting = 1;
             slot_done(s, rc, tg_error_last());
         }
