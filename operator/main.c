@@ -13,6 +13,7 @@
 #include "server/metrics.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/file.h"
 #include "util/log.h"
 
 /* The command line, parsed. Strings are borrowed from argv. */
@@ -365,35 +366,15 @@ static int parse_listen(const char *listen, char *addr, size_t n, int *port)
 /* Reads a small file (a token, a password, a CA bundle); NULL with a message on failure. */
 static char *read_small_file(const char *flag, const char *path, size_t *len, bool trim)
 {
-    FILE *fp = fopen(path, "rb");
     char *data = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0;
 
-    if (!fp) {
-        fprintf(stderr, "tollgate: %s: cannot open %s\n", flag, path);
+    if (tg_file_read(path, 1u << 20, &data, &n, NULL) < 0) {
+        fprintf(stderr, "tollgate: %s: %s: %s\n", flag, path, tg_error_last());
         return NULL;
     }
-    for (;;) {
-        if (n + 4097 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *p = cap <= (1u << 20) ? realloc(data, cap) : NULL;
-            if (!p) {
-                fprintf(stderr, "tollgate: %s: %s is larger than 1 MiB\n", flag, path);
-                free(data);
-                fclose(fp);
-                return NULL;
-            }
-            data = p;
-        }
-        size_t got = fread(data + n, 1, 4096, fp);
-        n += got;
-        if (got < 4096)
-            break;
-    }
-    fclose(fp);
-    data[n] = '\0';
-    while (trim && n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r' || data[n - 1] == ' '))
-        data[--n] = '\0';
+    if (trim)
+        tg_trim_right(data, &n);
     if (len)
         *len = n;
     return data;

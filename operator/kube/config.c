@@ -14,6 +14,7 @@
 
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/file.h"
 
 #define KUBECONFIG_MAX (16u << 20) /* a kubeconfig larger than this is refused */
 #define SMALL_FILE_MAX (1u << 20)  /* certificates, keys, tokens */
@@ -25,73 +26,6 @@ struct parse {
     char *dir;            /* its directory, for relative paths; owned */
     yaml_document_t *doc; /* the parsed document */
 };
-
-/* Formats errno into buf with the XSI or GNU strerror_r, whichever the libc gives us. */
-static const char *errno_text(int err, char *buf, size_t n)
-{
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-    return strerror_r(err, buf, n);
-#else
-    if (strerror_r(err, buf, n) != 0)
-        snprintf(buf, n, "error %d", err);
-    return buf;
-#endif
-}
-
-/*
- * Reads a whole file into a NUL-terminated heap buffer of at most max bytes. On failure returns
- * TG_ENOTFOUND (ENOENT), TG_ETOOBIG or TG_EIO with the reason in the last-error message (no
- * file name: the caller adds context). On success *data is the caller's.
- */
-static int read_file(const char *path, size_t max, char **data, size_t *len, struct stat *st_out)
-{
-    char ebuf[128];
-    struct tg_buf b;
-    struct stat st;
-    char chunk[8192];
-    int rc = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0) {
-        int err = errno;
-        return tg_error_set(err == ENOENT ? TG_ENOTFOUND : TG_EIO, "%s",
-                            errno_text(err, ebuf, sizeof(ebuf)));
-    }
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-        rc = tg_error_set(TG_EIO, "%s", S_ISDIR(st.st_mode) ? "is a directory" : "cannot stat");
-        goto close_fd;
-    }
-    tg_buf_init(&b, max);
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = tg_error_set(TG_EIO, "%s", errno_text(errno, ebuf, sizeof(ebuf)));
-            goto free_buf;
-        }
-        if (n == 0)
-            break;
-        rc = tg_buf_append(&b, chunk, (size_t)n);
-        if (rc < 0) {
-            if (rc == TG_ETOOBIG)
-                tg_error_set(rc, "larger than %zu bytes", max);
-            goto free_buf;
-        }
-    }
-    if (!b.data && (rc = tg_buf_append(&b, "", 0)) < 0)
-        goto free_buf;
-    if (st_out)
-        *st_out = st;
-    *data = tg_buf_take(&b, len);
-    close(fd);
-    return 0;
-free_buf:
-    tg_buf_free(&b);
-close_fd:
-    close(fd);
-    return rc;
-}
 
 /* Joins dir and a relative path; absolute paths are returned as they are. Caller frees. */
 static char *resolve_path(const char *dir, const char *path)
@@ -114,14 +48,6 @@ static char *dir_of(const char *path)
     if (slash == path)
         return strdup("/");
     return strndup(path, (size_t)(slash - path));
-}
-
-/* Strips trailing whitespace (a token file usually ends with a newline). */
-static void trim_right(char *s, size_t *len)
-{
-    while (*len > 0 && (s[*len - 1] == '\n' || s[*len - 1] == '\r' || s[*len - 1] == ' ' ||
-                        s[*len - 1] == '\t'))
-        s[--*len] = '\0';
 }
 
 /* --- libyaml document helpers ------------------------------------------------------------ */
@@ -310,7 +236,7 @@ static int load_blob(const struct parse *ps, yaml_node_t *map, const char *prefi
         char *path = resolve_path(ps->dir, file);
         if (!path)
             return tg_error_set(TG_ENOMEM, "out of memory");
-        rc = read_file(path, SMALL_FILE_MAX, out, out_len, NULL);
+        rc = tg_file_read(path, SMALL_FILE_MAX, out, out_len, NULL);
         if (rc < 0)
             tg_error_wrap(rc, "kubeconfig %s: %s.%s: cannot read %s", ps->path, prefix, key, path);
         free(path);
@@ -356,11 +282,11 @@ static int read_token_file(struct tg_kubeconfig *kc)
     char *data;
     size_t len;
     struct stat st;
-    int rc = read_file(kc->token_file, SMALL_FILE_MAX, &data, &len, &st);
+    int rc = tg_file_read(kc->token_file, SMALL_FILE_MAX, &data, &len, &st);
 
     if (rc < 0)
         return rc;
-    trim_right(data, &len);
+    tg_trim_right(data, &len);
     if (len == 0) {
         free(data);
         return tg_error_set(TG_EINVALID, "the file is empty");
@@ -492,7 +418,7 @@ int tg_kubeconfig_load_file(const char *path, const char *context, struct tg_kub
     struct tg_kubeconfig *kc;
     char *data;
     size_t len;
-    int rc = read_file(path, KUBECONFIG_MAX, &data, &len, NULL);
+    int rc = tg_file_read(path, KUBECONFIG_MAX, &data, &len, NULL);
 
     if (rc < 0)
         return tg_error_wrap(rc, "kubeconfig %s: cannot read", path);
@@ -563,14 +489,14 @@ int tg_kubeconfig_load_incluster(const char *root, struct tg_kubeconfig **out)
         goto fail;
     }
     snprintf(path, sizeof(path), "%s%s/ca.crt", root, SA_DIR);
-    if ((rc = read_file(path, SMALL_FILE_MAX, &kc->ca, &kc->ca_len, NULL)) < 0) {
+    if ((rc = tg_file_read(path, SMALL_FILE_MAX, &kc->ca, &kc->ca_len, NULL)) < 0) {
         tg_error_wrap(rc, "in-cluster service account: cannot read %s", path);
         goto fail;
     }
     snprintf(path, sizeof(path), "%s%s/namespace", root, SA_DIR);
-    rc = read_file(path, SMALL_FILE_MAX, &kc->namespace, &len, NULL);
+    rc = tg_file_read(path, SMALL_FILE_MAX, &kc->namespace, &len, NULL);
     if (rc == 0) {
-        trim_right(kc->namespace, &len);
+        tg_trim_right(kc->namespace, &len);
     } else if (rc != TG_ENOTFOUND) {
         tg_error_wrap(rc, "in-cluster service account: cannot read %s", path);
         goto fail;
@@ -652,7 +578,7 @@ int tg_kubeconfig_token(struct tg_kubeconfig *kc, const char **token)
         if (stat(kc->token_file, &st) != 0) {
             char ebuf[128];
             rc = tg_error_set(TG_EIO, "token file %s: %s", kc->token_file,
-                              errno_text(errno, ebuf, sizeof(ebuf)));
+                              tg_errno_text(errno, ebuf, sizeof(ebuf)));
         } else if (st.st_mtim.tv_sec != kc->token_mtime.tv_sec ||
                    st.st_mtim.tv_nsec != kc->token_mtime.tv_nsec || st.st_size != kc->token_size) {
             if ((rc = read_token_file(kc)) < 0)
