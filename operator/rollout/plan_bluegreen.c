@@ -44,17 +44,6 @@ static void services(struct plan_ctx *ctx, const char *active, const char *previ
     ensure_service(ctx, ctx->spec->blue_green.preview_service, NULL, NULL, TG_LABEL_COLOR, preview);
 }
 
-static const char *stable_container(struct plan_ctx *ctx)
-{
-    const char *name = jstr(ctx->status, "stableRelease");
-
-    for (size_t i = 0; i < ctx->n_rels; i++) {
-        if (streq(ctx->rels[i].name, name) && ctx->rels[i].in->spec)
-            return ctx->rels[i].in->spec->container;
-    }
-    return NULL;
-}
-
 static void idle(struct plan_ctx *ctx)
 {
     const char *image = stable_image(ctx);

@@ -35,18 +35,6 @@ static void dep_name(struct plan_ctx *ctx, const char *track, char *buf, size_t 
     snprintf(buf, n, "%s-%s", ctx->name, track);
 }
 
-/* The container the stable Release's image goes into, when that Release is still around. */
-static const char *stable_container(struct plan_ctx *ctx)
-{
-    const char *name = jstr(ctx->status, "stableRelease");
-
-    for (size_t i = 0; i < ctx->n_rels; i++) {
-        if (streq(ctx->rels[i].name, name) && ctx->rels[i].in->spec)
-            return ctx->rels[i].in->spec->container;
-    }
-    return NULL;
-}
-
 /*
  * True when the stable Deployment no longer runs the stable image: a Release that was updating
  * it (after its last step) was superseded, aborted or failed. Only the image is compared, so a

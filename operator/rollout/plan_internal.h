@@ -84,6 +84,7 @@
 #define gate_stop_all             tg_plan_gate_stop_all
 #define gate_decide               tg_plan_gate_decide
 #define route_at                  tg_plan_route_at
+#define stable_container          tg_plan_stable_container
 
 /* Release phases, as status.phase spells them. */
 #define PHASE_PENDING     "Pending"
@@ -256,6 +257,8 @@ void ensure_service(struct plan_ctx *ctx, const char *name, const char *label, c
  * serving the stable Release instead of cutting traffic until the next Release.
  */
 const char *stable_image(struct plan_ctx *ctx);
+/* The container the stable Release's image goes into, when that Release is still around. */
+const char *stable_container(struct plan_ctx *ctx);
 /*
  * Scales <rollout>-<suffix> to 0 when we own it and it runs pods: the Deployments of a strategy
  * the Rollout no longer uses, once the new strategy's serve.

@@ -396,6 +396,17 @@ void track_status(struct plan_ctx *ctx, const char *key, const char *deployment,
     jset(ctx, ctx->status, path, t);
 }
 
+const char *stable_container(struct plan_ctx *ctx)
+{
+    const char *name = jstr(ctx->status, "stableRelease");
+
+    for (size_t i = 0; i < ctx->n_rels; i++) {
+        if (streq(ctx->rels[i].name, name) && ctx->rels[i].in->spec)
+            return ctx->rels[i].in->spec->container;
+    }
+    return NULL;
+}
+
 const char *stable_image(struct plan_ctx *ctx)
 {
     bool canary = ctx->spec->strategy == TG_STRATEGY_CANARY;
