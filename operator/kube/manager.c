@@ -279,8 +279,8 @@ static int event_create(void *ctx, const char *ns, json_object *event, tg_event_
 
     if (rc)
         return rc;
-    if ((rc = tg_client_create(m->client, &event_resource, ns, event, on_event_written, call,
-                               NULL)))
+    if ((rc =
+             tg_client_create(m->client, &event_resource, ns, event, on_event_written, call, NULL)))
         free(call);
     return rc;
 }
@@ -391,6 +391,9 @@ static int reflector_metrics(struct tg_manager *m, struct tg_buf *out)
         {"tollgate_cache_text_bytes", "gauge", "JSON text of the cached objects, uncompressed."},
         {"tollgate_cache_stored_bytes", "gauge",
          "Bytes the cache holds for that text (compressed objects count compressed)."},
+        {"tollgate_resource_served", "gauge",
+         "Whether the API server serves the resource (0: an optional API, such as Gateway API, "
+         "is not installed)."},
     };
     int rc = 0;
 
@@ -425,8 +428,11 @@ static int reflector_metrics(struct tg_manager *m, struct tg_buf *out)
             case 5:
                 v = (double)cs.text_bytes;
                 break;
-            default:
+            case 6:
                 v = (double)cs.stored_bytes;
+                break;
+            default:
+                v = tg_reflector_served(r) ? 1 : 0;
                 break;
             }
             rc = tg_metrics_sample(out, fam[f].name, labels, v);
@@ -477,8 +483,8 @@ static int render_metrics(void *ctx, struct tg_buf *out, const char **ctype)
         rc = tg_metrics_sample(out, "tollgate_events_total", "result=\"dropped\"",
                                (double)es.dropped);
     if (!rc)
-        rc = tg_metrics_sample(out, "tollgate_events_total", "result=\"failed\"",
-                               (double)ws.failed);
+        rc =
+            tg_metrics_sample(out, "tollgate_events_total", "result=\"failed\"", (double)ws.failed);
     if (!rc && m->extra_metrics)
         rc = m->extra_metrics(m->extra_metrics_ctx, out);
     if (!rc)

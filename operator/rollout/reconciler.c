@@ -338,9 +338,12 @@ static struct tg_cache *cache_for(struct tg_rollout_reconciler *r, const struct 
         const struct tg_resource *res;
         struct tg_cache *cache;
     } map[] = {
-        {&res_rollouts, r->caches.rollouts},       {&res_releases, r->caches.releases},
-        {&res_deployments, r->caches.deployments}, {&res_services, r->caches.services},
-        {&res_ingresses, r->caches.ingresses},     {&res_httproutes, r->caches.httproutes},
+        {&res_rollouts, r->caches.rollouts},
+        {&res_releases, r->caches.releases},
+        {&res_deployments, r->caches.deployments},
+        {&res_services, r->caches.services},
+        {&res_ingresses, r->caches.ingresses},
+        {&res_httproutes, r->caches.httproutes},
         {&res_jobs, r->caches.jobs},
     };
 
@@ -367,8 +370,7 @@ static void observe_write(struct tg_rollout_reconciler *r, const struct tg_resou
 
     if (!cache)
         return;
-    if (kind == TG_ACTION_DELETE &&
-        !(is_object && jstr(body, "metadata", "deletionTimestamp"))) {
+    if (kind == TG_ACTION_DELETE && !(is_object && jstr(body, "metadata", "deletionTimestamp"))) {
         json_object *gone = json_object_new_object();
         json_object *meta = json_object_new_object();
         json_object_object_add(meta, "name", json_object_new_string(name));
@@ -636,6 +638,9 @@ static int observe_and_plan(struct run *run, const struct tg_gate_result *result
     in.objects = objs.items;
     in.n_objects = objs.len;
     in.now_ms = tg_clock_wall_ms(tg_manager_clock(r->manager));
+    in.gateway_api_unserved =
+        !r->caches.httproutes ||
+        (r->caches.httproutes_source && !tg_reflector_served(r->caches.httproutes_source));
     in.results = results;
     in.n_results = n;
     rc = tg_plan_build(&in, &run->plan);

@@ -60,8 +60,8 @@ static int rec_create(void *ctx, const char *ns, json_object *event, tg_event_wr
     (void)ctx;
     assert_string_equal(ns, "shop");
     json_object *meta = json_object_object_get(event, "metadata");
-    return record(false, json_object_get_string(json_object_object_get(meta, "name")), event,
-                  done, arg);
+    return record(false, json_object_get_string(json_object_object_get(meta, "name")), event, done,
+                  arg);
 }
 
 static int rec_patch(void *ctx, const char *ns, const char *name, json_object *patch,
