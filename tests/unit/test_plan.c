@@ -313,7 +313,8 @@ static void run_step(const char *file, size_t i, struct world *w, json_object *s
     } else if (strcmp(what, "dump") == 0) {
         json_object *o = world_find(w, tl_str(s, "kind"), tl_str(s, "name"));
         const char *dir = getenv("TG_PLAN_DUMP");
-        int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED;
+        int flags =
+            JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE;
         char out[1024];
         assert_non_null(o);
         if (dir && dir[0]) {
