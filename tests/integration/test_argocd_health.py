@@ -126,7 +126,8 @@ class ArgoCDHealthTest(unittest.TestCase):
             root = os.path.join(ARGOCD, "tollgate.io", kind)
             script = os.path.join(root, "health.lua")
             cases = read_health_tests(os.path.join(root, "health_test.yaml"))
-            files = {os.path.relpath(p, root) for p in glob.glob(os.path.join(root, "testdata", "*"))}
+            files = {os.path.relpath(p, root)
+                     for p in glob.glob(os.path.join(root, "testdata", "*"))}
             self.assertEqual(files, {c[2] for c in cases},
                              "%s: testdata files and health_test.yaml cases differ" % kind)
             got_statuses = set()
