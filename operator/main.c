@@ -45,35 +45,37 @@ struct flags {
 
 static void usage(FILE *out)
 {
-    fputs("usage: tollgate [--version] [--help] [--kubeconfig FILE] [--context NAME]\n"
-          "                [--log-format json|text] [--log-level debug|info|warn|error] "
-          "<command>\n"
-          "\n"
-          "commands:\n"
-          "  check    connect to the API server and print its version\n"
-          "  run      run the operator (Rollout and Release reconcilers)\n"
-          "\n"
-          "run flags:\n"
-          "  --namespace NS               watch one namespace (default: all)\n"
-          "  --listen ADDR:PORT           /healthz, /readyz, /metrics (default 0.0.0.0:8080)\n"
-          "  --leader-elect true|false    elect a leader on a Lease (default true)\n"
-          "  --lease-name NAME            (default tollgate-leader)\n"
-          "  --lease-namespace NS         (default: the kubeconfig's namespace)\n"
-          "  --lease-duration D           a lease's validity (default 15s)\n"
-          "  --renew-deadline D           how long a leader tries to renew (default 10s)\n"
-          "  --retry-period D             how often to try to acquire or renew (default 2s)\n"
-          "  --gateway-api auto|on|off    watch HTTPRoutes (auto: if the API is served)\n"
-          "  --qps N --burst N            the API client's rate limit (default 20, 30)\n"
-          "  --max-concurrent-reconciles N  (default 4)\n"
-          "  --prometheus-url URL         Prometheus for analyses that name no address\n"
-          "  --prometheus-token-file FILE   a bearer token for Prometheus\n"
-          "  --prometheus-username NAME --prometheus-password-file FILE   basic auth\n"
-          "  --analysis-ca-file FILE      CA bundle (PEM) for Prometheus and HTTPS smoke tests\n"
-          "  --analysis-insecure-skip-tls-verify   do not verify their certificates\n"
-          "\n"
-          "The configuration comes from --kubeconfig, else $KUBECONFIG (the first existing file\n"
-          "of the list), else ~/.kube/config, else the in-cluster service account.\n",
-          out);
+    fputs(
+        "usage: tollgate [--version] [--help] [--kubeconfig FILE] [--context NAME]\n"
+        "                [--log-format json|text] [--log-level debug|info|warn|error] "
+        "<command>\n"
+        "\n"
+        "commands:\n"
+        "  check    connect to the API server and print its version\n"
+        "  run      run the operator (Rollout and Release reconcilers)\n"
+        "\n"
+        "run flags:\n"
+        "  --namespace NS               watch one namespace (default: all)\n"
+        "  --listen ADDR:PORT           /healthz, /readyz, /metrics (default 0.0.0.0:8080)\n"
+        "  --leader-elect true|false    elect a leader on a Lease (default true)\n"
+        "  --lease-name NAME            (default tollgate-leader)\n"
+        "  --lease-namespace NS         (default: the kubeconfig's namespace)\n"
+        "  --lease-duration D           a lease's validity (default 15s)\n"
+        "  --renew-deadline D           how long a leader tries to renew (default 10s)\n"
+        "  --retry-period D             how often to try to acquire or renew (default 2s)\n"
+        "  --gateway-api auto|on|off    watch HTTPRoutes (auto: whenever the API is served, found\n"
+        "                               within 10 s if installed later; on: required)\n"
+        "  --qps N --burst N            the API client's rate limit (default 20, 30)\n"
+        "  --max-concurrent-reconciles N  (default 4)\n"
+        "  --prometheus-url URL         Prometheus for analyses that name no address\n"
+        "  --prometheus-token-file FILE   a bearer token for Prometheus\n"
+        "  --prometheus-username NAME --prometheus-password-file FILE   basic auth\n"
+        "  --analysis-ca-file FILE      CA bundle (PEM) for Prometheus and HTTPS smoke tests\n"
+        "  --analysis-insecure-skip-tls-verify   do not verify their certificates\n"
+        "\n"
+        "The configuration comes from --kubeconfig, else $KUBECONFIG (the first existing file\n"
+        "of the list), else ~/.kube/config, else the in-cluster service account.\n",
+        out);
 }
 
 /* Takes the value of a flag given as "--flag value" or "--flag=value"; NULL when absent. */
@@ -314,38 +316,8 @@ static const struct tg_resource res_jobs = {"batch", "v1", "jobs", true};
 static const struct tg_resource res_httproutes = {"gateway.networking.k8s.io", "v1", "httproutes",
                                                   true};
 
-/* The answer to "is Gateway API served?", asked before the caches are set up. */
-struct probe_api {
-    uv_loop_t *loop;
-    bool done;
-    int rc;
-};
-
-static void on_api_probe(const struct tg_client_result *res, void *arg)
-{
-    struct probe_api *p = arg;
-
-    p->done = true;
-    p->rc = res->rc;
-    uv_stop(p->loop); /* the answer may come from a timer: return now, not after the next event */
-}
-
-/* Asks the server whether gateway.networking.k8s.io/v1 is served; runs the loop until it knows. */
-static int gateway_api_served(uv_loop_t *loop, struct tg_manager *m, bool *served)
-{
-    struct probe_api p = {.loop = loop};
-    int rc = tg_client_get_path(tg_manager_client(m), "/apis/gateway.networking.k8s.io/v1",
-                                on_api_probe, &p, NULL);
-
-    if (rc)
-        return rc;
-    while (!p.done)
-        uv_run(loop, UV_RUN_DEFAULT);
-    if (p.rc && p.rc != TG_ENOTFOUND)
-        return tg_error_wrap(p.rc, "asking whether Gateway API is served");
-    *served = p.rc == 0;
-    return 0;
-}
+/* With --gateway-api auto, the longest wait between two looks for a Gateway API not served. */
+#define GATEWAY_LOOK_MAX_MS 10000
 
 static int parse_listen(const char *listen, char *addr, size_t n, int *port)
 {
@@ -489,7 +461,7 @@ static int cmd_run(const struct flags *f)
     struct tg_kubeconfig *kc;
     char addr[128];
     int port = 0, rc, exit_code = 1;
-    bool gateway = false;
+    const char *gateway = f->gateway_api ? f->gateway_api : "auto";
     uv_loop_t loop;
 
     if (parse_listen(f->listen ? f->listen : "0.0.0.0:8080", addr, sizeof(addr), &port)) {
@@ -525,13 +497,6 @@ static int cmd_run(const struct flags *f)
         fprintf(stderr, "tollgate: %s\n", tg_error_last());
         goto close_loop;
     }
-    if (f->gateway_api && strcmp(f->gateway_api, "auto") != 0) {
-        gateway = strcmp(f->gateway_api, "on") == 0;
-    } else if ((rc = gateway_api_served(&loop, m, &gateway))) {
-        fprintf(stderr, "tollgate: %s\n", tg_error_last());
-        tg_manager_shutdown(m, 1);
-        goto run_loop;
-    }
     ropt.namespace = f->namespace;
     if ((rc = tg_checker_new(&loop, &chopt, &checker))) {
         fprintf(stderr, "tollgate: %s\n", tg_error_last());
@@ -554,14 +519,19 @@ static int cmd_run(const struct flags *f)
     };
     rc = 0;
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !rc; i++) {
-        if (kinds[i].res == &res_httproutes && !gateway)
+        if (kinds[i].res == &res_httproutes && strcmp(gateway, "off") == 0)
             continue;
         ropt.resource = kinds[i].res;
+        /* auto: Gateway API may be installed after the operator started; it is found then. */
+        ropt.optional = kinds[i].res == &res_httproutes && strcmp(gateway, "auto") == 0;
+        ropt.informer.backoff_max_ms = ropt.optional ? GATEWAY_LOOK_MAX_MS : 0;
         /* Only the smoke-test Jobs tollgate made: not every Job of the cluster. */
         ropt.label_selector =
             kinds[i].res == &res_jobs ? "app.kubernetes.io/managed-by=tollgate" : NULL;
         if (!(rc = tg_manager_add_reflector(m, &ropt, &refl)))
             *kinds[i].cache = tg_reflector_cache(refl);
+        if (!rc && kinds[i].res == &res_httproutes)
+            caches.httproutes_source = refl;
     }
     if (!rc)
         rc = tg_rollout_reconciler_new(m, &caches, &rec);
@@ -586,7 +556,7 @@ static int cmd_run(const struct flags *f)
         tg_manager_shutdown(m, 1);
     } else {
         tg_log(TG_LOG_INFO, "reconciling rollouts", "namespace",
-               f->namespace ? f->namespace : "(all)", "gateway_api", gateway ? "on" : "off");
+               f->namespace ? f->namespace : "(all)", "gateway_api", gateway);
     }
 run_loop:
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kube/controller.h"
+#include "kube/event_writer.h"
 #include "kube/leader.h"
 #include "kube/queue.h"
 #include "server/metrics.h"
@@ -48,6 +49,7 @@ struct tg_manager {
     struct tg_controller *controllers[MAX_CONTROLLERS];
     size_t n_controllers;
     struct tg_events *events;
+    struct tg_event_writer *event_writer;
     struct tg_leader *leader;
     struct tg_server *server;
     struct tg_server_route routes[3];
@@ -69,7 +71,6 @@ struct tg_manager {
     json_object *lease;                /* the Lease as last read or written, or NULL */
     uint64_t drain_deadline_ms;
     int exit_code;
-    uint64_t events_failed;
     void (*on_shutdown)(void *arg); /* tg_manager_on_shutdown */
     void *on_shutdown_arg;
     int (*extra_metrics)(void *ctx, struct tg_buf *out); /* tg_manager_add_metrics */
@@ -242,33 +243,61 @@ static void leader_tick(uv_timer_t *t)
 
 /* ---- events ------------------------------------------------------------------------------- */
 
-struct event_write {
-    struct tg_manager *m;
-    json_object *event; /* the 404 fallback of a patch; ours */
+/* One write of the Event writer through the client. */
+struct event_call {
+    tg_event_write_done done;
+    void *arg;
 };
 
 static void on_event_written(const struct tg_client_result *res, void *arg)
 {
-    struct event_write *w = arg;
+    struct event_call *call = arg;
 
-    if (res->rc == TG_ENOTFOUND && w->event && w->m->state == STATE_RUNNING) {
-        const char *ns = json_object_get_string(
-            json_object_object_get(json_object_object_get(w->event, "metadata"), "namespace"));
-        if (tg_client_create(w->m->client, &event_resource, ns, w->event, on_event_written, w,
-                             NULL) == 0) {
-            json_object_put(w->event);
-            w->event = NULL;
-            return;
-        }
-    }
-    if (res->rc && res->rc != TG_ECANCELED) {
-        w->m->events_failed++;
-        tg_log(TG_LOG_WARN, "cannot write an event", "error", tg_error_name(res->rc), "message",
-               res->message);
-    }
-    if (w->event)
-        json_object_put(w->event);
-    free(w);
+    call->done(call->arg, res->rc, res->message);
+    free(call);
+}
+
+/* A call record for one write, or an error while shutting down or out of memory. */
+static int event_call_new(struct tg_manager *m, tg_event_write_done done, void *arg,
+                          struct event_call **out)
+{
+    if (m->state != STATE_RUNNING)
+        return tg_error_set(TG_ECANCELED, "shutting down");
+    if (!(*out = malloc(sizeof(**out))))
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    (*out)->done = done;
+    (*out)->arg = arg;
+    return 0;
+}
+
+static int event_create(void *ctx, const char *ns, json_object *event, tg_event_write_done done,
+                        void *arg)
+{
+    struct tg_manager *m = ctx;
+    struct event_call *call;
+    int rc = event_call_new(m, done, arg, &call);
+
+    if (rc)
+        return rc;
+    if ((rc =
+             tg_client_create(m->client, &event_resource, ns, event, on_event_written, call, NULL)))
+        free(call);
+    return rc;
+}
+
+static int event_patch(void *ctx, const char *ns, const char *name, json_object *patch,
+                       tg_event_write_done done, void *arg)
+{
+    struct tg_manager *m = ctx;
+    struct event_call *call;
+    int rc = event_call_new(m, done, arg, &call);
+
+    if (rc)
+        return rc;
+    if ((rc = tg_client_patch(m->client, &event_resource, ns, name, NULL, TG_PATCH_MERGE, patch,
+                              NULL, on_event_written, call, NULL)))
+        free(call);
+    return rc;
 }
 
 static const char *field(json_object *obj, const char *a, const char *b)
@@ -292,8 +321,6 @@ void tg_manager_event(struct tg_manager *m, json_object *obj, enum tg_event_type
         .resource_version = field(obj, "metadata", "resourceVersion"),
     };
     struct tg_event_plan plan = {0};
-    struct event_write *w;
-    int rc;
 
     if (m->state != STATE_RUNNING)
         return;
@@ -301,24 +328,8 @@ void tg_manager_event(struct tg_manager *m, json_object *obj, enum tg_event_type
         tg_log(TG_LOG_WARN, "cannot record an event", "reason", reason, "message", tg_error_last());
         return;
     }
-    if (plan.verb == TG_EVENT_DROP || !(w = calloc(1, sizeof(*w)))) {
-        tg_event_plan_release(&plan);
-        return;
-    }
-    w->m = m;
-    if (plan.verb == TG_EVENT_CREATE) {
-        rc = tg_client_create(m->client, &event_resource, plan.namespace, plan.event,
-                              on_event_written, w, NULL);
-    } else {
-        w->event = json_object_get(plan.event);
-        rc = tg_client_patch(m->client, &event_resource, plan.namespace, plan.name, NULL,
-                             TG_PATCH_MERGE, plan.patch, NULL, on_event_written, w, NULL);
-    }
-    if (rc) {
-        if (w->event)
-            json_object_put(w->event);
-        free(w);
-    }
+    if (tg_event_writer_write(m->event_writer, &plan))
+        tg_log(TG_LOG_WARN, "cannot write an event", "reason", reason, "message", tg_error_last());
     tg_event_plan_release(&plan);
 }
 
@@ -380,6 +391,9 @@ static int reflector_metrics(struct tg_manager *m, struct tg_buf *out)
         {"tollgate_cache_text_bytes", "gauge", "JSON text of the cached objects, uncompressed."},
         {"tollgate_cache_stored_bytes", "gauge",
          "Bytes the cache holds for that text (compressed objects count compressed)."},
+        {"tollgate_resource_served", "gauge",
+         "Whether the API server serves the resource (0: an optional API, such as Gateway API, "
+         "is not installed)."},
     };
     int rc = 0;
 
@@ -414,8 +428,11 @@ static int reflector_metrics(struct tg_manager *m, struct tg_buf *out)
             case 5:
                 v = (double)cs.text_bytes;
                 break;
-            default:
+            case 6:
                 v = (double)cs.stored_bytes;
+                break;
+            default:
+                v = tg_reflector_served(r) ? 1 : 0;
                 break;
             }
             rc = tg_metrics_sample(out, fam[f].name, labels, v);
@@ -429,6 +446,7 @@ static int render_metrics(void *ctx, struct tg_buf *out, const char **ctype)
     struct tg_manager *m = ctx;
     struct count_ctx cc = {out, 0};
     struct tg_events_stats es;
+    struct tg_event_writer_stats ws;
     int rc;
 
     *ctype = "text/plain; version=0.0.4; charset=utf-8";
@@ -451,6 +469,7 @@ static int render_metrics(void *ctx, struct tg_buf *out, const char **ctype)
             rc = tg_controller_metrics(m->controllers[i], (enum tg_controller_family)f, out);
     }
     tg_events_stats(m->events, &es);
+    tg_event_writer_stats(m->event_writer, &ws);
     if (!rc)
         rc = tg_metrics_family(out, "tollgate_events_total", "counter",
                                "Kubernetes Events by what happened to them.");
@@ -464,8 +483,8 @@ static int render_metrics(void *ctx, struct tg_buf *out, const char **ctype)
         rc = tg_metrics_sample(out, "tollgate_events_total", "result=\"dropped\"",
                                (double)es.dropped);
     if (!rc)
-        rc = tg_metrics_sample(out, "tollgate_events_total", "result=\"failed\"",
-                               (double)m->events_failed);
+        rc =
+            tg_metrics_sample(out, "tollgate_events_total", "result=\"failed\"", (double)ws.failed);
     if (!rc && m->extra_metrics)
         rc = m->extra_metrics(m->extra_metrics_ctx, out);
     if (!rc)
@@ -581,6 +600,9 @@ int tg_manager_new(uv_loop_t *loop, const struct tg_manager_options *opt, struct
     ecfg.instance = m->identity;
     if ((rc = tg_events_new(&ecfg, m->clock, &m->events)))
         goto fail;
+    struct tg_event_writer_ops wops = {event_create, event_patch, m};
+    if ((rc = tg_event_writer_new(&wops, &m->event_writer)))
+        goto fail;
     if (opt->leader_elect) {
         struct tg_leader_config lcfg;
         tg_leader_config_default(&lcfg);
@@ -612,6 +634,7 @@ fail:
     /* The client may have been made: hand it to the caller's loop to close. */
     if (m->client)
         tg_client_close(m->client, NULL, NULL);
+    tg_event_writer_free(m->event_writer);
     tg_events_free(m->events);
     free(m->identity);
     free(m->lease_name);
@@ -865,6 +888,7 @@ void tg_manager_free(struct tg_manager *m)
         tg_reflector_free(m->reflectors[i]);
     for (size_t i = 0; i < m->n_controllers; i++)
         tg_controller_free(m->controllers[i]);
+    tg_event_writer_free(m->event_writer);
     tg_events_free(m->events);
     tg_leader_free(m->leader);
     if (m->lease)

@@ -19,6 +19,8 @@ struct tg_reflector {
     struct tg_client_call *call; /* the request in flight, or NULL */
     uv_timer_t timer;
     bool stopped;
+    bool optional;   /* see tg_reflector_options */
+    bool not_served; /* optional, and the last list was answered 404 */
 };
 
 static void perform(struct tg_reflector *r, const struct tg_informer_action *next);
@@ -56,6 +58,20 @@ static void stamp_kinds(json_object *list)
     }
 }
 
+/*
+ * An optional resource is not served (its CRD is not installed, or was deleted): what the cache
+ * held is gone, and the resource counts as synced so that nothing waits for it.
+ */
+static void not_served(struct tg_reflector *r)
+{
+    if (!r->not_served)
+        tg_log(TG_LOG_INFO, "the resource is not served; looking again with backoff", "resource",
+               r->resource->resource, "group", r->resource->group);
+    r->not_served = true;
+    if (tg_cache_count(r->cache, TG_CACHE_ALL, NULL) > 0 && tg_cache_replace_begin(r->cache) == 0)
+        tg_cache_replace_end(r->cache, NULL);
+}
+
 static void on_list(const struct tg_client_result *res, void *arg)
 {
     struct tg_reflector *r = arg;
@@ -65,7 +81,17 @@ static void on_list(const struct tg_client_result *res, void *arg)
     r->call = NULL;
     if (r->stopped)
         return;
+    if (res->rc == TG_ENOTFOUND && r->optional) {
+        not_served(r);
+        tg_informer_list_failed(r->informer, res->rc, &next);
+        perform(r, &next);
+        return;
+    }
     if (res->rc == 0 && res->body) {
+        if (r->not_served)
+            tg_log(TG_LOG_INFO, "the resource is served now", "resource", r->resource->resource,
+                   "group", r->resource->group);
+        r->not_served = false;
         stamp_kinds(res->body);
         rc = tg_informer_list_page(r->informer, res->body, &next);
     } else {
@@ -97,7 +123,9 @@ static void on_watch_end(const struct tg_client_result *res, void *arg)
         return;
     if (res->rc && res->rc != TG_EGONE)
         log_failure(r, "watch ended", res->rc);
-    tg_informer_watch_closed(r->informer, res->rc, &next);
+    /* An optional resource no longer served (its CRD deleted): list again to learn so. */
+    tg_informer_watch_closed(r->informer,
+                             r->optional && res->rc == TG_ENOTFOUND ? TG_EGONE : res->rc, &next);
     perform(r, &next);
 }
 
@@ -171,6 +199,7 @@ int tg_reflector_new(uv_loop_t *loop, struct tg_client *client, const struct tg_
     r->resource = opt->resource;
     r->namespace = dup_or_null(opt->namespace);
     r->label_selector = dup_or_null(opt->label_selector);
+    r->optional = opt->optional;
     if ((opt->namespace && !r->namespace) || (opt->label_selector && !r->label_selector)) {
         rc = tg_error_set(TG_ENOMEM, "out of memory making a reflector");
         goto free_strings;
@@ -211,7 +240,12 @@ struct tg_cache *tg_reflector_cache(struct tg_reflector *r)
 
 bool tg_reflector_has_synced(const struct tg_reflector *r)
 {
-    return tg_informer_has_synced(r->informer);
+    return r->not_served || tg_informer_has_synced(r->informer);
+}
+
+bool tg_reflector_served(const struct tg_reflector *r)
+{
+    return !r->not_served;
 }
 
 const struct tg_resource *tg_reflector_resource(const struct tg_reflector *r)

@@ -20,6 +20,9 @@ struct tg_reflector_options {
     const char *label_selector;         /* NULL: everything; copied */
     struct tg_cache_opts cache;         /* how the cache stores objects */
     struct tg_informer_opts informer;   /* paging, watch timeout, backoff */
+    bool optional; /* the server may not serve the resource (yet): a list answered 404 counts
+                      as synced and empty, and listing is retried with the informer's backoff
+                      until the resource is served (a CRD installed later is found then) */
 };
 
 struct tg_reflector;
@@ -37,8 +40,13 @@ int tg_reflector_start(struct tg_reflector *r);
 /* The cache this reflector fills; borrowed, lives as long as the reflector. */
 struct tg_cache *tg_reflector_cache(struct tg_reflector *r);
 
-/* Whether the first full list has reached the cache. */
+/* Whether the first full list has reached the cache (for an optional resource, also: the server
+ * said it does not serve it). */
 bool tg_reflector_has_synced(const struct tg_reflector *r);
+
+/* Whether the server serves the resource: false only for an optional one whose last list was
+ * answered 404 (the cache is empty then). */
+bool tg_reflector_served(const struct tg_reflector *r);
 
 /* The resource this reflector serves; borrowed. */
 const struct tg_resource *tg_reflector_resource(const struct tg_reflector *r);

@@ -234,8 +234,9 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
     cond_set(ctx, ctx->status, "Paused", streq(phase, "Paused"),
              streq(phase, "Paused") ? (rel && rel->reason ? rel->reason : "Paused") : "NotPaused",
              streq(phase, "Paused") ? buf : "", ctx->generation);
+    const char *conflict_reason = ctx->conflict_reason ? ctx->conflict_reason : "ResourceConflict";
     if (ctx->conflict[0]) {
-        reason = "ResourceConflict";
+        reason = conflict_reason;
         msg = ctx->conflict;
         ready = false;
     } else if (f->name) {
@@ -259,8 +260,8 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
         if (streq(jstr(json_object_array_get_idx(conds, i), "type"), "Healthy"))
             old = json_object_array_get_idx(conds, i);
     }
-    if (ctx->conflict[0] && !streq(jstr(old, "reason"), "ResourceConflict"))
-        rollout_event(ctx, true, "ResourceConflict", "%s", ctx->conflict);
+    if (ctx->conflict[0] && !streq(jstr(old, "reason"), conflict_reason))
+        rollout_event(ctx, true, conflict_reason, "%s", ctx->conflict);
     cond_set(ctx, ctx->status, "Healthy", ready && !f->name, reason, msg, ctx->generation);
     if (ctx->conflict[0])
         phase = "Degraded";

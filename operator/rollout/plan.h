@@ -68,6 +68,10 @@ struct tg_plan_input {
 
     int64_t now_ms; /* wall-clock milliseconds since the Unix epoch */
 
+    /* The API server does not serve the Gateway API (its CRDs are not installed), or the
+     * operator does not watch it: an HTTPRoute cannot be read or routed. */
+    bool gateway_api_unserved;
+
     /*
      * The gates of a previous plan of this same reconcile, run by the reconciler (none on the
      * first pass). The planner records each one it still wants as a measurement in the

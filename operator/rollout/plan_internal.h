@@ -139,6 +139,7 @@ struct plan_ctx {
     int64_t requeue_at;    /* earliest wall-clock time to look again; 0 none */
     int err;               /* sticky: the first allocation failure */
     char conflict[256];    /* an object in our way that we do not own, for the Healthy condition */
+    const char *conflict_reason; /* the condition's reason for it; NULL: "ResourceConflict" */
 };
 
 /* ---- JSON helpers (plan_util.c) ---- */

@@ -104,6 +104,17 @@ static void gateway_weight(struct plan_ctx *ctx, int weight)
     char stable[80], canary[80], msg[256];
     bool found = false;
 
+    if (!route && ctx->in->gateway_api_unserved) {
+        snprintf(msg, sizeof(msg),
+                 "HTTPRoute %s cannot be read: the Gateway API (httproutes."
+                 "gateway.networking.k8s.io/v1) is not served by the API server, or tollgate runs "
+                 "with --gateway-api off; install its CRDs and tollgate finds them",
+                 r->http_route);
+        if (!ctx->conflict[0])
+            ctx->conflict_reason = "GatewayAPINotServed";
+        missing(ctx, msg);
+        return;
+    }
     if (!route) {
         snprintf(msg, sizeof(msg), "HTTPRoute %s not found", r->http_route);
         missing(ctx, msg);

@@ -39,30 +39,12 @@ struct rel_entry {
 
 #define REL_BUCKETS 1024
 
-/*
- * Releases whose measurements were just written, with the resourceVersion they were planned
- * from: until the cache shows another version, a reconcile would plan from a status without
- * those measurements and measure again. A few slots suffice (the oldest is reused): a lost entry
- * costs at most one repeated measurement.
- */
-#define MEASURED_SLOTS 64
-
-struct measured {
-    char key[KEY_MAX]; /* "ns/release", "" when free */
-    char rv[64];       /* metadata.resourceVersion planned from */
-    uint64_t at_ms;    /* when the write succeeded (monotonic): entries expire after 5 s */
-};
-
-#define MEASURED_TTL_MS 5000
-
 struct tg_rollout_reconciler {
     struct tg_manager *manager;
     struct tg_checker *checker; /* runs the plans' gates; borrowed */
     struct tg_rollout_caches caches;
     struct tg_rollout_stats stats;
     struct rel_entry *by_rollout[REL_BUCKETS];
-    struct measured measured[MEASURED_SLOTS];
-    size_t measured_next;
 };
 
 static size_t rel_hash(const char *s)
@@ -189,7 +171,6 @@ struct run {
     size_t n_slots;
     size_t pending;
     bool canceled;
-    struct measured write; /* a Release status write with measurements, in flight */
 };
 
 static const char *jstr(json_object *o, const char *a, const char *b)
@@ -338,67 +319,73 @@ static void releases_free(struct releases *rs)
     free(rs->errors);
 }
 
-/* ---- measurements in flight to the cache ------------------------------------------------------
+/* ---- our own writes, seen at once --------------------------------------------------------------
+ *
+ * A watch event arrives some milliseconds after the response of the write that caused it. A
+ * reconcile that ran in between would plan from the object as it was before our own write:
+ * decide again what it had just decided (a promote acted on twice, a finished Release taken for
+ * a rollback, measurements taken twice). So every successful write's response, which is the
+ * object as the server now holds it, goes into the cache at once (client-go's mutation cache has
+ * the same idea). The watch event that follows carries the same resourceVersion, and the cache
+ * ignores it as a duplicate; an event older than our write is ignored as stale, and it can hide
+ * nothing, since the server applied our write on top of it.
  */
 
-static const char *resource_version(json_object *obj)
+/* The cache that holds objects of res, or NULL when none does. */
+static struct tg_cache *cache_for(struct tg_rollout_reconciler *r, const struct tg_resource *res)
 {
-    return jstr(obj, "metadata", "resourceVersion");
-}
+    const struct {
+        const struct tg_resource *res;
+        struct tg_cache *cache;
+    } map[] = {
+        {&res_rollouts, r->caches.rollouts},
+        {&res_releases, r->caches.releases},
+        {&res_deployments, r->caches.deployments},
+        {&res_services, r->caches.services},
+        {&res_ingresses, r->caches.ingresses},
+        {&res_httproutes, r->caches.httproutes},
+        {&res_jobs, r->caches.jobs},
+    };
 
-/* Notes the version of Release ns/name that measurements about to be written were planned from. */
-static void measured_prepare(struct run *run, const char *ns, const char *name)
-{
-    struct measured *m = &run->write;
-    const char *rv;
-
-    snprintf(m->key, sizeof(m->key), "%s/%s", ns, name);
-    rv = resource_version(tg_cache_get(run->r->caches.releases, m->key));
-    if (!rv) {
-        m->key[0] = '\0';
-        return;
-    }
-    snprintf(m->rv, sizeof(m->rv), "%s", rv);
-}
-
-/* The write succeeded: until the cache shows another version, that status is stale. */
-static void measured_commit(struct run *run)
-{
-    struct tg_rollout_reconciler *r = run->r;
-
-    if (!run->write.key[0])
-        return;
-    run->write.at_ms = tg_clock_now_ms(tg_manager_clock(r->manager));
-    r->measured[r->measured_next++ % MEASURED_SLOTS] = run->write;
-    run->write.key[0] = '\0';
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i].res == res)
+            return map[i].cache;
+    return NULL;
 }
 
 /*
- * True when a gate of the plan belongs to a Release whose cached version is still the one its
- * last measurements were planned from: the cache has not caught up with our own write yet.
+ * Puts what a successful write of res returned into its cache: the object after a create or a
+ * patch; after a delete, the object while finalizers hold it, else its removal. A response that
+ * is not the object (a Status) changes nothing but a delete's removal.
  */
-static bool measured_stale(struct tg_rollout_reconciler *r, const char *ns,
-                           const struct tg_plan *plan)
+static void observe_write(struct tg_rollout_reconciler *r, const struct tg_resource *res,
+                          enum tg_action_kind kind, const char *ns, const char *name,
+                          json_object *body)
 {
-    for (size_t g = 0; g < plan->n_gates; g++) {
-        const char *id = plan->gates[g].id;
-        const char *slash = id ? strchr(id, '/') : NULL;
-        char key[KEY_MAX];
-        if (!slash)
-            continue;
-        snprintf(key, sizeof(key), "%s/%.*s", ns, (int)(slash - id), id);
-        uint64_t now = tg_clock_now_ms(tg_manager_clock(r->manager));
-        for (size_t i = 0; i < MEASURED_SLOTS; i++) {
-            struct measured *m = &r->measured[i];
-            if (strcmp(m->key, key) != 0)
-                continue;
-            if (now - m->at_ms < MEASURED_TTL_MS &&
-                streq(resource_version(tg_cache_get(r->caches.releases, key)), m->rv))
-                return true;
-            m->key[0] = '\0'; /* the cache caught up (or the entry expired) */
-        }
+    struct tg_cache *cache = cache_for(r, res);
+    bool is_object = body && json_object_is_type(body, json_type_object) &&
+                     !streq(jstr(body, "kind", NULL), "Status") &&
+                     streq(jstr(body, "metadata", "name"), name);
+    int rc = 0;
+
+    if (!cache)
+        return;
+    if (kind == TG_ACTION_DELETE && !(is_object && jstr(body, "metadata", "deletionTimestamp"))) {
+        json_object *gone = json_object_new_object();
+        json_object *meta = json_object_new_object();
+        json_object_object_add(meta, "name", json_object_new_string(name));
+        json_object_object_add(meta, "namespace", json_object_new_string(ns));
+        json_object_object_add(gone, "metadata", meta);
+        rc = tg_cache_delete(cache, gone, NULL);
+        json_object_put(gone);
+    } else if (is_object) {
+        /* The cache strips what it keeps in place: work on our own reference. */
+        rc = tg_cache_upsert(cache, json_object_get(body), NULL);
+        json_object_put(body);
     }
-    return false;
+    if (rc)
+        tg_log(TG_LOG_DEBUG, "cannot put our own write in the cache", "name", name, "error",
+               tg_error_name(rc));
 }
 
 /* ---- apply ---------------------------------------------------------------------------------- */
@@ -472,11 +459,11 @@ static void on_applied(const struct tg_client_result *res, void *arg)
                    run->ns, "kind", a->object_kind, "name", a->name, "error",
                    tg_error_name(res->rc), "message", res->message);
         }
-        run->write.key[0] = '\0';
         finish(run, tg_reconcile_err(res->rc));
         return;
     }
-    measured_commit(run);
+    observe_write(run->r, resource_for(a->api_version, a->object_kind), a->kind,
+                  a->namespace ? a->namespace : run->ns, a->name, res->body);
     apply_next(run);
 }
 
@@ -538,9 +525,6 @@ static void apply_next(struct run *run)
                                  NULL);
             break;
         case TG_ACTION_PATCH_STATUS:
-            if (streq(a->object_kind, "Release") && json_object_object_get(a->body, "status") &&
-                json_object_object_get(json_object_object_get(a->body, "status"), "analysis"))
-                measured_prepare(run, ns, a->name);
             rc = tg_client_patch(client, res, ns, a->name, "status", TG_PATCH_MERGE, a->body, NULL,
                                  on_applied, run, NULL);
             break;
@@ -654,6 +638,9 @@ static int observe_and_plan(struct run *run, const struct tg_gate_result *result
     in.objects = objs.items;
     in.n_objects = objs.len;
     in.now_ms = tg_clock_wall_ms(tg_manager_clock(r->manager));
+    in.gateway_api_unserved =
+        !r->caches.httproutes ||
+        (r->caches.httproutes_source && !tg_reflector_served(r->caches.httproutes_source));
     in.results = results;
     in.n_results = n;
     rc = tg_plan_build(&in, &run->plan);
@@ -878,11 +865,6 @@ static void start(void *ctx, const char *key,
     }
     if (run->plan->n_actions == 0 && run->plan->n_gates == 0)
         r->stats.converged++;
-    if (run->plan->n_gates > 0 && measured_stale(r, run->ns, run->plan)) {
-        /* Our last measurements are not in the cache yet: look again in a moment. */
-        finish(run, tg_reconcile_after(100));
-        return;
-    }
     if (run->plan->n_gates > 0 && r->checker) {
         run_gates(run);
         return;

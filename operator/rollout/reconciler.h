@@ -12,6 +12,7 @@
 #include "kube/controller.h"
 #include "kube/manager.h"
 #include "kube/reconcile.h"
+#include "kube/reflector.h"
 
 /* The caches the reconciler reads; borrowed. httproutes is NULL when Gateway API is absent. */
 struct tg_rollout_caches {
@@ -22,6 +23,8 @@ struct tg_rollout_caches {
     struct tg_cache *ingresses;
     struct tg_cache *httproutes;
     struct tg_cache *jobs; /* smoke-test Jobs the Rollouts own; NULL: none watched */
+    struct tg_reflector *httproutes_source; /* fills httproutes and says whether the Gateway
+                                               API is served; NULL: always served, or unwatched */
 };
 
 struct tg_checker;

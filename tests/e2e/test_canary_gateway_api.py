@@ -8,7 +8,8 @@ backendRefs: 100/0 for v1, 90/10 and 50/50 through v2's steps, 100/0 after succe
 
 import unittest
 
-from tollgate_e2e import WalkTestCase, canary_walk, dedupe, get, write_order
+from tollgate_e2e import (HTTPROUTE_CRD, E2ETestCase, WalkTestCase, canary_strategy, canary_walk,
+                          condition, dedupe, get, image, release_yaml, rollout_yaml, write_order)
 
 ROUTE = """
 apiVersion: gateway.networking.k8s.io/v1
@@ -50,8 +51,9 @@ class GatewayAPICanaryTest(WalkTestCase):
         cls.states = cls.w["trace"].states
         cls.msg = "\n" + cls.w["trace"].format()
 
-    def test_operator_detected_gateway_api(self):
-        self.assertIn('"gateway_api":"on"', self.env.op.log())
+    def test_operator_watches_httproutes(self):
+        self.assertEqual(self.env.op.metric("tollgate_resource_served", {"resource": "httproutes"}),
+                         1)
 
     def test_v1_route_is_100_0(self):
         self.assertEqual(self.w["v1"]["router"], (100, 0))
@@ -123,6 +125,52 @@ class GatewayAPICanaryTest(WalkTestCase):
         canary = write_order(self.w["requests"], "/deployments/web-canary")
         self.assertLess(routes[-1], canary[-1],
                         "the last route write (100/0) must precede the canary's scale-down")
+
+
+
+class GatewayAPIInstalledLaterTest(E2ETestCase):
+    """The Gateway API's CRDs installed after the operator started (--gateway-api auto): until
+    then a Rollout routed by an HTTPRoute says in its status that the API is not served; once
+    the CRD appears the operator finds it (it looks again with backoff, 10 s at the most) and
+    the delivery goes on, without a restart."""
+
+    GATEWAY_API = False
+
+    def test_found_when_installed(self):
+        env = self.env
+        env.apply(rollout_yaml("web", canary_strategy("[{setWeight: 50}, {pause: {duration: 1s}}]",
+                                                      "{gatewayAPI: {httpRoute: web}}")))
+        env.apply(release_yaml("web-1", "web", "v1.0.0", image("registry.example/web", 1)))
+        # The first Release goes straight to stable, with no weights to set; the second needs them.
+        env.wait(lambda: env.release_phase("web-1") == "Succeeded", timeout=60,
+                 message="web-1 Succeeded")
+        env.apply(release_yaml("web-2", "web", "v2.0.0", image("registry.example/web", 2)))
+
+        def healthy():
+            return condition(env.rollout("web"), "Healthy") or {}
+        h = env.wait(lambda: (lambda c: c if c.get("reason") == "GatewayAPINotServed" else None)
+                     (healthy()), timeout=60, message="Healthy: GatewayAPINotServed")
+        self.assertEqual(h["status"], "False")
+        self.assertIn("Gateway API", h["message"])
+        self.assertIn("install its CRDs", h["message"])
+        env.wait(lambda: any(e.get("reason") == "GatewayAPINotServed" and e.get("type") == "Warning"
+                             for e in env.events(kind="Rollout")),
+                 timeout=60, message="a GatewayAPINotServed Warning Event")
+        self.assertEqual(env.op.metric("tollgate_resource_served", {"resource": "httproutes"}), 0)
+        self.assertNotEqual(env.release_phase("web-2"), "Succeeded")
+
+        env.kubectl("apply", "-f", HTTPROUTE_CRD)
+        env.kubectl("wait", "--for=condition=Established", "--timeout=30s",
+                    "crd/httproutes.gateway.networking.k8s.io")
+        env.apply(ROUTE)
+        env.wait(lambda: env.release_phase("web-2") == "Succeeded", timeout=90,
+                 message="web-2 Succeeded once the Gateway API is served")
+        env.wait(lambda: env.op.metric("tollgate_resource_served", {"resource": "httproutes"}) == 1,
+                 timeout=30, message="httproutes served")
+        env.wait(lambda: healthy().get("reason") == "StableReady", timeout=60,
+                 message="Healthy: StableReady")
+        env.wait(lambda: weights(env) == (100, 0), timeout=30, message="route at 100/0")
+        self.assertEqual(env.op.alive(), True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Usage (other tests and tools rely on exactly this):
 
     python3 tests/kubesim/kubesim.py --port 0 --kubeconfig OUT [--tls] [--token TOKEN]
         [--client-cert-auth] [--watch-history N] [--deployment-ready-delay SECONDS]
+        [--watch-delay MS] [--watch-jitter MS] [--request-jitter MS] [--seed N]
 
 It listens on 127.0.0.1 only, writes a kubeconfig that kubectl and tollgate both use (cluster
 server, certificate-authority-data when --tls, the user's bearer token when --token, the user's
@@ -21,6 +22,16 @@ Extra options (not needed by most callers):
                                client-certificate-data / client-key-data (beside the token when
                                --token is given); the server asks for client certificates and
                                accepts a verified one instead of the token
+  --watch-delay MS             deliver each watch event no earlier than its commit + MS ms +
+  --watch-jitter MS            uniform(0, jitter) ms, and never before the write's response
+                               was sent (a real server's etcd -> cacher -> watcher lag);
+                               events on one watch keep their order (default 0: at once)
+  --request-jitter MS          each request waits uniform(0, MS) ms after it was read and
+                               authenticated, so concurrent requests are answered in any order
+  --seed N                     seed of the two random draws above (default: random); the seed
+                               is printed on stderr at start as ``kubesim: seed N``
+The same options can be changed at run time: POST /_kubesim/orderings {"watchDelayMs": ..,
+"watchJitterMs": .., "requestJitterMs": .., "seed": ..}.
 
 Python 3 standard library only; the `openssl` command-line tool generates the TLS material.
 """
@@ -95,7 +106,19 @@ def main(argv=None):
                         help="seconds before a Deployment's status follows its spec (default 0)")
     parser.add_argument("--bookmark-interval", type=float, default=60.0,
                         help="seconds between watch BOOKMARK events (default 60)")
+    parser.add_argument("--watch-delay", type=float, default=0.0, metavar="MS",
+                        help="milliseconds between a write's commit and its watch events (default 0)")
+    parser.add_argument("--watch-jitter", type=float, default=0.0, metavar="MS",
+                        help="plus uniform(0, MS) milliseconds per event and watch (default 0)")
+    parser.add_argument("--request-jitter", type=float, default=0.0, metavar="MS",
+                        help="each request waits uniform(0, MS) milliseconds before it is "
+                        "processed (default 0)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the jitter draws (default: random, printed on stderr)")
     args = parser.parse_args(argv)
+    for flag in ("watch_delay", "watch_jitter", "request_jitter"):
+        if getattr(args, flag) < 0:
+            parser.error("--%s must not be negative" % flag.replace("_", "-"))
     if args.watch_history < 1:
         parser.error("--watch-history must be at least 1")
     if args.client_cert_auth and not args.tls:
@@ -105,7 +128,13 @@ def main(argv=None):
                           watch_history=args.watch_history,
                           deployment_ready_delay=args.deployment_ready_delay,
                           bookmark_interval=args.bookmark_interval,
-                          client_cert_auth=args.client_cert_auth)
+                          client_cert_auth=args.client_cert_auth,
+                          watch_delay_ms=args.watch_delay, watch_jitter_ms=args.watch_jitter,
+                          request_jitter_ms=args.request_jitter, seed=args.seed)
+    o = sim.orderings()
+    sys.stderr.write("kubesim: seed %d (watch delay %g ms, watch jitter %g ms, request jitter %g ms)\n"
+                     % (o["seed"], o["watchDelayMs"], o["watchJitterMs"], o["requestJitterMs"]))
+    sys.stderr.flush()
     if args.client_cert_auth:
         write_private(args.kubeconfig + ".client.crt", sim.client_cert_pem)
         write_private(args.kubeconfig + ".client.key", sim.client_key_pem)

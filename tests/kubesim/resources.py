@@ -1328,6 +1328,7 @@ class ResourceAPI:
             started = time.monotonic()
             next_bookmark = started + sim.bookmark_interval
             conn = h.connection
+            due = {}  # watch delay: rv -> this watch's delivery time of an event of gr
             while True:
                 now = time.monotonic()
                 events = None
@@ -1346,6 +1347,9 @@ class ResourceAPI:
                         except kstore.Gone as e:
                             events = e
                             break
+                        not_before = None
+                        if events and (due or sim.watch_delaying()):
+                            events, not_before = self._deliverable(events, gr, due, now)
                         if events:
                             break
                         if bookmarks and now >= next_bookmark:
@@ -1355,10 +1359,15 @@ class ResourceAPI:
                             wait = min(wait, timeout - (now - started))
                         if bookmarks:
                             wait = min(wait, next_bookmark - now)
-                        self.store.cond.wait(max(0.01, wait))
+                        if not_before is not None:
+                            wait = min(wait, max(0.001, not_before - now))
+                        self.store.cond.wait(max(0.001 if not_before is not None else 0.01, wait))
                         if _peer_closed(conn):
                             raise ConnectionError("watch client went away")
-                    new_cursor = self.store.rv
+                    # the newest revision this watch has caught up with (an event still delayed
+                    # keeps the cursor, and so a bookmark, before it)
+                    new_cursor = events[-1].rv if events and not isinstance(events, kstore.Gone) \
+                        else (cursor if due else self.store.rv)
                 if isinstance(events, kstore.Gone):
                     w.event("ERROR", ApiError(410, "Expired", str(events)).status())
                     break
@@ -1395,6 +1404,34 @@ class ResourceAPI:
             w.end()
         except (ConnectionError, BrokenPipeError, ssl.SSLError, OSError):
             h.close_connection = True
+
+    def _deliverable(self, events, gr, due, now):
+        """Under the watch delay: the leading events of ``events`` (kept events after the
+        watch's cursor, oldest first) this watch may deliver now, and when the first one held
+        back becomes due (None when it waits for its write's response). An event of ``gr`` is
+        due at max(its commit time + delay + uniform(0, jitter), the previous event's due time),
+        so events never overtake each other on one watch; ``due`` (this watch's memo, emptied
+        as events go out) keeps each draw. Events of other resources pass through."""
+        sim = self.sim
+        last = 0.0
+        for ev in events:
+            if ev.gr == gr and ev.rv in due:
+                last = due[ev.rv]
+        ready = []
+        for ev in events:
+            if ev.gr == gr:
+                d = due.get(ev.rv)
+                if d is None:
+                    d = max(last, sim.watch_event_due(ev.t))
+                    due[ev.rv] = d
+                last = d
+                if ev.held:
+                    return ready, None
+                if now < d:
+                    return ready, d
+                del due[ev.rv]
+            ready.append(ev)
+        return ready, None
 
 
 class _ChunkWriter:

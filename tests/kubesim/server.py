@@ -30,11 +30,22 @@ Known differences from a real kube-apiserver 1.32 (each refused loudly, never ha
     are created for Deployments and Jobs (their status is simulated by controllers.py).
   * watch bookmarks come every --bookmark-interval seconds (default 60) rather than at the
     real server's jittered minute.
+
+Orderings (all off by default; CLI flags, KubeSim keyword arguments, and POST /_kubesim/orderings
+at run time): a real kube-apiserver delivers a watch event some milliseconds after the write's
+response (etcd watch -> cacher -> watchers) and answers concurrent requests on different
+connections in any order. ``watch_delay_ms`` + ``watch_jitter_ms``: each watch event is delivered
+no earlier than its commit time + delay + uniform(0, jitter) ms, and never before the writing
+request's response was sent; events on one watch keep their order (resources.watch).
+``request_jitter_ms``: each API request waits uniform(0, jitter) ms after it was read and
+authenticated, before it is processed, so concurrent requests (also two writes to the same
+object) are processed in random order. ``seed`` seeds both draws (random when not given).
 """
 
 import datetime
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -295,9 +306,16 @@ class KubeSim:
     """The whole emulator: HTTP(S) server on 127.0.0.1, store, registry, controllers."""
 
     def __init__(self, port=0, tls=False, token=None, watch_history=1000,
-                 deployment_ready_delay=0.0, bookmark_interval=60.0, client_cert_auth=False):
+                 deployment_ready_delay=0.0, bookmark_interval=60.0, client_cert_auth=False,
+                 watch_delay_ms=0.0, watch_jitter_ms=0.0, request_jitter_ms=0.0, seed=None):
         if client_cert_auth and not tls:
             raise ValueError("client certificate authentication needs TLS")
+        # orderings (see the head comment); guarded by order_lock
+        self.order_lock = threading.Lock()
+        self.watch_delay_ms = 0.0
+        self.watch_jitter_ms = 0.0
+        self.request_jitter_ms = 0.0
+        self.seed = None
         self.token = token
         self.tls = tls
         self.client_cert_auth = client_cert_auth
@@ -324,6 +342,9 @@ class KubeSim:
                 ctx.load_verify_locations(cadata=self.ca_pem.decode())
             self.ssl_context = ctx
         self.store = kstore.Store(history=watch_history)
+        self.set_orderings(watch_delay_ms=watch_delay_ms, watch_jitter_ms=watch_jitter_ms,
+                           request_jitter_ms=request_jitter_ms,
+                           seed=seed if seed is not None else random.SystemRandom().randrange(1 << 31))
         self.stopping = threading.Event()
         self.log_lock = threading.Lock()
         self.request_log = []
@@ -406,6 +427,51 @@ class KubeSim:
         if lat["path"] and not re.search(lat["path"], path):
             return 0
         return lat["seconds"]
+
+    # -- orderings ----------------------------------------------------------------------------
+    def set_orderings(self, watch_delay_ms=None, watch_jitter_ms=None, request_jitter_ms=None,
+                      seed=None):
+        """Change the given ordering options (None keeps one); a seed restarts both random
+        sequences. Raises ValueError for a negative value."""
+        vals = {"watch_delay_ms": watch_delay_ms, "watch_jitter_ms": watch_jitter_ms,
+                "request_jitter_ms": request_jitter_ms}
+        for k, v in vals.items():
+            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0):
+                raise ValueError("%s must be a number >= 0, not %r" % (k, v))
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise ValueError("seed must be an integer, not %r" % (seed,))
+        with self.order_lock:
+            for k, v in vals.items():
+                if v is not None:
+                    setattr(self, k, float(v))
+            if seed is not None:
+                self.seed = seed
+                self.request_rng = random.Random("%d/request" % seed)
+                self.watch_rng = random.Random("%d/watch" % seed)
+        self.store.wake()  # waiting watchers re-read the delay
+
+    def orderings(self):
+        with self.order_lock:
+            return {"watchDelayMs": self.watch_delay_ms, "watchJitterMs": self.watch_jitter_ms,
+                    "requestJitterMs": self.request_jitter_ms, "seed": self.seed}
+
+    def watch_delaying(self):
+        """Whether watch events are delayed (and held until the write's response is sent)."""
+        return self.watch_delay_ms > 0 or self.watch_jitter_ms > 0
+
+    def watch_event_due(self, commit_time):
+        """The earliest delivery time (time.monotonic()) of an event committed at
+        ``commit_time``: commit + delay + uniform(0, jitter) ms."""
+        with self.order_lock:
+            j = self.watch_rng.uniform(0, self.watch_jitter_ms) if self.watch_jitter_ms > 0 else 0.0
+            return commit_time + (self.watch_delay_ms + j) / 1000.0
+
+    def request_wait(self):
+        """Seconds the next request waits before it is processed: uniform(0, request jitter)."""
+        with self.order_lock:
+            if self.request_jitter_ms <= 0:
+                return 0.0
+            return self.request_rng.uniform(0, self.request_jitter_ms) / 1000.0
 
     def drop_watches(self):
         with self.store.lock:
@@ -540,9 +606,16 @@ class Handler(BaseHTTPRequestHandler):
         self.k8s_verb = verb
         self._started = time.time()
         self._logged = False
+        # with a watch delay, this request's writes reach no watch before its response is sent
+        holding = self.sim.watch_delaying()
+        if holding:
+            self.sim.store.hold_begin()
         try:
             body = self.read_body()
             self.authenticate()
+            wait = self.sim.request_wait()  # request jitter: concurrent requests in any order
+            if wait > 0:
+                time.sleep(wait)
             delay = self.sim.latency_for(verb, path)
             if delay > 0:
                 time.sleep(delay)
@@ -568,6 +641,8 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.close_connection = True
         finally:
+            if holding:
+                self.sim.store.hold_end()
             self.log_now()
 
     def log_now(self):
@@ -657,7 +732,9 @@ class Handler(BaseHTTPRequestHandler):
     def handle_control(self, path, body):
         """/_kubesim/* (see the spec): POST drop-watches; POST faults {verb, path, status,
         count, retryAfter, message?} (DELETE faults clears them, an addition); POST latency
-        {seconds, verb, path} (seconds 0 clears); GET requests / DELETE requests."""
+        {seconds, verb, path} (seconds 0 clears); GET|POST orderings {watchDelayMs,
+        watchJitterMs, requestJitterMs, seed} (fields given are changed, answer: all four);
+        GET requests / DELETE requests."""
         try:
             data = json.loads(body) if body.strip() else {}
         except ValueError:
@@ -688,6 +765,22 @@ class Handler(BaseHTTPRequestHandler):
             with sim.log_lock:
                 sim.latency = lat if lat["seconds"] > 0 else None
             self.send_json(200, {"latency": lat})
+        elif action == "orderings" and self.command == "GET":
+            self.send_json(200, sim.orderings())
+        elif action == "orderings" and self.command == "POST":
+            names = {"watchDelayMs": "watch_delay_ms", "watchJitterMs": "watch_jitter_ms",
+                     "requestJitterMs": "request_jitter_ms", "seed": "seed"}
+            unknown = sorted(set(data) - set(names))
+            if unknown:
+                self.send_json(400, {"error": "unknown orderings field(s) %s; known: %s"
+                                     % (", ".join(unknown), ", ".join(sorted(names)))})
+                return
+            try:
+                sim.set_orderings(**{names[k]: v for k, v in data.items()})
+            except ValueError as e:
+                self.send_json(400, {"error": str(e)})
+                return
+            self.send_json(200, sim.orderings())
         elif action == "requests" and self.command == "GET":
             with sim.log_lock:
                 items = list(sim.request_log)

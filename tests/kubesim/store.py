@@ -14,11 +14,19 @@ may hand out references; callers copy before they modify.
 History: at most ``history`` events are kept (a deque). ``compacted_rv`` is the newest
 resourceVersion whose event is no longer kept: a watch or an Exact list from a resourceVersion
 older than that cannot be served and gets 410 Gone, like etcd after compaction.
+
+Held events (the watch delay, see resources.watch): every event carries ``t``, its commit time
+(time.monotonic()). A request thread that called ``hold_begin`` gets its writes' events marked
+``held``; ``hold_end`` (called once the request's response was written) clears the mark and
+wakes the watchers. A watch with a delay never delivers a held event, so a client always has a
+write's response before any watch shows that write, as on a real server where the event still
+has to travel etcd watch -> cacher -> watcher.
 """
 
 import collections
 import copy
 import threading
+import time
 
 
 class Gone(Exception):
@@ -35,9 +43,11 @@ class Event:
     (group, resource) key, ``obj`` the object after the write (for DELETED: the object as it was
     removed, carrying the deletion's resourceVersion), ``prev`` the object before (None for ADDED)."""
 
-    __slots__ = ("rv", "type", "gr", "key", "obj", "prev")
+    __slots__ = ("rv", "type", "gr", "key", "obj", "prev", "t", "held")
 
     def __init__(self, rv, type_, gr, key, obj, prev):
+        self.t = time.monotonic()  # commit time
+        self.held = False  # True while the writing request's response is not yet sent
         self.rv = rv
         self.type = type_
         self.gr = gr
@@ -58,6 +68,7 @@ class Store:
         self.history_max = max(1, int(history))
         self.data = {}  # (group, resource) -> {(namespace, name): obj}
         self.closed = False
+        self._holding = threading.local()  # .events: the current request's held events
 
     # -- reads ---------------------------------------------------------------------------
     def current_rv(self):
@@ -122,7 +133,25 @@ class Store:
             return out
 
     # -- writes --------------------------------------------------------------------------
+    def hold_begin(self):
+        """From now on, events written by this thread are held until ``hold_end``."""
+        self._holding.events = []
+
+    def hold_end(self):
+        """Release the events this thread wrote since ``hold_begin`` and wake the watchers."""
+        events = getattr(self._holding, "events", None)
+        self._holding.events = None
+        if events:
+            with self.lock:
+                for ev in events:
+                    ev.held = False
+                self.cond.notify_all()
+
     def _record(self, ev):
+        held = getattr(self._holding, "events", None)
+        if held is not None:
+            ev.held = True
+            held.append(ev)
         self.history.append(ev)
         while len(self.history) > self.history_max:
             dropped = self.history.popleft()

@@ -45,8 +45,15 @@ class Kubesim:
     """A kubesim process for one test class or test (context manager)."""
 
     def __init__(self, tls=True, token="test-token", watch_history=None, ready_delay=None,
-                 extra_args=(), client_cert_auth=False):
+                 extra_args=(), client_cert_auth=False, watch_delay_ms=None, watch_jitter_ms=None,
+                 request_jitter_ms=None, seed=None):
+        """The orderings (kubesim's --watch-delay, --watch-jitter, --request-jitter and --seed,
+        see docs/kubesim.md) are off unless given; ``control("orderings", {...})`` changes them
+        while kubesim runs."""
         self.tls = tls
+        self.orderings = {"--watch-delay": watch_delay_ms, "--watch-jitter": watch_jitter_ms,
+                          "--request-jitter": request_jitter_ms, "--seed": seed}
+        self.seed = None  # the seed kubesim used (read from its stderr at start)
         self.client_cert_auth = client_cert_auth
         self.token = token
         self.watch_history = watch_history
@@ -76,6 +83,9 @@ class Kubesim:
             cmd += ["--watch-history", str(self.watch_history)]
         if self.ready_delay is not None:
             cmd += ["--deployment-ready-delay", str(self.ready_delay)]
+        for flag, value in self.orderings.items():
+            if value is not None:
+                cmd += [flag, str(value)]
         cmd += self.extra_args
         self._stderr_path = os.path.join(self.tmpdir, "kubesim.stderr")
         self._stderr = open(self._stderr_path, "wb")
@@ -96,6 +106,10 @@ class Kubesim:
             raise RuntimeError("kubesim did not become ready (got %r); stderr:\n%s"
                                % (text, self.stderr_text()))
         self.url = text.split(" ", 1)[1]
+        for err_line in self.stderr_text().splitlines():
+            if err_line.startswith("kubesim: seed "):
+                self.seed = int(err_line.split()[2])
+                break
         if self.tls:
             with open(self.kubeconfig) as f:
                 cfg = json.load(f)

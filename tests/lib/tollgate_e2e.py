@@ -18,6 +18,13 @@ Environment:
   TOLLGATE_CRDS_DIR       default $TOLLGATE_SOURCE_DIR/crds
   TOLLGATE_EXAMPLES_DIR   default $TOLLGATE_SOURCE_DIR/manifests/examples
   TOLLGATE_E2E_FIXTURES   default tests/fixtures/e2e beside this file's repository
+  TOLLGATE_E2E_ORDERINGS  "1": every Env's kubesim shows a real server's orderings
+                          (REALISTIC_ORDERINGS: watch events 5 ms + up to 20 ms after the write's
+                          response, requests processed after up to 10 ms, so concurrent ones in
+                          any order); "WD,WJ,RJ": those milliseconds; unset, "" or "0": off. A
+                          test class sets ORDERINGS (True, False or a dict) to decide for itself.
+  TOLLGATE_E2E_SEED       the seed of those draws (default: random; kubesim's seed is printed
+                          with the operator logs of a failed test)
 
 Python 3 standard library only.
 """
@@ -179,13 +186,45 @@ class Operator:
         return self.returncode
 
 
+# a real kube-apiserver's orderings (docs/kubesim.md, "Orderings"), as harness.Kubesim options
+REALISTIC_ORDERINGS = {"watch_delay_ms": 5, "watch_jitter_ms": 20, "request_jitter_ms": 10}
+
+
+def orderings_options(orderings=None):
+    """harness.Kubesim keyword arguments for ``orderings``: True (REALISTIC_ORDERINGS), False
+    (off), a dict (those options), or None ($TOLLGATE_E2E_ORDERINGS decides). A seed comes from
+    $TOLLGATE_E2E_SEED unless the dict has one."""
+    if orderings is None:
+        env = os.environ.get("TOLLGATE_E2E_ORDERINGS", "").strip()
+        if env in ("", "0"):
+            orderings = False
+        elif env == "1":
+            orderings = True
+        else:
+            try:
+                wd, wj, rj = (float(x) for x in env.split(","))
+            except ValueError:
+                raise AssertionError("TOLLGATE_E2E_ORDERINGS=%r: want 1, 0 or WD,WJ,RJ "
+                                     "(milliseconds)" % env)
+            orderings = {"watch_delay_ms": wd, "watch_jitter_ms": wj, "request_jitter_ms": rj}
+    if orderings is False:
+        return {}
+    opts = dict(REALISTIC_ORDERINGS if orderings is True else orderings)
+    if "seed" not in opts and os.environ.get("TOLLGATE_E2E_SEED", "").strip():
+        opts["seed"] = int(os.environ["TOLLGATE_E2E_SEED"])
+    return opts
+
+
 class Env:
-    """A kubesim with the CRDs (and optionally the HTTPRoute CRD) and a running operator."""
+    """A kubesim with the CRDs (and optionally the HTTPRoute CRD) and a running operator.
+    ``orderings``: see orderings_options (None: $TOLLGATE_E2E_ORDERINGS decides)."""
 
     def __init__(self, ready_delay=0.2, gateway_api=False, operator=True, operator_args=(),
-                 sim_options=None):
+                 sim_options=None, orderings=None):
         self.ready_delay = ready_delay
-        self.sim_options = dict(sim_options or {})  # more keyword arguments of harness.Kubesim
+        self.sim_options = orderings_options(orderings)
+        self.sim_options.update(sim_options or {})  # more keyword arguments of harness.Kubesim
+        self.sim_seed = None
         self.gateway_api = gateway_api
         self.start_operator_now = operator
         self.operator_args = list(operator_args)
@@ -198,6 +237,7 @@ class Env:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
         self.sim = Kubesim(ready_delay=self.ready_delay, **self.sim_options).start()
+        self.sim_seed = self.sim.seed
         crds = sorted(glob.glob(os.path.join(CRDS_DIR, "*.yaml")))
         if not crds:
             raise AssertionError("no CRDs in %s" % CRDS_DIR)
@@ -235,6 +275,10 @@ class Env:
 
     def logs(self):
         out = []
+        if any(self.sim_options.get(k) for k in REALISTIC_ORDERINGS):
+            out.append("---- kubesim orderings: %s, seed %s ----" % (
+                ", ".join("%s=%s" % (k, self.sim_options.get(k, 0)) for k in REALISTIC_ORDERINGS),
+                self.sim_seed))
         for i, op in enumerate(self.old_ops + ([self.op] if self.op else [])):
             out.append("---- operator log %d (%s) ----\n%s" % (i, op.log_path, op.log()[-60000:]))
         return "\n".join(out)
@@ -509,6 +553,7 @@ class WalkTestCase(unittest.TestCase):
 
     READY_DELAY = 0.2
     GATEWAY_API = False
+    ORDERINGS = None  # kubesim's orderings: see orderings_options
     maxDiff = None
     env = None
     walk_error = None
@@ -519,7 +564,8 @@ class WalkTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.env = Env(ready_delay=cls.READY_DELAY, gateway_api=cls.GATEWAY_API)
+        cls.env = Env(ready_delay=cls.READY_DELAY, gateway_api=cls.GATEWAY_API,
+                      orderings=cls.ORDERINGS)
         try:
             cls.env.start()
             cls.walk()
@@ -560,11 +606,13 @@ class E2ETestCase(unittest.TestCase):
 
     READY_DELAY = 0.2
     GATEWAY_API = False
+    ORDERINGS = None  # kubesim's orderings: see orderings_options
     START_OPERATOR = True
     maxDiff = None
 
     def setUp(self):
         self.env = Env(ready_delay=self.READY_DELAY, gateway_api=self.GATEWAY_API,
+                       orderings=self.ORDERINGS,
                        operator=self.START_OPERATOR)
         self._env_stopped = False
         try:

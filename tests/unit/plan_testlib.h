@@ -28,9 +28,10 @@ struct world {
     json_object *releases; /* array */
     json_object *objects;  /* array */
     int64_t now;
-    int writes;           /* actions applied, Events excluded */
-    json_object *answers; /* gate answers by check name (see world_answer), or NULL */
-    int gates;            /* gates answered so far */
+    int writes;            /* actions applied, Events excluded */
+    json_object *answers;  /* gate answers by check name (see world_answer), or NULL */
+    int gates;             /* gates answered so far */
+    bool gateway_unserved; /* "gatewayApiUnserved": the Gateway API is not served */
 };
 
 static json_object *tl_get(json_object *o, const char *key)
@@ -145,6 +146,7 @@ static void world_from(struct world *w, json_object *fx)
         w->objects = json_object_new_array();
     w->now = tl_time(tl_str(fx, "now"));
     w->answers = tl_copy(tl_get(fx, "answers"));
+    w->gateway_unserved = json_object_get_boolean(tl_get(fx, "gatewayApiUnserved"));
 }
 
 static void world_free(struct world *w)
@@ -291,6 +293,7 @@ static int world_plan1(struct world *w, struct tg_plan **out, const struct tg_ga
         .objects = objs,
         .n_objects = json_object_array_length(w->objects),
         .now_ms = w->now,
+        .gateway_api_unserved = w->gateway_unserved,
         .results = res,
         .n_results = n_res,
     };

@@ -52,8 +52,11 @@
 #include <sanitizer/common_interface_defs.h>
 #include <sanitizer/lsan_interface.h>
 #define OOM_LEAK_CHECK() __lsan_do_recoverable_leak_check()
+#define OOM_TRACE()      __sanitizer_print_stack_trace()
 #else
+/* Without the sanitizers there is no leak checker to ask and no stack printer. */
 #define OOM_LEAK_CHECK() 0
+#define OOM_TRACE()      fputs("test_oom: TG_OOM_TRACE needs the sanitizer build\n", stderr)
 #endif
 
 #include "analysis/promql.h"
@@ -91,7 +94,7 @@ static bool oom_fail(void)
         return false;
     oom.injected++;
     if (getenv("TG_OOM_TRACE"))
-        __sanitizer_print_stack_trace();
+        OOM_TRACE();
     errno = ENOMEM;
     return true;
 }
