@@ -10,6 +10,7 @@ packages=(
     libcmocka-dev
     clang-format cppcheck
     python3 python3-kubernetes
+    lua5.4
     nghttp2-server
     prometheus
 )

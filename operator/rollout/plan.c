@@ -153,18 +153,57 @@ static bool stable_ready(struct plan_ctx *ctx)
            jint(t, "readyReplicas", 0) >= ctx->spec->replicas;
 }
 
+/* The newest entry of status.history, or NULL. */
+static json_object *last_delivery(struct plan_ctx *ctx)
+{
+    json_object *hist = jkey(ctx->status, "history");
+
+    return hist && json_object_is_type(hist, json_type_array) ? json_object_array_get_idx(hist, 0)
+                                                              : NULL;
+}
+
 /*
  * True when the last delivery ended by going back to stable (aborted, failed, deleted): while
  * the stable track is not ready again the Rollout is RollingBack rather than Progressing.
  */
 static bool after_rollback(struct plan_ctx *ctx)
 {
-    json_object *hist = jkey(ctx->status, "history");
-    json_object *last = hist && json_object_is_type(hist, json_type_array)
-                            ? json_object_array_get_idx(hist, 0)
-                            : NULL;
-    const char *result = jstr(last, "result");
+    const char *result = jstr(last_delivery(ctx), "result");
     return streq(result, PHASE_ROLLED_BACK) || streq(result, PHASE_FAILED);
+}
+
+/*
+ * The Rollout's verdict for GitOps tools (docs/gitops.md), from its phase: Healthy is current;
+ * Progressing, Paused and RollingBack are in progress; Degraded (an object in the way, or the
+ * only delivery rolled back so nothing serves) is Stalled. A Rollout that has never had a
+ * Release is only not Ready: nothing is wrong, and nothing is being done. A rollback that brought
+ * the stable Release back is current: the failure is the Release's (Stalled there), and the
+ * Rollout serves what it should.
+ */
+static void rollout_kstatus(struct plan_ctx *ctx, const struct plan_flight *f, const char *phase,
+                            const char *reason, const char *msg)
+{
+    char buf[512];
+
+    if (streq(phase, "Healthy")) {
+        kstatus_set(ctx, ctx->status, KSTATE_CURRENT, reason, msg, ctx->generation);
+    } else if (streq(phase, "Degraded") && !ctx->conflict[0]) {
+        json_object *last = last_delivery(ctx);
+        snprintf(buf, sizeof(buf), "No Release is stable: the last delivery, %s, ended %s",
+                 jstr(last, "release") ? jstr(last, "release") : "?",
+                 jstr(last, "result") ? jstr(last, "result") : "?");
+        kstatus_set(ctx, ctx->status, KSTATE_STALLED, "NoStableRelease", buf, ctx->generation);
+    } else if (streq(phase, "Degraded")) {
+        kstatus_set(ctx, ctx->status, KSTATE_STALLED, reason, msg, ctx->generation);
+    } else if (!f->name && !jstr(ctx->status, "stableRelease")) {
+        kstatus_set(ctx, ctx->status, KSTATE_WAITING, reason, msg, ctx->generation);
+    } else {
+        kstatus_set(ctx, ctx->status, KSTATE_RECONCILING,
+                    f->name || streq(phase, "Progressing") ? reason : "RollingBack",
+                    f->name || streq(phase, "Progressing") ? msg
+                                                           : "Going back to the stable Release",
+                    ctx->generation);
+    }
 }
 
 /*
@@ -231,6 +270,7 @@ static void rollout_conditions(struct plan_ctx *ctx, const struct plan_flight *f
     else if (!f->name && !ready)
         phase = after_rollback(ctx) ? "RollingBack" : "Progressing";
     jset_str(ctx, ctx->status, "phase", phase);
+    rollout_kstatus(ctx, f, phase, reason, msg);
 }
 
 /* An invalid Rollout or an unusable workload: conditions and an Event, no workload touched. */
@@ -246,6 +286,7 @@ static void rollout_invalid(struct plan_ctx *ctx, const char *reason, const char
     }
     if (cond_set(ctx, ctx->status, "Healthy", false, reason, msg, ctx->generation) && !invalid)
         rollout_event(ctx, true, reason, "%s", msg);
+    kstatus_set(ctx, ctx->status, KSTATE_STALLED, reason, msg, ctx->generation);
     jset_str(ctx, ctx->status, "phase", "Degraded");
 }
 

@@ -53,6 +53,7 @@
 #define phase_is_final            tg_plan_phase_is_final
 #define history_record            tg_plan_history_record
 #define rel_conditions            tg_plan_rel_conditions
+#define kstatus_set               tg_plan_kstatus_set
 #define find_object               tg_plan_find_object
 #define owned_by_us               tg_plan_owned_by_us
 #define our_labels                tg_plan_our_labels
@@ -217,8 +218,23 @@ bool phase_is_final(const char *phase);
 /* Records a finished delivery in the Rollout's status.history. */
 void history_record(struct plan_ctx *ctx, const struct plan_rel *rel, const char *name,
                     const char *result);
-/* Writes the Release conditions derived from its phase. */
+/* Writes the Release conditions derived from its phase (with kstatus's three, below). */
 void rel_conditions(struct plan_ctx *ctx, struct plan_rel *rel);
+
+/*
+ * Where an object stands for GitOps tools, as kstatus (Flux, kpt, cli-utils) reads it: current
+ * (Ready=True), in progress (Reconciling=True), failed (Stalled=True), or not ready with nothing
+ * to do yet (only Ready=False: kstatus says InProgress). docs/gitops.md explains each verdict.
+ */
+enum kstate { KSTATE_CURRENT, KSTATE_RECONCILING, KSTATE_STALLED, KSTATE_WAITING };
+
+/*
+ * Sets Ready, Reconciling and Stalled on status for the verdict state: Ready carries reason and
+ * message whatever its value; of Reconciling and Stalled, the one that is True carries them and
+ * the other is False with NotReconciling or NotStalled.
+ */
+void kstatus_set(struct plan_ctx *ctx, json_object *status, enum kstate state, const char *reason,
+                 const char *message, int64_t generation);
 
 /* ---- objects (plan_objects.c) ---- */
 

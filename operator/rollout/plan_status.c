@@ -1,8 +1,8 @@
 /*
  * Status bookkeeping of the planner: Kubernetes-style conditions (lastTransitionTime moves only
  * when the status does, so a converged reconcile changes nothing), the merge patch between the
- * observed and the desired status, Release phases with the conditions `kubectl wait` reads, and
- * the Rollout's status.history.
+ * observed and the desired status, Release phases with the conditions `kubectl wait` reads, the
+ * GitOps conditions kstatus reads (Ready, Reconciling, Stalled), and the Rollout's status.history.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -177,6 +177,44 @@ static const char *phase_reason(const char *phase)
     return phase;
 }
 
+void kstatus_set(struct plan_ctx *ctx, json_object *status, enum kstate state, const char *reason,
+                 const char *message, int64_t generation)
+{
+    bool reconciling = state == KSTATE_RECONCILING, stalled = state == KSTATE_STALLED;
+
+    cond_set(ctx, status, "Ready", state == KSTATE_CURRENT, reason, message, generation);
+    cond_set(ctx, status, "Reconciling", reconciling, reconciling ? reason : "NotReconciling",
+             reconciling ? message : "", generation);
+    cond_set(ctx, status, "Stalled", stalled, stalled ? reason : "NotStalled",
+             stalled ? message : "", generation);
+}
+
+/*
+ * The Release's verdict for GitOps tools: an InvalidSpec (never started, or changed after it
+ * started) needs a human whatever the phase, so it is Stalled; Succeeded and Superseded are final
+ * and nothing more will happen, so they are current (a Superseded Release did its part: the newer
+ * one carries the intent on); Failed and RolledBack are Stalled; every other phase is in progress.
+ */
+static void rel_kstatus(struct plan_ctx *ctx, struct plan_rel *rel, const char *phase,
+                        const char *reason, const char *msg, int64_t gen)
+{
+    json_object *inv = cond_find(rel->status, "InvalidSpec");
+    char ireason[128], imsg[1024];
+
+    if (streq(jstr(inv, "status"), "True")) {
+        snprintf(ireason, sizeof(ireason), "%s",
+                 jstr(inv, "reason") ? jstr(inv, "reason") : "InvalidSpec");
+        snprintf(imsg, sizeof(imsg), "%s", jstr(inv, "message") ? jstr(inv, "message") : "");
+        kstatus_set(ctx, rel->status, KSTATE_STALLED, ireason, imsg, gen);
+    } else if (streq(phase, PHASE_SUCCEEDED) || streq(phase, PHASE_SUPERSEDED)) {
+        kstatus_set(ctx, rel->status, KSTATE_CURRENT, reason, msg, gen);
+    } else if (streq(phase, PHASE_FAILED) || streq(phase, PHASE_ROLLED_BACK)) {
+        kstatus_set(ctx, rel->status, KSTATE_STALLED, reason, msg, gen);
+    } else {
+        kstatus_set(ctx, rel->status, KSTATE_RECONCILING, reason, msg, gen);
+    }
+}
+
 void rel_conditions(struct plan_ctx *ctx, struct plan_rel *rel)
 {
     const char *phase = rel_phase(rel);
@@ -198,4 +236,5 @@ void rel_conditions(struct plan_ctx *ctx, struct plan_rel *rel)
     cond_set(ctx, rel->status, "Succeeded", streq(ph, PHASE_SUCCEEDED), reason, msg, gen);
     cond_set(ctx, rel->status, "Failed", failed, failed ? reason : "NotFailed", failed ? msg : "",
              gen);
+    rel_kstatus(ctx, rel, ph, reason, msg, gen);
 }

@@ -8,8 +8,8 @@ the same (plan_release.c).
 
 import unittest
 
-from tollgate_e2e import (E2ETestCase, PLUGIN_BIN, canary_strategy, dedupe, get, image,
-                          release_yaml, rollout_yaml, write_order)
+from tollgate_e2e import (E2ETestCase, PLUGIN_BIN, canary_strategy, condition, dedupe, get,
+                          image, release_yaml, rollout_yaml, write_order)
 
 IMG1 = image("registry.example/web", 1)
 IMG2 = image("registry.example/web", 2)
@@ -102,6 +102,16 @@ class AbortTest(E2ETestCase):
         # a second abort with the same token, or on an ended Release, changes nothing
         env.kubectl("wait", "--for=jsonpath={.status.phase}=RolledBack", "release/web-2",
                     "--timeout=5s")
+        # GitOps tools see the Release failed (Stalled, with the reason), the Rollout current
+        env.kubectl("wait", "--for=condition=Stalled", "release/web-2", "--timeout=5s")
+        rel = env.release("web-2")
+        stalled = condition(rel, "Stalled")
+        self.assertEqual(stalled["reason"], "Aborted")
+        self.assertIn("back on the stable Release", stalled["message"])
+        self.assertEqual(condition(rel, "Ready")["status"], "False")
+        self.assertEqual(condition(rel, "Reconciling")["status"], "False")
+        env.kubectl("wait", "--for=condition=Ready", "rollout/web", "--timeout=10s")
+        self.assertEqual(condition(env.rollout("web"), "Stalled")["status"], "False")
 
     def test_deleting_the_release_in_flight_rolls_back(self):
         env = self.env

@@ -18,6 +18,14 @@ IMG2 = image("registry.example/web", 2)
 STEPS = "[{setWeight: 10}, {pause: {duration: 1s}}, {setWeight: 50}, {pause: {}}]"
 
 
+def kstatus(obj):
+    """The statuses of kstatus's Ready, Reconciling and Stalled conditions."""
+    conds = {c["type"]: c for c in get(obj, "status", "conditions", default=[]) or []}
+    for c in conds.values():
+        assert c.get("observedGeneration") == obj["metadata"]["generation"], c
+    return tuple(conds.get(t, {}).get("status") for t in ("Ready", "Reconciling", "Stalled"))
+
+
 def tag(img):
     return {IMG1: "v1", IMG2: "v2"}.get(img, img)
 
@@ -94,6 +102,9 @@ class CanaryReplicasTest(E2ETestCase):
         self.assertEqual(get(env.release("web-2"), "status", "phase"), "Paused")
         paused = [c for c in ro["status"]["conditions"] if c["type"] == "Paused"][0]
         self.assertEqual(paused["status"], "True")
+        # GitOps tools (kstatus, docs/gitops.md) see both in progress
+        for obj in (ro, env.release("web-2")):
+            self.assertEqual(kstatus(obj), ("False", "True", "False"), obj["kind"])
 
         # it stays paused: no promote, no progress
         time.sleep(1.2)
@@ -104,7 +115,8 @@ class CanaryReplicasTest(E2ETestCase):
             ["kubectl", "--kubeconfig", env.sim.kubeconfig, "wait", "--for=condition=" + cond,
              obj, "--timeout=30s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=env._kubectl_env())
-            for cond, obj in (("Succeeded", "release/web-2"), ("Healthy", "rollout/web"))]
+            for cond, obj in (("Succeeded", "release/web-2"), ("Healthy", "rollout/web"),
+                              ("Ready", "release/web-2"), ("Ready", "rollout/web"))]
         env.promote("web")
         trace.wait_for(lambda s: s["release"] == "Succeeded" and s["rollout"] == "Healthy"
                        and s["canary"] == (0, 0, "v2") and s["weight"] == 0,
@@ -153,6 +165,10 @@ class CanaryReplicasTest(E2ETestCase):
         self.assertEqual(get(rel, "status", "finishedAt") is not None, True)
         ro = env.rollout("web")
         self.assertEqual(ro["status"]["phase"], "Healthy")
+        # current for GitOps tools: Ready, neither Reconciling nor Stalled, generation observed
+        for obj in (ro, rel):
+            self.assertEqual(kstatus(obj), ("True", "False", "False"), obj["kind"])
+            self.assertEqual(obj["status"]["observedGeneration"], obj["metadata"]["generation"])
         self.assertEqual(ro["status"]["stableRelease"], "web-2")
         self.assertFalse(ro["status"].get("currentRelease"))
         hist = ro["status"]["history"]

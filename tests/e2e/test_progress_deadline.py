@@ -83,6 +83,10 @@ class ProgressDeadlineTest(E2ETestCase):
         self.assertEqual([e["reason"] for e in warn], ["Failed"])
         # kubectl wait sees the failure
         env.kubectl("wait", "--for=condition=Failed", "release/web-2", "--timeout=5s")
+        # and so do GitOps tools (kstatus): Stalled, with the same reason
+        self.assertEqual((condition(rel, "Stalled")["status"], condition(rel, "Stalled")["reason"],
+                          condition(rel, "Ready")["status"]),
+                         ("True", "ProgressDeadlineExceeded", "False"))
         # and stays there: nothing is retried by itself
         time.sleep(1)
         self.assertEqual(env.release_phase("web-2"), "Failed")

@@ -210,6 +210,12 @@ class CRDTest(unittest.TestCase):
         self.assertEqual(out[1].split()[:6], ["web", "Canary", "web-1", "web-2", "20", "Progressing"])
         wide = self.kubectl("get", "rollout", "web", "-o", "wide").stdout.splitlines()
         self.assertIn("STEP", wide[0].split())
+        self.assertEqual(wide[0].split()[-2:], ["READY", "AGE"])
+        self.patch_status("rollout", "web", {"conditions": [
+            {"type": "Ready", "status": "False", "reason": "ReleaseInFlight", "message": "",
+             "lastTransitionTime": "2026-11-26T10:00:00Z"}]})
+        wide = self.kubectl("get", "rollout", "web", "-o", "wide").stdout.splitlines()
+        self.assertEqual(wide[1].split()[-2], "False")
 
         self.apply(release("web-2", {"rollout": "web", "version": "v1.2.4-build.457-def5678",
                                      "artifact": {"image": "web@" + DIGEST}}))
@@ -219,6 +225,7 @@ class CRDTest(unittest.TestCase):
         self.assertEqual(out[1].split()[:4], ["web-2", "web", "v1.2.4-build.457-def5678",
                                               "Progressing"])
         wide = self.kubectl("get", "release", "web-2", "-o", "wide").stdout
+        self.assertIn("READY", wide.splitlines()[0].split())
         self.assertIn("IMAGE", wide)
         self.assertIn("web@" + DIGEST, wide)
         self.assertIn("at step 2 of 2", wide)

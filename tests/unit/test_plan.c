@@ -14,6 +14,8 @@
  *   {"do": "set", "kind", "name", "merge": {...}}   merge-patch an observed object
  *   {"do": "delete", "kind", "name"}
  *   {"do": "expectStatus", "kind", "name", "status": {...}}   every given field must match
+ *   {"do": "dump", "kind", "name", "as": "file"}   with TG_PLAN_DUMP=dir, writes the observed
+ *        object to dir/file.json (the Argo CD health checks' testdata comes from these)
  *   {"do": "walk", "until": {"kind", "name", "phase"}, "max": n, "expectTrace": [...]}
  *        plan, apply, ready repeatedly; when nothing happens, advance to the requeue time or,
  *        with nothing to wait for, promote (a new tollgate.io/promote value); the trace lists
@@ -308,6 +310,17 @@ static void run_step(const char *file, size_t i, struct world *w, json_object *s
         if (!subset(want, tl_get(o, "status")))
             print_mismatch(file, i, want, tl_get(o, "status"));
         assert_true(subset(want, tl_get(o, "status")));
+    } else if (strcmp(what, "dump") == 0) {
+        json_object *o = world_find(w, tl_str(s, "kind"), tl_str(s, "name"));
+        const char *dir = getenv("TG_PLAN_DUMP");
+        int flags =
+            JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE;
+        char out[1024];
+        assert_non_null(o);
+        if (dir && dir[0]) {
+            snprintf(out, sizeof(out), "%s/%s.json", dir, tl_str(s, "as"));
+            assert_int_equal(json_object_to_file_ext(out, o, flags), 0);
+        }
     } else if (strcmp(what, "answers") == 0) {
         if (!w->answers)
             w->answers = json_object_new_object();
