@@ -1,0 +1,295 @@
+"""Server-side apply and metadata.managedFields through real kubectl 1.32: `kubectl apply
+--server-side` creates, the FieldsV1 shape (merge keys of built-ins, list-map keys and sets of
+custom resources), re-apply is a no-op (same resourceVersion, no watch event), a conflicting
+second manager gets 409 with kubectl's real error text, --force-conflicts takes over, an omitted
+field is removed, status writes of another manager do not conflict, and the documented
+client-side -> server-side apply upgrade."""
+
+from harness import Kubesim
+
+import json
+import time
+import unittest
+
+DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"
+APPLY = {"Content-Type": "application/apply-patch+yaml"}
+
+DEP = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %(name)s
+  labels: %(labels)s
+spec:
+  replicas: %(replicas)d
+  selector:
+    matchLabels: {app: %(name)s}
+  template:
+    metadata:
+      labels: {app: %(name)s}
+    spec:
+      containers:
+      - name: web
+        image: nginx:%(tag)s
+        ports:
+        - containerPort: 80
+"""
+
+CONFLICT_HELP = """Please review the fields above--they currently have other managers. Here
+are the ways you can resolve this warning:
+* If you intend to manage all of these fields, please re-run the apply
+  command with the `--force-conflicts` flag.
+* If you do not intend to manage all of the fields, please edit your
+  manifest to remove references to the fields that should keep their
+  current managers.
+* You may co-own fields by updating your manifest to match the existing
+  value; in this case, you'll become the manager if the other manager(s)
+  stop managing the field (remove it from their configuration).
+See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts
+"""
+
+CRD = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.ssa.example.com
+spec:
+  group: ssa.example.com
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+              ports:
+                type: array
+                x-kubernetes-list-type: map
+                x-kubernetes-list-map-keys: [name]
+                items:
+                  type: object
+                  required: [name]
+                  properties: {name: {type: string}, port: {type: integer}}
+              tags:
+                type: array
+                x-kubernetes-list-type: set
+                items: {type: string}
+              args:
+                type: array
+                items: {type: string}
+          status:
+            type: object
+            properties:
+              phase: {type: string}
+"""
+
+
+def dep(name, replicas=2, tag="1", labels=None):
+    return DEP % {"name": name, "replicas": replicas, "tag": tag,
+                  "labels": json.dumps(labels or {"tier": "front"})}
+
+
+class ServerSideApplyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.k = Kubesim()
+        cls.k.start()
+        cls.k.kubectl("apply", "-f", "-", input=CRD)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.k.stop()
+
+    def get(self, *what):
+        return json.loads(self.k.kubectl("get", *what, "-o", "json",
+                                         "--show-managed-fields").stdout)
+
+    def ssa(self, manifest, *flags, check=True):
+        return self.k.kubectl("apply", "--server-side", *flags, "-f", "-", input=manifest,
+                              check=check)
+
+    def managers(self, obj):
+        return {(e["manager"], e["operation"], e.get("subresource", "")): e
+                for e in obj["metadata"].get("managedFields", [])}
+
+    def test_apply_creates_with_managed_fields(self):
+        r = self.ssa(dep("create"))
+        self.assertEqual(r.stdout, "deployment.apps/create serverside-applied\n")
+        d = self.get("deployment", "create")
+        self.assertEqual(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1")
+        self.assertEqual(d["spec"]["progressDeadlineSeconds"], 600, "defaults applied")
+        [entry] = d["metadata"]["managedFields"]
+        self.assertEqual({k: v for k, v in entry.items() if k not in ("time", "fieldsV1")},
+                         {"manager": "kubectl", "operation": "Apply", "apiVersion": "apps/v1",
+                          "fieldsType": "FieldsV1"})
+        self.assertRegex(entry["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(entry["fieldsV1"], {
+            "f:metadata": {"f:labels": {"f:tier": {}}},
+            "f:spec": {
+                "f:replicas": {},
+                "f:selector": {},
+                "f:template": {
+                    "f:metadata": {"f:labels": {"f:app": {}}},
+                    "f:spec": {"f:containers": {'k:{"name":"web"}': {
+                        ".": {}, "f:image": {}, "f:name": {},
+                        "f:ports": {'k:{"containerPort":80,"protocol":"TCP"}': {
+                            ".": {}, "f:containerPort": {}}}}}}}}},
+            "only the applied fields, keyed by the merge keys (protocol defaulted into the key)")
+
+    def test_reapply_is_a_no_op(self):
+        self.ssa(dep("noop"))
+        before = self.get("deployment", "noop")
+        rv = before["metadata"]["resourceVersion"]
+        r = self.ssa(dep("noop"))
+        self.assertEqual(r.stdout, "deployment.apps/noop serverside-applied\n")
+        after = self.get("deployment", "noop")
+        self.assertEqual(after["metadata"]["resourceVersion"], rv)
+        self.assertEqual(after["metadata"]["managedFields"], before["metadata"]["managedFields"])
+        status, _, body = self.k.request(
+            "GET", DEPLOYS + "?watch=1&timeoutSeconds=1&resourceVersion=" + rv)
+        self.assertEqual(status, 200)
+        self.assertNotIn("noop", body if isinstance(body, str) else json.dumps(body),
+                         "no watch event after a no-op apply")
+
+    def test_conflict_then_force_conflicts(self):
+        self.ssa(dep("conf", replicas=2))
+        r = self.ssa(dep("conf", replicas=3), "--field-manager=other", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, 'error: Apply failed with 1 conflict: conflict with "kubectl":'
+                                   ' .spec.replicas\n' + CONFLICT_HELP)
+        self.assertEqual(self.get("deployment", "conf")["spec"]["replicas"], 2, "nothing changed")
+        config = json.loads(self.k.kubectl("create", "--dry-run=client", "-o", "json", "-f", "-",
+                                           input=dep("conf", replicas=4, tag="2")).stdout)
+        status, _, body = self.k.request("PATCH", DEPLOYS + "/conf?fieldManager=raw",
+                                         json.dumps(config), headers=APPLY)
+        self.assertEqual((status, body["reason"]), (409, "Conflict"))
+        self.assertEqual(body["message"], 'Apply failed with 2 conflicts: conflicts with '
+                                          '"kubectl":\n- .spec.replicas\n- .spec.template.spec.'
+                                          'containers[name="web"].image')
+        self.assertEqual(body["details"], {"causes": [
+            {"reason": "FieldManagerConflict", "message": 'conflict with "kubectl"',
+             "field": ".spec.replicas"},
+            {"reason": "FieldManagerConflict", "message": 'conflict with "kubectl"',
+             "field": '.spec.template.spec.containers[name="web"].image'}]})
+        # an Update manager is named with its apiVersion
+        self.k.kubectl("patch", "deployment", "conf", "--type=merge",
+                       "-p", '{"spec":{"minReadySeconds":5}}')
+        r = self.k.kubectl("apply", "--server-side", "--field-manager=other", "-f", "-",
+                           input=dep("conf").replace("replicas: 2", "replicas: 2\n"
+                                                     "  minReadySeconds: 7"), check=False)
+        self.assertTrue(r.stderr.startswith(
+            'error: Apply failed with 1 conflict: conflict with "kubectl-patch" using apps/v1: '
+            '.spec.minReadySeconds\n'), r.stderr)
+        # --force-conflicts takes the field over
+        self.ssa(dep("conf", replicas=3), "--field-manager=other", "--force-conflicts")
+        d = self.get("deployment", "conf")
+        self.assertEqual(d["spec"]["replicas"], 3)
+        m = self.managers(d)
+        self.assertIn("f:replicas", m[("other", "Apply", "")]["fieldsV1"]["f:spec"])
+        self.assertNotIn("f:replicas", m[("kubectl", "Apply", "")]["fieldsV1"]["f:spec"])
+        self.assertIn("f:selector", m[("kubectl", "Apply", "")]["fieldsV1"]["f:spec"],
+                      "co-owned fields stay with both")
+
+    def test_update_takes_fields_from_other_managers(self):
+        self.ssa(dep("upd", replicas=2))
+        self.k.kubectl("scale", "deployment", "upd", "--replicas=5")
+        d = self.get("deployment", "upd")
+        m = self.managers(d)
+        self.assertNotIn("f:replicas", m[("kubectl", "Apply", "")]["fieldsV1"]["f:spec"])
+        self.assertEqual(m[("kubectl", "Update", "scale")]["fieldsV1"],
+                         {"f:spec": {"f:replicas": {}}})
+        self.k.kubectl("label", "deployment", "upd", "extra=1")
+        m = self.managers(self.get("deployment", "upd"))
+        self.assertEqual(m[("kubectl-label", "Update", "")]["fieldsV1"],
+                         {"f:metadata": {"f:labels": {"f:extra": {}}}})
+
+    def test_omitted_field_is_removed_unless_owned_by_another(self):
+        self.ssa(dep("omit", labels={"tier": "front", "team": "a"}))
+        self.ssa(dep("omit", labels={"tier": "front", "shared": "x"}), "--field-manager=second")
+        self.ssa(dep("omit", labels={"tier": "front", "shared": "x"}))
+        self.ssa(dep("omit", labels={"tier": "front"}))
+        labels = self.get("deployment", "omit")["metadata"]["labels"]
+        self.assertNotIn("team", labels, "applied before, omitted now: removed")
+        self.assertEqual(labels.get("shared"), "x", "still owned by the second manager")
+        self.assertEqual(labels.get("tier"), "front")
+
+    def test_custom_resource_lists_and_status_writes(self):
+        g = {"apiVersion": "ssa.example.com/v1", "kind": "Gadget", "metadata": {"name": "g"},
+             "spec": {"size": 1, "ports": [{"name": "http", "port": 80}], "tags": ["a", "b"],
+                      "args": ["x"]}}
+        self.ssa(json.dumps(g))
+        self.k.kubectl("patch", "gadget", "g", "--subresource=status", "--type=merge",
+                       "--field-manager=ctrl", "-p", '{"status":{"phase":"Ready"}}')
+        o = self.get("gadget", "g")
+        m = self.managers(o)
+        self.assertEqual(m[("kubectl", "Apply", "")]["fieldsV1"], {"f:spec": {
+            "f:args": {}, "f:ports": {'k:{"name":"http"}': {".": {}, "f:name": {}, "f:port": {}}},
+            "f:size": {}, "f:tags": {'v:"a"': {}, 'v:"b"': {}}}})
+        self.assertEqual(m[("ctrl", "Update", "status")]["fieldsV1"],
+                         {"f:status": {"f:phase": {}}})
+        self.assertEqual(m[("ctrl", "Update", "status")]["apiVersion"], "ssa.example.com/v1")
+        g["spec"]["size"] = 2
+        g["spec"]["ports"].append({"name": "https", "port": 443})
+        self.ssa(json.dumps(g))
+        o = self.get("gadget", "g")
+        self.assertEqual(o["status"], {"phase": "Ready"}, "status kept")
+        self.assertEqual(o["spec"]["size"], 2)
+        # status applied by another manager through /status: no conflict with the spec's owner
+        st = {"apiVersion": "ssa.example.com/v1", "kind": "Gadget", "metadata": {"name": "g"},
+              "status": {"phase": "Done"}}
+        status, _, body = self.k.request(
+            "PATCH", "/apis/ssa.example.com/v1/namespaces/default/gadgets/g/status"
+            "?fieldManager=ctrl2", json.dumps(st), headers=APPLY)
+        self.assertEqual(status, 409, "ctrl owns status.phase")
+        self.assertEqual(body["message"], 'Apply failed with 1 conflict: conflict with "ctrl" '
+                                          'with subresource "status" using ssa.example.com/v1: '
+                                          '.status.phase')
+        status, _, body = self.k.request(
+            "PATCH", "/apis/ssa.example.com/v1/namespaces/default/gadgets/g/status"
+            "?fieldManager=ctrl2&force=true", json.dumps(st), headers=APPLY)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], {"phase": "Done"})
+        m = self.managers(body)
+        self.assertNotIn(("ctrl", "Update", "status"), m, "a manager left with nothing goes")
+        self.assertEqual(m[("ctrl2", "Apply", "status")]["fieldsV1"],
+                         {"f:status": {"f:phase": {}}})
+
+    def test_client_side_to_server_side_upgrade(self):
+        self.k.kubectl("apply", "-f", "-", input=dep("upgrade", labels={"tier": "front",
+                                                                          "old": "1"}))
+        d = self.get("deployment", "upgrade")
+        m = self.managers(d)
+        self.assertEqual(list(m), [("kubectl-client-side-apply", "Update", "")])
+        self.assertIn("f:progressDeadlineSeconds",
+                      m[("kubectl-client-side-apply", "Update", "")]["fieldsV1"]["f:spec"],
+                      "a create owns what it sent and what was defaulted")
+        # changed replicas is owned by kubectl-client-side-apply: no conflict for "kubectl"
+        r = self.ssa(dep("upgrade", replicas=3, labels={"tier": "front", "old": "1"}))
+        self.assertEqual(r.stdout, "deployment.apps/upgrade serverside-applied\n", r.stderr)
+        d = self.get("deployment", "upgrade")
+        self.assertEqual(d["spec"]["replicas"], 3)
+        m = self.managers(d)
+        self.assertNotIn(("kubectl-client-side-apply", "Update", ""), m,
+                         "kubectl moved the client-side apply fields to its apply manager")
+        self.assertIn(("kubectl", "Apply", ""), m)
+        last = json.loads(d["metadata"]["annotations"]["kubectl.kubernetes.io/"
+                                                       "last-applied-configuration"])
+        self.assertEqual(last["spec"]["replicas"], 3, "the annotation follows server-side apply")
+        # a field dropped from the manifest is now removed
+        self.ssa(dep("upgrade", replicas=3, labels={"tier": "front"}))
+        d = self.get("deployment", "upgrade")
+        self.assertNotIn("old", d["metadata"]["labels"])
+        # other managers still conflict
+        r = self.ssa(dep("upgrade", replicas=1), "--field-manager=else", check=False)
+        self.assertIn('conflict with "kubectl"', r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
