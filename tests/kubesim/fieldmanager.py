@@ -28,7 +28,8 @@ Interface:
     decode(entries) -> managers (ValueError for entries it cannot read)
     encode(managers) -> list of ManagedFieldsEntry dicts
     update(managers, old, new, schema, manager, api_version, subresource, scope, now)
-        -> managers after a non-apply write (create: old None)
+        -> managers after a non-apply write (a create compares with zero_object(new) for
+        built-ins, None for custom resources)
     apply(managers, live, config, schema, manager, api_version, subresource, scope, force, now)
         -> (merged object, managers); raises Conflict.  live None = create.
     last_applied_allowed(live, schema, scope) -> paths kubectl may take over (or None)
@@ -184,19 +185,23 @@ def root_schema(schema):
 
 
 # ---------------------------------------------------------------------------------- field sets
-def _walk(v, s, path, out):
+def _walk(v, s, path, out, maps=None):
     kind = _kind(s, v)
     if kind == "atomic":
         out[path] = (True, v)
         return
     if kind == "map":
+        if maps is not None:
+            maps.add(path)
         for key, cv in v.items():
             declared, cs = _field(s, key)
             p = path + ("f:" + key,)
             if cv is None or (_is_dict(cv) and not cv):
                 out[p] = (True, cv)
+                if maps is not None and cv is not None and _kind(cs, cv) == "map":
+                    maps.add(p)
                 continue
-            _walk(cv, cs, p, out)
+            _walk(cv, cs, p, out, maps)
             if not declared and p not in out:
                 out[p] = (False, None)
         return
@@ -210,30 +215,45 @@ def _walk(v, s, path, out):
         if lt == "set" or not _is_dict(item):
             out[p] = (True, item)
             continue
-        _walk(item, its, p, out)
+        _walk(item, its, p, out, maps)
         out[p] = (False, None)
 
 
-def walk(obj, schema, scope=None):
-    """{path: (leaf, value)} of the members of obj's field set (stripped paths excluded)."""
+def _keep(p, scope):
+    return p not in STRIPPED and (scope is None or scope(p))
+
+
+def walk(obj, schema, scope=None, maps=None):
+    """{path: (leaf, value)} of the members of obj's field set (stripped paths excluded);
+    ``maps`` (a set, optional) also receives the paths of the granular maps."""
     out = {}
+    found = set()
     if obj is not None:
         o = dict(obj)
         if _is_dict(o.get("metadata")):
             m = dict(o["metadata"])
             m.pop("managedFields", None)
             o["metadata"] = m
-        _walk(o, root_schema(schema), (), out)
-    return {p: v for p, v in out.items()
-            if p not in STRIPPED and (scope is None or scope(p))}
+        _walk(o, root_schema(schema), (), out, found)
+    if maps is not None:
+        maps.update(p for p in found if p and _keep(p, scope))
+    return {p: v for p, v in out.items() if _keep(p, scope)}
 
 
-def _compare(old_w, new_w):
-    """(added, modified, removed) between two walks."""
-    added = set(new_w) - set(old_w)
-    removed = set(old_w) - set(new_w)
+def _compare(old_w, new_w, old_maps=(), new_maps=()):
+    """(added, modified, removed) between two walks (typed.Compare: a map that appears or
+    goes is itself added or removed, besides its members)."""
+    added = (set(new_w) - set(old_w)) | (set(new_maps) - set(old_maps))
+    removed = (set(old_w) - set(new_w)) | (set(old_maps) - set(new_maps))
     modified = {p for p in set(old_w) & set(new_w) if old_w[p] != new_w[p]}
     return added, modified, removed
+
+
+def compare(old, new, schema, scope):
+    old_maps, new_maps = set(), set()
+    old_w = walk(old, schema, scope, old_maps)
+    new_w = walk(new, schema, scope, new_maps)
+    return _compare(old_w, new_w, old_maps, new_maps)
 
 
 # ---------------------------------------------------------------------------------- FieldsV1
@@ -363,9 +383,7 @@ def _take(managers, skip, added, modified, removed, force):
 
 def update(managers, old, new, schema, manager, api_version, subresource, scope, now):
     managers = _copy(managers)
-    old_w = walk(old, schema, scope)
-    new_w = walk(new, schema, scope)
-    added, modified, removed = _compare(old_w, new_w)
+    added, modified, removed = compare(old, new, schema, scope)
     if not (added or modified or removed):
         return managers
     key = (manager, "Update", api_version, subresource or "")
@@ -377,6 +395,24 @@ def update(managers, old, new, schema, manager, api_version, subresource, scope,
     else:
         managers.pop(key, None)
     return managers
+
+
+# Maps that a built-in kind's Go zero value already has (non-pointer structs): a create is
+# compared against that zero object, so these are not "added" themselves (custom resources
+# start from nothing). An approximation by shape: spec and status; a pod template's metadata
+# and spec; a Deployment's strategy.
+def zero_object(new):
+    z = {"metadata": {}}
+    spec = (new or {}).get("spec")
+    if _is_dict(spec):
+        z["spec"] = {}
+        if _is_dict(spec.get("template")):
+            z["spec"]["template"] = {"metadata": {"creationTimestamp": None}, "spec": {}}
+        if new.get("kind") == "Deployment":
+            z["spec"]["strategy"] = {}
+    if _is_dict((new or {}).get("status")):
+        z["status"] = {}
+    return z
 
 
 # ---------------------------------------------------------------------------------- apply
@@ -461,7 +497,7 @@ def apply(managers, live, config, schema, manager, api_version, subresource, sco
             continue
         _remove(merged, p, rs)
         removed_roots.append(p)
-    added, modified, removed = _compare(walk(live, schema, scope), walk(merged, schema, scope))
+    added, modified, removed = compare(live, merged, schema, scope)
     _take(managers, key, added, modified, removed, force)
     if not managers[key]["set"]:
         del managers[key]
@@ -483,9 +519,8 @@ def last_applied_allowed(live, schema, scope):
         return None
     if not _is_dict(la) or la.get("apiVersion") != live.get("apiVersion"):
         return None
-    la_w = walk(la, schema, scope)
-    added, modified, removed = _compare(la_w, walk(live, schema, scope))
-    return set(la_w) - modified - added - removed
+    added, modified, removed = compare(la, live, schema, scope)
+    return set(walk(la, schema, scope)) - modified - added - removed
 
 
 def build_last_applied(config):

@@ -705,7 +705,8 @@ class ResourceAPI:
                 raise err_already_exists(rtype, name)
             if applied is None:
                 baseline = self._client_managers(client_managed) or {}
-                applied = kfm.update(baseline, None, obj, rtype.schema, manager,
+                zero = kfm.zero_object(obj) if rtype.crd_name is None else None
+                applied = kfm.update(baseline, zero, obj, rtype.schema, manager,
                                      rtype.group_version, "", self.fm_scope(rtype, None),
                                      now_rfc3339())
             self.set_managed(obj, applied)

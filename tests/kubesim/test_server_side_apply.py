@@ -210,6 +210,39 @@ class ServerSideApplyTest(unittest.TestCase):
         self.assertEqual(m[("kubectl-label", "Update", "")]["fieldsV1"],
                          {"f:metadata": {"f:labels": {"f:extra": {}}}})
 
+    def test_create_owns_what_it_sent_and_the_defaults(self):
+        self.k.kubectl("create", "deployment", "made", "--image=nginx")
+        [entry] = self.get("deployment", "made")["metadata"]["managedFields"]
+        self.assertEqual((entry["manager"], entry["operation"], entry["apiVersion"]),
+                         ("kubectl-create", "Update", "apps/v1"))
+        self.assertEqual(entry["fieldsV1"], {
+            "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+            "f:spec": {
+                "f:progressDeadlineSeconds": {}, "f:replicas": {}, "f:revisionHistoryLimit": {},
+                "f:selector": {},
+                "f:strategy": {"f:rollingUpdate": {".": {}, "f:maxSurge": {},
+                                                   "f:maxUnavailable": {}},
+                               "f:type": {}},
+                "f:template": {
+                    "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+                    "f:spec": {
+                        "f:containers": {'k:{"name":"nginx"}': {
+                            ".": {}, "f:image": {}, "f:imagePullPolicy": {}, "f:name": {},
+                            "f:resources": {}, "f:terminationMessagePath": {},
+                            "f:terminationMessagePolicy": {}}},
+                        "f:dnsPolicy": {}, "f:restartPolicy": {}, "f:schedulerName": {},
+                        "f:securityContext": {}, "f:terminationGracePeriodSeconds": {}}}}})
+        # the same manager's next write adds to its entry; a no-op write changes nothing
+        self.k.kubectl("annotate", "deployment", "made", "a=1", "--field-manager=kubectl-create")
+        d = self.get("deployment", "made")
+        [entry] = d["metadata"]["managedFields"]
+        self.assertEqual(entry["fieldsV1"]["f:metadata"]["f:annotations"],
+                         {".": {}, "f:a": {}})
+        status, _, body = self.k.request("PUT", DEPLOYS + "/made?fieldManager=noop", d)
+        self.assertEqual(status, 200)
+        self.assertEqual(body["metadata"]["resourceVersion"], d["metadata"]["resourceVersion"])
+        self.assertNotIn("noop", json.dumps(body["metadata"]["managedFields"]))
+
     def test_omitted_field_is_removed_unless_owned_by_another(self):
         self.ssa(dep("omit", labels={"tier": "front", "team": "a"}))
         self.ssa(dep("omit", labels={"tier": "front", "shared": "x"}), "--field-manager=second")
@@ -233,7 +266,8 @@ class ServerSideApplyTest(unittest.TestCase):
             "f:args": {}, "f:ports": {'k:{"name":"http"}': {".": {}, "f:name": {}, "f:port": {}}},
             "f:size": {}, "f:tags": {'v:"a"': {}, 'v:"b"': {}}}})
         self.assertEqual(m[("ctrl", "Update", "status")]["fieldsV1"],
-                         {"f:status": {"f:phase": {}}})
+                         {"f:status": {".": {}, "f:phase": {}}},
+                         "an update that adds a map owns the map itself too")
         self.assertEqual(m[("ctrl", "Update", "status")]["apiVersion"], "ssa.example.com/v1")
         g["spec"]["size"] = 2
         g["spec"]["ports"].append({"name": "https", "port": 443})
@@ -257,7 +291,8 @@ class ServerSideApplyTest(unittest.TestCase):
         self.assertEqual(status, 200, body)
         self.assertEqual(body["status"], {"phase": "Done"})
         m = self.managers(body)
-        self.assertNotIn(("ctrl", "Update", "status"), m, "a manager left with nothing goes")
+        self.assertEqual(m[("ctrl", "Update", "status")]["fieldsV1"], {"f:status": {}},
+                         "the forced field moved; ctrl keeps only the status map itself")
         self.assertEqual(m[("ctrl2", "Apply", "status")]["fieldsV1"],
                          {"f:status": {"f:phase": {}}})
 
