@@ -1385,7 +1385,21 @@ class ResourceAPI:
             mutate(new)
             if _strip_rv(new) == _strip_rv(old):
                 return old
+            self.track_controller(rtype, old, new)
             return self.store.put(_gr(rtype), new)
+
+    CONTROLLER_MANAGER = "kube-controller-manager"
+
+    def track_controller(self, rtype, old, new):
+        """managedFields of a simulated controller's write: kube-controller-manager, through
+        /status when only the status changed (as the Deployment and Job controllers write)."""
+        def body(o):
+            return {k: v for k, v in o.items() if k != "status"}
+        sub = "status" if body(old) == body(new) and "status" in rtype.subresources else None
+        managers = kfm.update(self.live_managers(old), old, new, rtype.schema,
+                              self.CONTROLLER_MANAGER, rtype.group_version, sub or "",
+                              self.fm_scope(rtype, sub), now_rfc3339())
+        self.set_managed(new, managers)
 
     def remove_finalizer(self, rtype, obj, finalizer):
         """Drop a finalizer (as a controller's update); removes the object when it was the last
@@ -1400,6 +1414,7 @@ class ResourceAPI:
                 new["metadata"]["finalizers"] = fins
             else:
                 new["metadata"].pop("finalizers", None)
+            self.track_controller(rtype, cur, new)
             if not fins and new["metadata"].get("deletionTimestamp") and _gr(rtype) != NS_GR:
                 self.store.remove(_gr(rtype), cur["metadata"].get("namespace"),
                                   cur["metadata"]["name"], final_state=new)

@@ -115,6 +115,12 @@ class ServerSideApplyTest(unittest.TestCase):
         return self.k.kubectl("apply", "--server-side", *flags, "-f", "-", input=manifest,
                               check=check)
 
+    @staticmethod
+    def clients(obj):
+        """The managedFields entries of clients (the Deployment controller's status aside)."""
+        return [e for e in obj["metadata"].get("managedFields", [])
+                if e["manager"] != "kube-controller-manager"]
+
     def managers(self, obj):
         return {(e["manager"], e["operation"], e.get("subresource", "")): e
                 for e in obj["metadata"].get("managedFields", [])}
@@ -125,7 +131,7 @@ class ServerSideApplyTest(unittest.TestCase):
         d = self.get("deployment", "create")
         self.assertEqual(d["spec"]["template"]["spec"]["containers"][0]["image"], "nginx:1")
         self.assertEqual(d["spec"]["progressDeadlineSeconds"], 600, "defaults applied")
-        [entry] = d["metadata"]["managedFields"]
+        [entry] = self.clients(d)
         self.assertEqual({k: v for k, v in entry.items() if k not in ("time", "fieldsV1")},
                          {"manager": "kubectl", "operation": "Apply", "apiVersion": "apps/v1",
                           "fieldsType": "FieldsV1"})
@@ -212,7 +218,7 @@ class ServerSideApplyTest(unittest.TestCase):
 
     def test_create_owns_what_it_sent_and_the_defaults(self):
         self.k.kubectl("create", "deployment", "made", "--image=nginx")
-        [entry] = self.get("deployment", "made")["metadata"]["managedFields"]
+        [entry] = self.clients(self.get("deployment", "made"))
         self.assertEqual((entry["manager"], entry["operation"], entry["apiVersion"]),
                          ("kubectl-create", "Update", "apps/v1"))
         self.assertEqual(entry["fieldsV1"], {
@@ -235,13 +241,27 @@ class ServerSideApplyTest(unittest.TestCase):
         # the same manager's next write adds to its entry; a no-op write changes nothing
         self.k.kubectl("annotate", "deployment", "made", "a=1", "--field-manager=kubectl-create")
         d = self.get("deployment", "made")
-        [entry] = d["metadata"]["managedFields"]
+        [entry] = self.clients(d)
         self.assertEqual(entry["fieldsV1"]["f:metadata"]["f:annotations"],
                          {".": {}, "f:a": {}})
         status, _, body = self.k.request("PUT", DEPLOYS + "/made?fieldManager=noop", d)
         self.assertEqual(status, 200)
         self.assertEqual(body["metadata"]["resourceVersion"], d["metadata"]["resourceVersion"])
         self.assertNotIn("noop", json.dumps(body["metadata"]["managedFields"]))
+
+    def test_controller_status_is_kube_controller_manager_s(self):
+        self.ssa(dep("ctl", replicas=1))
+
+        def status_entry():
+            d = self.get("deployment", "ctl")
+            return self.managers(d).get(("kube-controller-manager", "Update", "status"))
+        e = self.k.wait_for(lambda: status_entry() if (status_entry() or {}).get(
+            "fieldsV1", {}).get("f:status", {}).get("f:readyReplicas") is not None else None,
+            timeout=20, message="the Deployment controller's status write is recorded")
+        self.assertEqual(e["apiVersion"], "apps/v1")
+        self.assertNotIn("f:spec", e["fieldsV1"])
+        # and the applier's next apply of a changed spec does not conflict with it
+        self.ssa(dep("ctl", replicas=2))
 
     def test_omitted_field_is_removed_unless_owned_by_another(self):
         self.ssa(dep("omit", labels={"tier": "front", "team": "a"}))
@@ -301,7 +321,8 @@ class ServerSideApplyTest(unittest.TestCase):
                                                                           "old": "1"}))
         d = self.get("deployment", "upgrade")
         m = self.managers(d)
-        self.assertEqual(list(m), [("kubectl-client-side-apply", "Update", "")])
+        self.assertEqual([k for k in m if k[0] != "kube-controller-manager"],
+                         [("kubectl-client-side-apply", "Update", "")])
         self.assertIn("f:progressDeadlineSeconds",
                       m[("kubectl-client-side-apply", "Update", "")]["fieldsV1"]["f:spec"],
                       "a create owns what it sent and what was defaulted")
