@@ -11,7 +11,10 @@ Everything under /api and /apis that is not discovery or OpenAPI lands here:
   resourceVersionMatch semantics, label and field selectors;
 * watch streams (chunked JSON lines, ADDED/MODIFIED/DELETED/BOOKMARK/ERROR, selector moves,
   410 Gone as an ERROR event when the history window has passed);
-* Table output (Accept: ...;as=Table), dryRun=All, fieldValidation with Warning headers.
+* Table output (Accept: ...;as=Table), dryRun=All, fieldValidation with Warning headers;
+* metadata.managedFields on every write and server-side apply (fieldmanager.py does the field
+  sets; here: which manager, which scope, and the apply request: fieldManager, force, create on
+  apply, kubectl's last-applied-configuration handling).
 
 Admission (defaulting, pruning, validation) is registry.admit (A2); patch algorithms are
 patch.py (B); label/field selectors are selectors.py (B). Controllers (controllers.py) write

@@ -2,8 +2,8 @@
 --server-side` creates, the FieldsV1 shape (merge keys of built-ins, list-map keys and sets of
 custom resources), re-apply is a no-op (same resourceVersion, no watch event), a conflicting
 second manager gets 409 with kubectl's real error text, --force-conflicts takes over, an omitted
-field is removed, status writes of another manager do not conflict, and the documented
-client-side -> server-side apply upgrade."""
+field is removed, --dry-run=server and diff --server-side, status writes of another manager do
+not conflict, and the documented client-side -> server-side apply upgrade."""
 
 from harness import Kubesim
 
@@ -163,6 +163,21 @@ class ServerSideApplyTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertNotIn("noop", body if isinstance(body, str) else json.dumps(body),
                          "no watch event after a no-op apply")
+
+    def test_dry_run_server_and_diff(self):
+        r = self.ssa(dep("dry"), "--dry-run=server")
+        self.assertEqual(r.stdout, "deployment.apps/dry serverside-applied (server dry run)\n")
+        self.assertEqual(self.k.request("GET", DEPLOYS + "/dry")[0], 404, "nothing created")
+        self.ssa(dep("dry"))
+        rv = self.get("deployment", "dry")["metadata"]["resourceVersion"]
+        r = self.ssa(dep("dry", replicas=5), "--dry-run=server", "-o", "json")
+        self.assertEqual(json.loads(r.stdout)["spec"]["replicas"], 5)
+        d = self.get("deployment", "dry")
+        self.assertEqual((d["metadata"]["resourceVersion"], d["spec"]["replicas"]), (rv, 2))
+        r = self.k.kubectl("diff", "--server-side", "-f", "-", input=dep("dry", replicas=5),
+                           check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("-  replicas: 2\n+  replicas: 5\n", r.stdout)
 
     def test_conflict_then_force_conflicts(self):
         self.ssa(dep("conf", replicas=2))
