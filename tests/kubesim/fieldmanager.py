@@ -43,6 +43,9 @@ import json
 import builtin_schemas
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# skipNonAppliedManager: an object without managedFields is first recorded as written by this
+# manager (an Update from the kind's empty object) before an apply is computed against it.
+BEFORE_FIRST_APPLY = "before-first-apply"
 
 STRIPPED = {("f:apiVersion",), ("f:kind",), ("f:metadata",)} | {
     ("f:metadata", "f:" + f) for f in ("name", "namespace", "creationTimestamp", "selfLink", "uid",
@@ -501,7 +504,8 @@ def apply(managers, live, config, schema, manager, api_version, subresource, sco
     _take(managers, key, added, modified, removed, force)
     if not managers[key]["set"]:
         del managers[key]
-    elif added or modified or removed or managers[key]["time"] is None:
+    elif added or modified or removed or managers[key]["time"] is None \
+            or managers[key]["set"] != last:
         managers[key]["time"] = now
     return merged, managers
 

@@ -1105,6 +1105,10 @@ class ResourceAPI:
             live = copy.deepcopy(current)
             live["metadata"].pop("managedFields", None)
             managers = self.live_managers(current)
+            if not managers:
+                zero = kfm.zero_object(live) if rtype.crd_name is None else None
+                managers = kfm.update({}, zero, live, rtype.schema, kfm.BEFORE_FIRST_APPLY,
+                                      rtype.group_version, r.subresource or "", scope, now)
             args = (rtype.schema, manager, rtype.group_version, r.subresource or "", scope)
             try:
                 merged, managers = kfm.apply(managers, live, config, *args, force, now)

@@ -264,6 +264,23 @@ class ServerSideApplyTest(unittest.TestCase):
         self.assertEqual(body["metadata"]["resourceVersion"], d["metadata"]["resourceVersion"])
         self.assertNotIn("noop", json.dumps(body["metadata"]["managedFields"]))
 
+    def test_object_without_managed_fields_is_before_first_apply(self):
+        ns = {"apiVersion": "v1", "kind": "Namespace",
+              "metadata": {"name": "default", "labels": {"team": "a"}}}
+        r = self.ssa(json.dumps(ns), "--field-manager=labeller")
+        self.assertEqual(r.stdout, "namespace/default serverside-applied\n", r.stderr)
+        m = self.managers(self.get("namespace", "default"))
+        self.assertEqual(m[("labeller", "Apply", "")]["fieldsV1"],
+                         {"f:metadata": {"f:labels": {"f:team": {}}}})
+        self.assertEqual(m[("before-first-apply", "Update", "")]["fieldsV1"],
+                         {"f:metadata": {"f:labels": {".": {},
+                                                      "f:kubernetes.io/metadata.name": {}}},
+                          "f:spec": {"f:finalizers": {}}})
+        ns["metadata"]["labels"]["kubernetes.io/metadata.name"] = "other"
+        r = self.ssa(json.dumps(ns), "--field-manager=labeller", check=False)
+        self.assertIn('conflict with "before-first-apply" using v1: '
+                      '.metadata.labels.kubernetes.io/metadata.name', r.stderr)
+
     def test_controller_status_is_kube_controller_manager_s(self):
         self.ssa(dep("ctl", replicas=1))
 
