@@ -846,6 +846,9 @@ class ResourceAPI:
         new = copy.deepcopy(crd)
         new["status"] = status
         if new != crd:
+            crd_type = self.type_for_gr(CRD_GR)
+            if crd_type is not None:
+                self.track_controller(crd_type, crd, new, "kube-apiserver")
             crd = self.store.put(CRD_GR, new)
         conds = {c.get("type"): c.get("status") for c in status.get("conditions", [])}
         if conds.get("NamesAccepted") == "True" and not crd["metadata"].get("deletionTimestamp"):
@@ -1121,7 +1124,7 @@ class ResourceAPI:
                     message, causes = c.status()
                     raise ApiError(409, "Conflict", message, {"causes": causes})
                 merged, managers = kfm.apply(managers, live, config, *args, True, now)
-            ann = (live["metadata"].get("annotations") or {})
+            ann = (merged.get("metadata") or {}).get("annotations") or {}
             if manager == "kubectl" and ann.get(kfm.LAST_APPLIED):
                 merged["metadata"].setdefault("annotations", {})[kfm.LAST_APPLIED] = \
                     kfm.build_last_applied(config)
@@ -1397,14 +1400,15 @@ class ResourceAPI:
 
     CONTROLLER_MANAGER = "kube-controller-manager"
 
-    def track_controller(self, rtype, old, new):
-        """managedFields of a simulated controller's write: kube-controller-manager, through
-        /status when only the status changed (as the Deployment and Job controllers write)."""
+    def track_controller(self, rtype, old, new, manager=CONTROLLER_MANAGER):
+        """managedFields of a simulated controller's write: kube-controller-manager (the CRD
+        controllers: kube-apiserver), through /status when only the status changed (as the
+        Deployment and Job controllers write)."""
         def body(o):
             return {k: v for k, v in o.items() if k != "status"}
         sub = "status" if body(old) == body(new) and "status" in rtype.subresources else None
         managers = kfm.update(self.live_managers(old), old, new, rtype.schema,
-                              self.CONTROLLER_MANAGER, rtype.group_version, sub or "",
+                              manager, rtype.group_version, sub or "",
                               self.fm_scope(rtype, sub), now_rfc3339())
         self.set_managed(new, managers)
 
