@@ -8,7 +8,6 @@ not conflict, and the documented client-side -> server-side apply upgrade."""
 from harness import Kubesim
 
 import json
-import time
 import unittest
 
 DEPLOYS = "/apis/apps/v1/namespaces/default/deployments"
@@ -230,6 +229,22 @@ class ServerSideApplyTest(unittest.TestCase):
         m = self.managers(self.get("deployment", "upd"))
         self.assertEqual(m[("kubectl-label", "Update", "")]["fieldsV1"],
                          {"f:metadata": {"f:labels": {"f:extra": {}}}})
+        # no fieldManager: the User-Agent up to its first "/"
+        status, _, body = self.k.request(
+            "PATCH", DEPLOYS + "/upd", json.dumps({"spec": {"minReadySeconds": 3}}),
+            headers={"Content-Type": "application/merge-patch+json",
+                     "User-Agent": "my-controller/v1.2 (linux/amd64)"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.managers(body)[("my-controller", "Update", "")]["fieldsV1"],
+                         {"f:spec": {"f:minReadySeconds": {}}})
+        # a built-in's /status applied by a controller
+        st = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "upd"},
+              "status": {"observedGeneration": 99}}
+        status, _, body = self.k.request("PATCH", DEPLOYS + "/upd/status?fieldManager=st"
+                                         "&force=true", json.dumps(st), headers=APPLY)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.managers(body)[("st", "Apply", "status")]["fieldsV1"],
+                         {"f:status": {"f:observedGeneration": {}}})
 
     def test_create_owns_what_it_sent_and_the_defaults(self):
         self.k.kubectl("create", "deployment", "made", "--image=nginx")
@@ -367,6 +382,10 @@ class ServerSideApplyTest(unittest.TestCase):
         self.assertNotIn(("kubectl-client-side-apply", "Update", ""), m,
                          "kubectl moved the client-side apply fields to its apply manager")
         self.assertIn(("kubectl", "Apply", ""), m)
+        self.assertEqual(m[("kubectl-last-applied", "Apply", "")]["fieldsV1"],
+                         {"f:metadata": {"f:annotations": {
+                             "f:kubectl.kubernetes.io/last-applied-configuration": {}}}},
+                         "kubectl keeps the annotation owned by its own apply manager")
         last = json.loads(d["metadata"]["annotations"]["kubectl.kubernetes.io/"
                                                        "last-applied-configuration"])
         self.assertEqual(last["spec"]["replicas"], 3, "the annotation follows server-side apply")
