@@ -1181,6 +1181,10 @@ class ResourceAPI:
                     raise err_bad_request(str(e))
             elif h.command == "PATCH":
                 ctype = (h.headers.get("Content-Type", "") or "").split(";")[0].strip()
+                if ctype == "application/apply-patch+yaml":
+                    raise ApiError(415, "UnsupportedMediaType",
+                                   "kubesim does not implement server-side apply on the scale "
+                                   "subresource; use a merge or JSON patch (kubectl scale)")
                 try:
                     doc = json.loads(body or b"{}")
                     if ctype == "application/json-patch+json":
