@@ -359,6 +359,39 @@ def encode(managers):
     return out
 
 
+MAX_UPDATE_MANAGERS = 10
+ANCIENT_CHANGES = "ancient-changes"
+
+
+def cap_updates(managers, limit=MAX_UPDATE_MANAGERS):
+    """capManagersManager: beyond ``limit`` Update entries, the oldest are folded, per
+    apiVersion, into one "ancient-changes" Update entry (the first one of a version found is
+    renamed into the bucket when a second comes)."""
+    updaters = [k for k in managers if k[1] == "Update"]
+    if len(updaters) <= limit:
+        return managers
+    updaters.sort(key=lambda k: (managers[k].get("time") or "", _identifier(k)))
+    first_of = {}
+    length = len(updaters)
+    for key in updaters:
+        if length <= limit:
+            break
+        m = managers[key]
+        av = m["apiVersion"]
+        bucket = (ANCIENT_CHANGES, "Update", av, "")
+        if av not in first_of:
+            first_of[av] = key
+            continue
+        if bucket not in managers:
+            managers[bucket] = managers.pop(first_of[av])
+        managers[bucket] = {"set": m["set"] | managers[bucket]["set"], "apiVersion": av,
+                            "time": m.get("time")}
+        if key != bucket:
+            del managers[key]
+        length -= 1
+    return managers
+
+
 def _copy(managers):
     return {k: dict(v, set=set(v["set"])) for k, v in managers.items()}
 
@@ -397,7 +430,7 @@ def update(managers, old, new, schema, manager, api_version, subresource, scope,
         managers[key] = {"set": s, "apiVersion": api_version, "time": now}
     else:
         managers.pop(key, None)
-    return managers
+    return cap_updates(managers)
 
 
 # Maps that a built-in kind's Go zero value already has (non-pointer structs): a create is
@@ -507,7 +540,7 @@ def apply(managers, live, config, schema, manager, api_version, subresource, sco
     elif added or modified or removed or managers[key]["time"] is None \
             or managers[key]["set"] != last:
         managers[key]["time"] = now
-    return merged, managers
+    return merged, cap_updates(managers)
 
 
 def last_applied_allowed(live, schema, scope):

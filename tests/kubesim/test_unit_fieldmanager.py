@@ -130,6 +130,25 @@ class UpdateApplyTest(unittest.TestCase):
         self.assertIn(("f:spec", "f:replicas"), ms[("a", "Apply", "", "")]["set"])
         self.assertIn(("f:spec", "f:replicas"), ms[("b", "Apply", "", "")]["set"])
 
+    def test_more_than_ten_update_managers_fold_into_ancient_changes(self):
+        ms = {}
+        cur = obj({})
+        for i in range(12):
+            new = obj(dict(cur["spec"], **{"f%02d" % i: i}))
+            ms = fm.update(ms, cur, new, SCHEMA, "m%02d" % i, "x.io/v1", "", None,
+                           "2026-01-01T00:00:%02dZ" % i)
+            cur = new
+        names = sorted(k[0] for k in ms)
+        self.assertEqual(len(names), 10)
+        self.assertEqual(names[0], "ancient-changes")
+        self.assertNotIn("m00", names)
+        self.assertNotIn("m02", names)
+        self.assertIn("m03", names)
+        bucket = ms[("ancient-changes", "Update", "x.io/v1", "")]
+        self.assertEqual(fm.to_fields(bucket["set"]),
+                         {"f:spec": {"f:f00": {}, "f:f01": {}, "f:f02": {}}})
+        self.assertEqual(bucket["time"], "2026-01-01T00:00:02Z")
+
     def test_last_applied_allowance(self):
         la = obj({"replicas": 1, "tags": ["x"]})
         live = obj({"replicas": 1, "tags": ["x", "z"]}, annotations={
