@@ -659,7 +659,9 @@ int tg_cli_run(const struct tg_cli_args *args)
         fail(NULL, "cannot start the event loop");
         goto free_config;
     }
-    struct tg_client_options copt = {.config = c.kc, .user_agent = "kubectl-tollgate/" TG_VERSION};
+    struct tg_client_options copt = {.config = c.kc,
+                                     .user_agent = "kubectl-tollgate/" TG_VERSION,
+                                     .field_manager = "kubectl-tollgate"};
     if (tg_client_new(&c.loop, &copt, &c.client) < 0) {
         fail(NULL, tg_error_last());
         goto close_loop;

@@ -52,8 +52,9 @@ struct tg_client {
     struct tg_retry_policy retry;
     long timeout_ms;
     size_t max_body;
-    uint64_t rng;     /* xorshift state for jitter */
-    uv_timer_t timer; /* wakes the first waiting call */
+    char *field_manager; /* default fieldManager of writes; NULL: none */
+    uint64_t rng;        /* xorshift state for jitter */
+    uv_timer_t timer;    /* wakes the first waiting call */
     struct tg_client_call *calls;
     struct tg_client_call *waiting;
     uint64_t counts[TG_VERB_COUNT][TG_CLIENT_MAX_STATUS + 1];
@@ -534,9 +535,15 @@ static const char *patch_content_type(enum tg_patch_type t)
 static int build_call(struct tg_client *c, const struct tg_client_request *req,
                       struct tg_client_call *call)
 {
+    struct tg_client_request eff = *req;
     struct tg_buf path;
     int rc;
 
+    if ((req->verb == TG_VERB_CREATE || req->verb == TG_VERB_UPDATE ||
+         req->verb == TG_VERB_PATCH) &&
+        empty(req->query.field_manager))
+        eff.query.field_manager = c->field_manager;
+    req = &eff;
     tg_buf_init(&path, 64u << 10);
     if ((rc = tg_client_build_path(req, &path)) < 0) {
         tg_buf_free(&path);
@@ -659,6 +666,13 @@ int tg_client_new(uv_loop_t *loop, const struct tg_client_options *opt, struct t
     c->retry.jitter = RETRY_JITTER;
     c->timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : DEFAULT_TIMEOUT_MS;
     c->max_body = opt->max_body ? opt->max_body : DEFAULT_MAX_BODY;
+    if (!opt->field_manager || *opt->field_manager) {
+        if (!(c->field_manager =
+                  strdup(opt->field_manager ? opt->field_manager : TG_CLIENT_FIELD_MANAGER))) {
+            free(c);
+            return tg_error_set(TG_ENOMEM, "out of memory");
+        }
+    }
     c->rng = (uint64_t)tg_clock_wall_ms(tg_clock_system()) * 2654435761u | 1u;
     struct tg_http_options ho = {
         .ca = opt->config->ca,
@@ -671,6 +685,7 @@ int tg_client_new(uv_loop_t *loop, const struct tg_client_options *opt, struct t
         .user_agent = opt->user_agent,
     };
     if ((rc = tg_http_new(loop, &ho, &c->http)) < 0) {
+        free(c->field_manager);
         free(c);
         return rc;
     }
@@ -686,6 +701,7 @@ static void maybe_finalize(struct tg_client *c)
         return;
     void (*cb)(void *) = c->closed_cb;
     void *arg = c->closed_arg;
+    free(c->field_manager);
     free(c);
     if (cb)
         cb(arg);

@@ -8,7 +8,9 @@
  * 429 and 5xx answers are retried with exponential backoff that honours Retry-After, up to a
  * bounded number of attempts (never for watches: the informer owns their retries). A token
  * bucket limits the client's request rate; waiting happens on uv timers, never by blocking.
- * Requests are counted by verb and HTTP status for metrics.
+ * Requests are counted by verb and HTTP status for metrics. Every create, update and patch
+ * carries fieldManager= (the options' field_manager, "tollgate" by default) unless the call's
+ * query names one, so the apiserver records the operator's fields under that manager.
  *
  * Watches stream: the data callback gets the response bytes as they arrive (framing them into
  * events is the watch module's job), and the result callback runs once when the stream ends.
@@ -120,6 +122,10 @@ struct tg_client_options {
     size_t max_body;              /* response body cap; 0: 64 MiB */
     const struct tg_clock *clock; /* for the token bucket; NULL: the system clock */
     const char *user_agent;       /* NULL: tollgate/<version> */
+    const char *field_manager;    /* fieldManager= of every create, update and patch whose query
+                                     names none (the apiserver records managedFields under it);
+                                     NULL: "tollgate"; "": none. Copied. Deletes carry none:
+                                     DeleteOptions has no fieldManager */
 };
 
 /*
@@ -206,6 +212,9 @@ bool tg_client_retry_delay(const struct tg_retry_policy *p, unsigned attempts, l
 
 /* Highest HTTP status counted separately; larger ones are counted under 0 with failures. */
 #define TG_CLIENT_MAX_STATUS 599
+
+/* The field manager the operator's writes are recorded under (metadata.managedFields). */
+#define TG_CLIENT_FIELD_MANAGER "tollgate"
 
 /* Requests sent by verb and HTTP status (0: no response). Counts every attempt. */
 uint64_t tg_client_request_count(const struct tg_client *c, enum tg_verb verb, long status);

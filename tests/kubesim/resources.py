@@ -11,7 +11,10 @@ Everything under /api and /apis that is not discovery or OpenAPI lands here:
   resourceVersionMatch semantics, label and field selectors;
 * watch streams (chunked JSON lines, ADDED/MODIFIED/DELETED/BOOKMARK/ERROR, selector moves,
   410 Gone as an ERROR event when the history window has passed);
-* Table output (Accept: ...;as=Table), dryRun=All, fieldValidation with Warning headers.
+* Table output (Accept: ...;as=Table), dryRun=All, fieldValidation with Warning headers;
+* metadata.managedFields on every write and server-side apply (fieldmanager.py does the field
+  sets; here: which manager, which scope, and the apply request: fieldManager, force, create on
+  apply, kubectl's last-applied-configuration handling).
 
 Admission (defaulting, pruning, validation) is registry.admit (A2); patch algorithms are
 patch.py (B); label/field selectors are selectors.py (B). Controllers (controllers.py) write
@@ -33,6 +36,7 @@ import threading
 import time
 import uuid
 
+import fieldmanager as kfm
 import kprotobuf
 import patch as kpatch
 import registry as kregistry
@@ -646,7 +650,16 @@ class ResourceAPI:
         obj = self.parse_json_body(h, body, rtype)
         fv = self.field_validation(h)
         dry = self.dry_run(h)
+        manager = self.field_manager(h)
+        out, warnings = self.create_object(r, obj, fv, dry, manager)
+        self.respond_object(h, 201, rtype, out, warnings)
+
+    def create_object(self, r, obj, fv, dry, manager, applied=None):
+        """Create ``obj`` (POST, or a server-side apply of a missing object: ``applied`` holds
+        the apply's managers). Returns (presented object, warnings)."""
+        rtype = r.rtype
         meta = obj["metadata"]
+        client_managed = meta.get("managedFields")
         if rtype.namespaced:
             if meta.get("namespace") not in (None, "", r.namespace):
                 raise err_bad_request("the namespace of the provided object does not match the "
@@ -693,6 +706,13 @@ class ResourceAPI:
                     raise err_invalid(rtype, name, causes)
             if self.store.get(_gr(rtype), r.namespace, name) is not None:
                 raise err_already_exists(rtype, name)
+            if applied is None:
+                baseline = self._client_managers(client_managed) or {}
+                zero = kfm.zero_object(obj) if rtype.crd_name is None else None
+                applied = kfm.update(baseline, zero, obj, rtype.schema, manager,
+                                     rtype.group_version, "", self.fm_scope(rtype, None),
+                                     now_rfc3339())
+            self.set_managed(obj, applied)
             if dry:
                 result = obj
             else:
@@ -700,7 +720,78 @@ class ResourceAPI:
                 if _gr(rtype) == CRD_GR:
                     result = self.establish_crd(result, None)
             out = self.present(rtype, result)
-        self.respond_object(h, 201, rtype, out, warnings)
+        return out, warnings
+
+    # ------------------------------------------------------------------ field management
+    def field_manager(self, h, required=False):
+        """The request's field manager: the fieldManager parameter, else (not for apply) the
+        User-Agent up to its first "/" (the apiserver's prefixFromUserAgent)."""
+        fm = h.query.get("fieldManager", "")
+        if fm:
+            if len(fm.encode("utf-8")) > 128:
+                raise self._options_invalid(h, "fieldManager", "Too long: may not be more than "
+                                            "128 bytes")
+            if not fm.isprintable():
+                raise self._options_invalid(h, "fieldManager", "Invalid value: %s: must only "
+                                            "contain printable characters" % json.dumps(fm))
+            return fm
+        if required:
+            raise self._options_invalid(h, "fieldManager", "Required value: is required for "
+                                        "apply patch")
+        ua = (h.headers.get("User-Agent", "") or "").split("/")[0]
+        out = ""
+        for ch in ua:
+            if not ch.isprintable():
+                continue
+            if len((out + ch).encode("utf-8")) > 128:
+                break
+            out += ch
+        return out
+
+    @staticmethod
+    def _options_invalid(h, field, message):
+        kind = {"POST": "CreateOptions", "PUT": "UpdateOptions"}.get(h.command, "PatchOptions")
+        reason = {"Too": "FieldValueTooLong", "Inv": "FieldValueInvalid",
+                  "Req": "FieldValueRequired", "For": "FieldValueForbidden"}[message[:3]]
+        return ApiError(422, "Invalid", '%s.meta.k8s.io "" is invalid: %s: %s'
+                        % (kind, field, message),
+                        {"group": "meta.k8s.io", "kind": kind,
+                         "causes": [{"reason": reason, "message": message, "field": field}]})
+
+    def fm_scope(self, rtype, subresource):
+        """Which paths a write may own: /status owns only status; the main resource of a kind
+        whose strategy resets status (status subresource, Namespace) never owns status."""
+        if subresource == "status":
+            return lambda p: p[:1] == ("f:status",)
+        if "status" in rtype.subresources or _gr(rtype) == NS_GR:
+            return lambda p: p[:1] != ("f:status",)
+        return None
+
+    @staticmethod
+    def _client_managers(entries):
+        """Managers a client sent in metadata.managedFields (None if absent or unreadable:
+        the apiserver then keeps the live object's)."""
+        if not entries:
+            return None
+        try:
+            return kfm.decode(entries)
+        except (ValueError, TypeError, AttributeError):
+            return None
+
+    @staticmethod
+    def live_managers(obj):
+        try:
+            return kfm.decode((obj.get("metadata") or {}).get("managedFields") or [])
+        except (ValueError, TypeError, AttributeError):
+            return {}
+
+    @staticmethod
+    def set_managed(obj, managers):
+        entries = kfm.encode(managers)
+        if entries:
+            obj["metadata"]["managedFields"] = entries
+        else:
+            obj["metadata"].pop("managedFields", None)
 
     def prepare_for_create(self, rtype, obj):
         """The strategies' PrepareForCreate: status reset and kind-specific server fields."""
@@ -755,6 +846,9 @@ class ResourceAPI:
         new = copy.deepcopy(crd)
         new["status"] = status
         if new != crd:
+            crd_type = self.type_for_gr(CRD_GR)
+            if crd_type is not None:
+                self.track_controller(crd_type, crd, new, "kube-apiserver")
             crd = self.store.put(CRD_GR, new)
         conds = {c.get("type"): c.get("status") for c in status.get("conditions", [])}
         if conds.get("NamesAccepted") == "True" and not crd["metadata"].get("deletionTimestamp"):
@@ -782,15 +876,18 @@ class ResourceAPI:
             old = self.store.get(_gr(rtype), r.namespace, r.name)
             if old is None:
                 raise err_not_found(rtype, r.name)
-            result, warnings, code = self.apply_update(rtype, r, old, obj, fv, dry)
+            result, warnings, code = self.apply_update(rtype, r, old, obj, fv, dry,
+                                                       manager=self.field_manager(h))
             out = self.present(rtype, result)
         self.respond_object(h, code, rtype, out, warnings)
 
-    def apply_update(self, rtype, r, old, obj, fv, dry, from_patch=False, patch_kw=None):
+    def apply_update(self, rtype, r, old, obj, fv, dry, from_patch=False, patch_kw=None,
+                     manager="", applied=None, manager_subresource=None):
         """Shared by PUT and PATCH (under the store lock): preconditions, status subresource
         rules, generation, admission, no-op detection, finalizer completion. Returns
         (stored object, warnings, http code)."""
         meta = obj["metadata"]
+        client_managed = meta.get("managedFields") if r.subresource is None else None
         stored_old = old
         old = self.present(rtype, old)
         old_meta = old["metadata"]
@@ -849,6 +946,14 @@ class ResourceAPI:
                         "field": "metadata.finalizers"}])
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         new, warnings = self.admit(rtype, new, old, fv, r.name, patch_kw)
+        if applied is None:
+            baseline = self._client_managers(client_managed)
+            if baseline is None:
+                baseline = self.live_managers(old)
+            sub = manager_subresource if manager_subresource is not None else (r.subresource or "")
+            applied = kfm.update(baseline, old, new, rtype.schema, manager, rtype.group_version,
+                                 sub, self.fm_scope(rtype, r.subresource), now_rfc3339())
+        self.set_managed(new, applied)
         if _gr(rtype) == CRD_GR and r.subresource is None:
             causes = self.registry.validate_crd(new)
             if causes:
@@ -876,11 +981,11 @@ class ResourceAPI:
         if ctype not in accepted:
             raise err_unsupported_media(accepted)
         if ctype == "application/apply-patch+yaml":
-            raise ApiError(415, "UnsupportedMediaType",
-                           "kubesim does not implement server-side apply "
-                           "(application/apply-patch+yaml); use client-side `kubectl apply` "
-                           "(without --server-side). Accepted patch types: "
-                           + ", ".join(t for t in accepted if "apply" not in t))
+            return self.server_side_apply(h, r, body)
+        if "force" in h.query:
+            raise self._options_invalid(h, "force", "Forbidden: may not be specified for "
+                                        "non-apply patch")
+        manager = self.field_manager(h)
         fv = self.field_validation(h)
         dry = self.dry_run(h)
         try:
@@ -928,7 +1033,106 @@ class ResourceAPI:
             patch_kw = {"patch": patch_doc} if ctype == "application/strategic-merge-patch+json" \
                 else {"patched": patched}
             result, warnings, code = self.apply_update(rtype, r, old, patched, fv, dry,
-                                                       from_patch=True, patch_kw=patch_kw)
+                                                       from_patch=True, patch_kw=patch_kw,
+                                                       manager=manager)
+            out = self.present(rtype, result)
+        self.respond_object(h, code, rtype, out, warnings)
+
+    # ------------------------------------------------------------------ server-side apply
+    def server_side_apply(self, h, r, body):
+        """PATCH with application/apply-patch+yaml (fieldmanager.apply + kube-apiserver's
+        applyPatcher): creates a missing object, merges the configuration, prunes what the
+        manager applied before and omits now, 409 on conflicts unless force=true; kubectl's
+        own manager ("kubectl") takes over fields of its last-applied-configuration annotation
+        and keeps that annotation in sync."""
+        rtype = r.rtype
+        manager = self.field_manager(h, required=True)
+        force_text = h.query.get("force")
+        force = False
+        if force_text is not None:
+            if force_text.lower() not in ("true", "false", "1", "0", "t", "f"):
+                raise err_bad_request('strconv.ParseBool: parsing "%s": invalid syntax'
+                                      % force_text)
+            force = force_text.lower() in ("true", "1", "t")
+        fv = self.field_validation(h)
+        dry = self.dry_run(h)
+        text = body.decode("utf-8", "replace") if body else ""
+        try:
+            config = json.loads(text) if text.strip() else {}
+        except ValueError as e:
+            raise ApiError(415, "UnsupportedMediaType",
+                           "kubesim reads application/apply-patch+yaml bodies in their JSON form "
+                           "only (kubectl sends JSON); this body is not JSON (%s). Send the "
+                           "configuration as JSON." % e)
+        if not isinstance(config, dict):
+            raise err_bad_request("error decoding YAML: error unmarshaling JSON: while decoding "
+                                  "JSON: json: cannot unmarshal %s into Go value of type "
+                                  "map[string]interface {}" % _go_json_type(config))
+        av = config.get("apiVersion", "")
+        if av != rtype.group_version:
+            raise err_bad_request("Incorrect version specified in apply patch. Specified patch "
+                                  "version: %s, expected: %s" % (av, rtype.group_version))
+        if config.get("kind", "") != rtype.kind:
+            raise err_bad_request("the server rejected our request due to an error in our "
+                                  "request (%s is not %s)" % (config.get("kind", ""), rtype.kind))
+        meta = config.get("metadata")
+        if meta is None:
+            meta = config["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise err_bad_request("metadata must be an object")
+        if meta.get("managedFields") is not None:
+            raise err_bad_request("metadata.managedFields must be nil")
+        if meta.get("name", "") != r.name:
+            raise err_bad_request("the name of the object (%s) does not match the name on the URL "
+                                  "(%s)" % (meta.get("name", ""), r.name))
+        if rtype.namespaced and meta.get("namespace") not in (None, "", r.namespace):
+            raise err_bad_request("the namespace of the provided object does not match the "
+                                  "namespace sent on the request")
+        scope = self.fm_scope(rtype, r.subresource)
+        now = now_rfc3339()
+        with self.store.lock:
+            old = self.store.get(_gr(rtype), r.namespace, r.name)
+            if old is None:
+                if r.subresource is not None:
+                    raise err_not_found(rtype, r.name)
+                merged, managers = kfm.apply({}, None, config, rtype.schema, manager,
+                                             rtype.group_version, "", scope, force, now)
+                merged = copy.deepcopy(merged)
+                merged.setdefault("metadata", {})
+                if rtype.namespaced:
+                    merged["metadata"]["namespace"] = r.namespace
+                out, warnings = self.create_object(r, merged, fv, dry, manager, applied=managers)
+                self.respond_object(h, 201, rtype, out, warnings)
+                return
+            current = self.present(rtype, copy.deepcopy(old))
+            live = copy.deepcopy(current)
+            live["metadata"].pop("managedFields", None)
+            managers = self.live_managers(current)
+            if not managers:
+                zero = kfm.zero_object(live) if rtype.crd_name is None else None
+                managers = kfm.update({}, zero, live, rtype.schema, kfm.BEFORE_FIRST_APPLY,
+                                      rtype.group_version, r.subresource or "", scope, now)
+            args = (rtype.schema, manager, rtype.group_version, r.subresource or "", scope)
+            try:
+                merged, managers = kfm.apply(managers, live, config, *args, force, now)
+            except kfm.Conflict as c:
+                allowed = kfm.last_applied_allowed(live, rtype.schema, scope) \
+                    if manager == "kubectl" else None
+                if allowed is None or any(p not in allowed for _, p in c.conflicts):
+                    if allowed is not None:
+                        c = kfm.Conflict([(k, p) for k, p in c.conflicts if p not in allowed])
+                    message, causes = c.status()
+                    raise ApiError(409, "Conflict", message, {"causes": causes})
+                merged, managers = kfm.apply(managers, live, config, *args, True, now)
+            ann = (merged.get("metadata") or {}).get("annotations") or {}
+            if manager == "kubectl" and ann.get(kfm.LAST_APPLIED):
+                merged["metadata"].setdefault("annotations", {})[kfm.LAST_APPLIED] = \
+                    kfm.build_last_applied(config)
+            merged["metadata"]["managedFields"] = current["metadata"].get("managedFields")
+            result, warnings, code = self.apply_update(rtype, r, old, merged, fv, dry,
+                                                       from_patch=True,
+                                                       patch_kw={"patched": merged},
+                                                       manager=manager, applied=managers)
             out = self.present(rtype, result)
         self.respond_object(h, code, rtype, out, warnings)
 
@@ -977,6 +1181,10 @@ class ResourceAPI:
                     raise err_bad_request(str(e))
             elif h.command == "PATCH":
                 ctype = (h.headers.get("Content-Type", "") or "").split(";")[0].strip()
+                if ctype == "application/apply-patch+yaml":
+                    raise ApiError(415, "UnsupportedMediaType",
+                                   "kubesim does not implement server-side apply on the scale "
+                                   "subresource; use a merge or JSON patch (kubectl scale)")
                 try:
                     doc = json.loads(body or b"{}")
                     if ctype == "application/json-patch+json":
@@ -1003,7 +1211,8 @@ class ResourceAPI:
             r2.__dict__.update(r.__dict__)
             r2.subresource = None
             result, _, _ = self.apply_update(rtype, r2, old, new, "Ignore", self.dry_run(h),
-                                             from_patch=True)
+                                             from_patch=True, manager=self.field_manager(h),
+                                             manager_subresource="scale")
             h.send_json(200, scale_of(result))
 
     # ------------------------------------------------------------------ delete
@@ -1190,7 +1399,22 @@ class ResourceAPI:
             mutate(new)
             if _strip_rv(new) == _strip_rv(old):
                 return old
+            self.track_controller(rtype, old, new)
             return self.store.put(_gr(rtype), new)
+
+    CONTROLLER_MANAGER = "kube-controller-manager"
+
+    def track_controller(self, rtype, old, new, manager=CONTROLLER_MANAGER):
+        """managedFields of a simulated controller's write: kube-controller-manager (the CRD
+        controllers: kube-apiserver), through /status when only the status changed (as the
+        Deployment and Job controllers write)."""
+        def body(o):
+            return {k: v for k, v in o.items() if k != "status"}
+        sub = "status" if body(old) == body(new) and "status" in rtype.subresources else None
+        managers = kfm.update(self.live_managers(old), old, new, rtype.schema,
+                              manager, rtype.group_version, sub or "",
+                              self.fm_scope(rtype, sub), now_rfc3339())
+        self.set_managed(new, managers)
 
     def remove_finalizer(self, rtype, obj, finalizer):
         """Drop a finalizer (as a controller's update); removes the object when it was the last
@@ -1205,6 +1429,7 @@ class ResourceAPI:
                 new["metadata"]["finalizers"] = fins
             else:
                 new["metadata"].pop("finalizers", None)
+            self.track_controller(rtype, cur, new)
             if not fins and new["metadata"].get("deletionTimestamp") and _gr(rtype) != NS_GR:
                 self.store.remove(_gr(rtype), cur["metadata"].get("namespace"),
                                   cur["metadata"]["name"], final_state=new)

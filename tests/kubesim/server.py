@@ -22,8 +22,9 @@ TLS: a CA and a server certificate (127.0.0.1, localhost) are made with the open
 ALPN offers http/1.1 only; the handshake runs in the connection's thread.
 
 Known differences from a real kube-apiserver 1.32 (each refused loudly, never half-done):
-  * server-side apply (application/apply-patch+yaml) -> 415 with an explanatory message;
-    managedFields are not kept.
+  * server-side apply (application/apply-patch+yaml) reads JSON bodies only (kubectl's are);
+    a YAML-only body -> 415 saying so. What else of field management is approximated is listed
+    in fieldmanager.py and docs/kubesim.md.
   * responses are JSON only: an Accept that excludes JSON (protobuf-only, YAML) -> 406; request
     bodies are JSON, or protobuf for the kinds in kprotobuf.TOP; YAML bodies -> 415.
   * no kubelet/scheduler: Pods stay Pending and are deleted at once; no ReplicaSets or Pods

@@ -1,6 +1,6 @@
 """kubesim PATCH over HTTP and kubectl: JSON merge patch, strategic merge patch for built-ins
 (lists merged by their merge keys, $patch: delete), JSON patch, 415 for strategic merge on custom
-resources and for server-side apply (refused loudly), the /status and /scale subresources, and
+resources and for non-JSON server-side apply bodies, the /status and /scale subresources, and
 client-side `kubectl apply` round trips."""
 
 from harness import Kubesim
@@ -198,12 +198,31 @@ class PatchTest(unittest.TestCase):
                         message="CRD gone once its objects are gone")
         self.assertEqual(self.k.request("GET", path)[0], 404)
 
-    def test_server_side_apply_is_refused_loudly(self):
-        r = self.k.kubectl("apply", "--server-side", "-f", "-",
-                           input=json.dumps(deployment("ssa")), check=False)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("server-side apply", r.stderr)
-        self.assertEqual(self.k.request("GET", DEPLOYS + "/ssa")[0], 404, "nothing was created")
+    def test_apply_patch_bodies_and_options(self):
+        """Server-side apply's request checks (the behaviour is test_server_side_apply): a YAML
+        body that is not JSON is refused loudly (415, nothing created), fieldManager is required
+        (422 PatchOptions), force only on apply patches."""
+        path = DEPLOYS + "/ssa"
+        yaml_body = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ssa\n"
+        status, _, body = self.k.request("PATCH", path + "?fieldManager=t", yaml_body,
+                                         headers={"Content-Type": "application/apply-patch+yaml"})
+        self.assertEqual((status, body["reason"]), (415, "UnsupportedMediaType"))
+        self.assertIn("JSON form only", body["message"])
+        self.assertEqual(self.k.request("GET", path)[0], 404, "nothing was created")
+        status, _, body = self.k.request("PATCH", path, json.dumps(deployment("ssa")),
+                                         headers={"Content-Type": "application/apply-patch+yaml"})
+        self.assertEqual((status, body["reason"]), (422, "Invalid"))
+        self.assertEqual(body["message"], 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                                          'Required value: is required for apply patch')
+        self.assertEqual(body["details"]["causes"], [{"reason": "FieldValueRequired",
+                                                      "message": "Required value: is required "
+                                                                 "for apply patch",
+                                                      "field": "fieldManager"}])
+        status, _, body = self.k.request("PATCH", path + "?force=true", {"spec": {}},
+                                         headers={"Content-Type": "application/merge-patch+json"})
+        self.assertEqual((status, body["message"]),
+                         (422, 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not '
+                               'be specified for non-apply patch'))
 
     def test_status_subresource_patch(self):
         self.apply(deployment("stp", replicas=1))

@@ -23,6 +23,7 @@ static const struct tg_resource pods = {"", "v1", "pods", true};
 static const struct tg_resource deployments = {"apps", "v1", "deployments", true};
 static const struct tg_resource namespaces = {NULL, "v1", "namespaces", false};
 static const struct tg_resource rollouts = {"tollgate.io", "v1alpha1", "rollouts", true};
+static const struct tg_resource events = {"", "v1", "events", true};
 static const struct tg_resource crds = {"apiextensions.k8s.io", "v1", "customresourcedefinitions",
                                         false};
 
@@ -387,7 +388,8 @@ static void sends_bodies_with_their_content_types(void **state)
     world_start(&w, script, 1, &opt);
     assert_int_equal(tg_client_create(w.client, &pods, "default", obj, on_done, &w, NULL), 0);
     run_until(&w, 1);
-    assert_non_null(strstr(w.srv.last_request, "POST /api/v1/namespaces/default/pods HTTP"));
+    assert_non_null(strstr(w.srv.last_request,
+                           "POST /api/v1/namespaces/default/pods?fieldManager=tollgate HTTP"));
     assert_non_null(strstr(w.srv.last_request, "Content-Type: application/json\r\n"));
     assert_non_null(strstr(w.srv.last_request, "\r\n\r\n{\"metadata\":{\"name\":\"web\"}}"));
 
@@ -404,14 +406,15 @@ static void sends_bodies_with_their_content_types(void **state)
                      0);
     run_until(&w, 3);
     assert_non_null(strstr(w.srv.last_request,
-                           "PATCH /apis/tollgate.io/v1alpha1/namespaces/shop/rollouts/web/status"));
+                           "PATCH /apis/tollgate.io/v1alpha1/namespaces/shop/rollouts/web/status"
+                           "?fieldManager=tollgate HTTP"));
     assert_non_null(strstr(w.srv.last_request, "Content-Type: application/merge-patch+json\r\n"));
 
     assert_int_equal(
         tg_client_update(w.client, &rollouts, "shop", "web", "status", obj, on_done, &w, NULL), 0);
     run_until(&w, 4);
     assert_non_null(strstr(w.srv.last_request, "PUT /apis/tollgate.io/v1alpha1/namespaces/shop/"
-                                               "rollouts/web/status HTTP"));
+                                               "rollouts/web/status?fieldManager=tollgate HTTP"));
 
     assert_int_equal(
         tg_client_delete(w.client, &deployments, "shop", "web", "Background", on_done, &w, NULL),
@@ -424,16 +427,84 @@ static void sends_bodies_with_their_content_types(void **state)
     world_end(&w);
 }
 
+/*
+ * Every create, update and patch names its field manager (fieldManager=tollgate unless the
+ * options or the call name another) so the apiserver records the operator's fields under it;
+ * a delete carries none (DeleteOptions has no fieldManager), nor do reads.
+ */
+static void writes_carry_the_field_manager(void **state)
+{
+    static const char *const script[] = {OBJ_200, OBJ_200, OBJ_200, OBJ_200, OBJ_200,
+                                         OBJ_200, OBJ_200, OBJ_200, OBJ_200};
+    struct tg_client_options opt = {0};
+    struct world w;
+    struct json_object *obj = json_tokener_parse("{\"metadata\":{\"name\":\"web\"}}");
+    struct tg_query apply = {.field_manager = "other"};
+
+    (void)state;
+    world_start(&w, script, 9, &opt);
+    assert_int_equal(tg_client_create(w.client, &events, "shop", obj, on_done, &w, NULL), 0);
+    run_until(&w, 1);
+    assert_non_null(strstr(w.srv.last_request,
+                           "POST /api/v1/namespaces/shop/events?fieldManager=tollgate HTTP"));
+    assert_int_equal(tg_client_patch(w.client, &events, "shop", "e1", NULL, TG_PATCH_MERGE, obj,
+                                     NULL, on_done, &w, NULL),
+                     0);
+    run_until(&w, 2);
+    assert_non_null(strstr(w.srv.last_request,
+                           "PATCH /api/v1/namespaces/shop/events/e1?fieldManager=tollgate HTTP"));
+    assert_int_equal(
+        tg_client_update(w.client, &deployments, "shop", "web", NULL, obj, on_done, &w, NULL), 0);
+    run_until(&w, 3);
+    assert_non_null(strstr(w.srv.last_request, "PUT /apis/apps/v1/namespaces/shop/deployments/"
+                                               "web?fieldManager=tollgate HTTP"));
+    assert_int_equal(tg_client_patch(w.client, &deployments, "shop", "web", NULL, TG_PATCH_APPLY,
+                                     obj, &apply, on_done, &w, NULL),
+                     0);
+    run_until(&w, 4);
+    assert_non_null(strstr(w.srv.last_request, "PATCH /apis/apps/v1/namespaces/shop/deployments/"
+                                               "web?fieldManager=other HTTP"));
+    assert_int_equal(
+        tg_client_delete(w.client, &deployments, "shop", "web", NULL, on_done, &w, NULL), 0);
+    run_until(&w, 5);
+    assert_non_null(
+        strstr(w.srv.last_request, "DELETE /apis/apps/v1/namespaces/shop/deployments/web HTTP"));
+    assert_int_equal(tg_client_get(w.client, &deployments, "shop", "web", on_done, &w, NULL), 0);
+    run_until(&w, 6);
+    assert_non_null(
+        strstr(w.srv.last_request, "GET /apis/apps/v1/namespaces/shop/deployments/web HTTP"));
+    world_end(&w);
+
+    /* Another default (kubectl-tollgate's), and none at all. */
+    opt = (struct tg_client_options){.field_manager = "kubectl-tollgate"};
+    world_start(&w, script, 9, &opt);
+    assert_int_equal(tg_client_patch(w.client, &rollouts, "shop", "web", NULL, TG_PATCH_MERGE, obj,
+                                     NULL, on_done, &w, NULL),
+                     0);
+    run_until(&w, 1);
+    assert_non_null(strstr(w.srv.last_request, "PATCH /apis/tollgate.io/v1alpha1/namespaces/shop/"
+                                               "rollouts/web?fieldManager=kubectl-tollgate HTTP"));
+    world_end(&w);
+    opt = (struct tg_client_options){.field_manager = ""};
+    world_start(&w, script, 9, &opt);
+    assert_int_equal(tg_client_create(w.client, &pods, "shop", obj, on_done, &w, NULL), 0);
+    run_until(&w, 1);
+    assert_non_null(strstr(w.srv.last_request, "POST /api/v1/namespaces/shop/pods HTTP"));
+    world_end(&w);
+    json_object_put(obj);
+}
+
 static void refuses_bad_requests_without_calling_back(void **state)
 {
     static const char *const script[] = {OBJ_200};
-    struct tg_client_options opt = {0};
+    struct tg_client_options opt = {.field_manager = ""};
     struct world w;
     struct json_object *obj = json_object_new_object();
 
     (void)state;
     world_start(&w, script, 1, &opt);
-    /* Apply without a field manager, create without a body, a watch without a data callback. */
+    /* Apply without a field manager (the client has no default), create without a body, a watch
+     * without a data callback. */
     assert_int_equal(tg_client_patch(w.client, &pods, "a", "x", NULL, TG_PATCH_APPLY, obj, NULL,
                                      on_done, &w, NULL),
                      TG_EINVALID);
@@ -689,6 +760,7 @@ int main(void)
         cmocka_unit_test(not_found_carries_the_status),
         cmocka_unit_test(last_error_message_during_the_callback),
         cmocka_unit_test(sends_bodies_with_their_content_types),
+        cmocka_unit_test(writes_carry_the_field_manager),
         cmocka_unit_test(refuses_bad_requests_without_calling_back),
         cmocka_unit_test(rate_limit_spaces_requests_on_timers),
         cmocka_unit_test(close_ends_waiting_and_in_flight_calls_once),
