@@ -12,9 +12,12 @@ Modules of the server side (A1):
   * controllers.py -- Deployment/Job status, garbage collector, namespace and CRD cleanup.
   * kprotobuf.py   -- decoding of the protobuf bodies kubectl's `create` generators send.
 
-Authentication: with --token every request except /_kubesim/* needs `Authorization: Bearer
-<token>`; anything else is 401 {"kind":"Status",...,"reason":"Unauthorized","code":401}, also
-for /version and /healthz (as a server with anonymous auth disabled). With --client-cert-auth
+Authentication and authorization (rbac.py): with --token every request except /_kubesim/*
+needs `Authorization: Bearer <token>` (a --token, named or superuser, or a ServiceAccount token
+from `kubectl create token`); anything else is 401 {"kind":"Status",...,"reason":
+"Unauthorized","code":401}, also for /version and /healthz (as a server with anonymous auth
+disabled). Then impersonation headers, then the authorizer (system:masters, RBAC): a refusal is
+the real server's 403. The request log records the user of each request. With --client-cert-auth
 (needs --tls) the server also asks for a client certificate and verifies it against its CA; a
 verified certificate authenticates the request as the token does, and a request with neither is
 401. A certificate signed by another CA fails the TLS handshake (kube-apiserver would answer 401).

@@ -3,6 +3,13 @@ tollgate operator as a process, readers for what a user observes (Deployments, S
 HTTPRoutes, Ingresses, Releases, Rollouts, Events) and a step trace that records every distinct
 observed state, so that a test can assert the exact sequence a user would see.
 
+The operator runs as in a real cluster: manifests/install.yaml is applied, `tollgate run` gets a
+kubeconfig with a `kubectl create token tollgate -n tollgate-system` token, and kubesim
+authorizes its every request by install.yaml's RBAC, with the OwnerReferencesPermissionEnforcement
+admission plugin on; an E2ETestCase fails when the operator got any 403 (a permission
+install.yaml lacks). SUPERUSER_OPERATOR = True (or Env(superuser_operator=True)) runs it with the
+superuser kubeconfig instead. Test users' kubectl (env.kubectl, env.apply) is the superuser.
+
     from tollgate_e2e import E2ETestCase
     class T(E2ETestCase):
         def test_x(self):
