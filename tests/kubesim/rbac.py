@@ -40,7 +40,7 @@ A refusal is 403 Forbidden worded as responsewriters.Forbidden + apierrors.NewFo
   deployments.apps "web" is forbidden: User "u" cannot get resource "deployments" in API group
   "apps" in the namespace "shop"       (or "at the cluster scope"; "rollouts/status";
   `forbidden: User "u" cannot get path "/metrics"` for non-resource requests)
-with details {name?, group?, kind: <resource>}.
+with details {name?, group?, kind?: <resource>} (all omitted when empty, as StatusDetails).
 
 Differences from a real kube-apiserver (documented in docs/kubesim.md too):
   * no escalation prevention: whoever may create or update Roles and bindings may grant any
@@ -173,7 +173,8 @@ def forbidden_error(group, resource, name, err_text):
         details["name"] = name
     if group:
         details["group"] = group
-    details["kind"] = resource
+    if resource:
+        details["kind"] = resource
     return ApiError(403, "Forbidden", message, details)
 
 
