@@ -654,8 +654,7 @@ def token_request(api, h, r, body):
     token, claims = api.sim.auth.issuer.issue(sa, auds, seconds)
     exp = datetime.datetime.fromtimestamp(claims["exp"], datetime.timezone.utc)
     out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-           "metadata": {"name": r.name, "namespace": r.namespace,
-                        "creationTimestamp": sa["metadata"].get("creationTimestamp")},
+           "metadata": {"name": r.name, "namespace": r.namespace, "creationTimestamp": None},
            "spec": {"audiences": list(auds), "expirationSeconds": seconds,
                     "boundObjectRef": None},
            "status": {"token": token,
