@@ -43,9 +43,10 @@ A refusal is 403 Forbidden worded as responsewriters.Forbidden + apierrors.NewFo
 with details {name?, group?, kind?: <resource>} (all omitted when empty, as StatusDetails).
 
 Differences from a real kube-apiserver (documented in docs/kubesim.md too):
-  * no escalation prevention: whoever may create or update Roles and bindings may grant any
-    permission (the real server requires the grantor to hold the permissions, or the
-    escalate/bind verbs);
+  * escalation prevention as ConfirmNoEscalation, simplified: the writer's own RBAC rules in
+    the namespace must cover every rule granted (Covers/CompactRules wording), unless it has
+    `escalate` on the role or `bind` on the referenced role; updates that keep rules/roleRef
+    are not checked;
   * aggregated ClusterRoles (aggregationRule) are refused (422), no default admin/edit/view;
   * no Node authorizer, webhook authorizers, ABAC; no "default" ServiceAccount is made in new
     namespaces; no legacy Secret-based ServiceAccount tokens; TokenRequest's boundObjectRef is
@@ -726,3 +727,136 @@ def admit_owner_references(api, user, rtype, r, new, old):
             raise forbidden_error(rtype.group, rtype.resource, name,
                                   "cannot set blockOwnerDeletion if an ownerReference refers to "
                                   "a resource you can't set finalizers on: %s, <nil>" % reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# escalation prevention (pkg/registry/rbac: ConfirmNoEscalation, Covers, CompactRules)
+# ---------------------------------------------------------------------------------------------
+def _breakdown(rule):
+    out = []
+    for g in rule.get("apiGroups") or []:
+        for res in rule.get("resources") or []:
+            for v in rule.get("verbs") or []:
+                names = rule.get("resourceNames") or []
+                for n in names or [None]:
+                    r = {"apiGroups": [g], "resources": [res], "verbs": [v]}
+                    if n is not None:
+                        r["resourceNames"] = [n]
+                    out.append(r)
+    for u in rule.get("nonResourceURLs") or []:
+        for v in rule.get("verbs") or []:
+            out.append({"nonResourceURLs": [u], "verbs": [v]})
+    return out
+
+
+def _resources_cover(owner, wanted):
+    if "*" in owner:
+        return True
+    for path in wanted:
+        if path in owner:
+            continue
+        if "/" not in path or "*/" + path.split("/", 1)[1] not in owner:
+            return False
+    return True
+
+
+def _rule_covers(owner, simple):
+    def covers(key):
+        have = owner.get(key) or []
+        return "*" in have or all(x in have for x in simple.get(key) or [])
+    if not covers("verbs"):
+        return False
+    if simple.get("nonResourceURLs"):
+        have = owner.get("nonResourceURLs") or []
+        return all(any(h == "*" or h == u or (h.endswith("*") and u.startswith(h[:-1]))
+                       for h in have) for u in simple["nonResourceURLs"])
+    if owner.get("nonResourceURLs") and not owner.get("resources"):
+        return False
+    if not covers("apiGroups") or not _resources_cover(owner.get("resources") or [],
+                                                       simple.get("resources") or []):
+        return False
+    names = owner.get("resourceNames") or []
+    return not names or all(n in names for n in simple.get("resourceNames") or [])
+
+
+def _go_q(lst):
+    return "[" + " ".join(json.dumps(x) for x in lst) + "]"
+
+
+def _compact_string(rule):
+    parts = []
+    for key, label in (("apiGroups", "APIGroups"), ("resources", "Resources"),
+                       ("nonResourceURLs", "NonResourceURLs"),
+                       ("resourceNames", "ResourceNames"), ("verbs", "Verbs")):
+        if rule.get(key):
+            parts.append("%s:%s" % (label, _go_q(rule[key])))
+    return "{" + ", ".join(parts) + "}"
+
+
+def _compact(rules):
+    """CompactRules: one-group one-resource rules without names merge their verbs."""
+    out, index = [], {}
+    for r in rules:
+        simple = (len(r.get("apiGroups") or []) == 1 and len(r.get("resources") or []) == 1
+                  and not r.get("resourceNames") and not r.get("nonResourceURLs"))
+        if not simple:
+            out.append(r)
+            continue
+        key = (r["apiGroups"][0], r["resources"][0])
+        if key in index:
+            index[key]["verbs"] += [v for v in r["verbs"] if v not in index[key]["verbs"]]
+        else:
+            index[key] = {"apiGroups": list(r["apiGroups"]), "resources": list(r["resources"]),
+                          "verbs": list(r["verbs"])}
+            out.append(index[key])
+    return out
+
+
+def confirm_no_escalation(api, user, rtype, r, obj, old=None):
+    """Creating or updating a Role/ClusterRole needs the rules it grants (or `escalate`); a
+    RoleBinding/ClusterRoleBinding needs its role's rules (or `bind` on the role). An update
+    that keeps the rules / roleRef is not checked. Raises the real 403 (or 404 for a binding to
+    a missing role)."""
+    if user is None or rtype.group != RBAC_GROUP or MASTERS in user.groups:
+        return
+    if old is not None and old.get("rules") == obj.get("rules") and \
+            old.get("roleRef") == obj.get("roleRef"):
+        return
+    auth = api.sim.auth
+    ns = r.namespace or ""
+    name = (obj.get("metadata") or {}).get("name", "")
+    if rtype.resource in ("roles", "clusterroles"):
+        esc = Attributes(user, "escalate", group=RBAC_GROUP, resource=rtype.resource,
+                         namespace=ns, name=name)
+        if auth.authorizer.authorize(esc)[0]:
+            return
+        wanted = obj.get("rules") or []
+    elif rtype.resource in ("rolebindings", "clusterrolebindings"):
+        ref = obj.get("roleRef") or {}
+        role_res = "roles" if ref.get("kind") == "Role" else "clusterroles"
+        bind = Attributes(user, "bind", group=RBAC_GROUP, resource=role_res, namespace=ns,
+                          name=ref.get("name", ""))
+        if auth.authorizer.authorize(bind)[0]:
+            return
+        if role_res == "roles":
+            role = api.store.get(ROLE_GR, ns, ref.get("name", ""))
+        else:
+            role = api.store.get(CR_GR, "", ref.get("name", ""))
+        if role is None:
+            rt = api.registry.lookup(RBAC_GROUP, "v1", role_res)
+            raise err_not_found(rt, ref.get("name", ""))
+        wanted = role.get("rules") or []
+    else:
+        return
+    owner_rules, nonres, errs = auth.authorizer.rules_for(user, ns)
+    owner = owner_rules + nonres
+    missing = [s for rule in wanted for s in _breakdown(rule)
+               if not any(_rule_covers(o, s) for o in owner)]
+    if not missing:
+        return
+    lines = sorted(set(_compact_string(m) for m in _compact(missing)))
+    msg = "user %s (groups=%s) is attempting to grant RBAC permissions not currently held:\n%s" \
+        % (json.dumps(user.name), _go_q(user.groups), "\n".join(lines))
+    if errs:
+        msg += "; resolution errors: [%s]" % ", ".join(errs)
+    raise forbidden_error(RBAC_GROUP, rtype.resource, name, msg)

@@ -695,6 +695,7 @@ class ResourceAPI:
             meta = obj["metadata"]
             name = meta.get("name", "")
             krbac.admit_owner_references(self, getattr(r, "user", None), rtype, r, obj, None)
+            krbac.confirm_no_escalation(self, getattr(r, "user", None), rtype, r, obj)
             if _gr(rtype) == CRD_GR:
                 causes = self.registry.validate_crd(obj)
                 if causes:
@@ -858,6 +859,8 @@ class ResourceAPI:
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         new, warnings = self.admit(rtype, new, old, fv, r.name, patch_kw)
         krbac.admit_owner_references(self, getattr(r, "user", None), rtype, r, new, old)
+        if r.subresource is None:
+            krbac.confirm_no_escalation(self, getattr(r, "user", None), rtype, r, new, old)
         if _gr(rtype) == CRD_GR and r.subresource is None:
             causes = self.registry.validate_crd(new)
             if causes:

@@ -257,6 +257,60 @@ rules: [{apiGroups: [""], resources: [configmaps], verbs: [get, list, watch]}]
                                                                      "verb": "get"}}})
         self.assertEqual(status, 403)
 
+    def test_no_escalation_through_roles_and_bindings(self):
+        self.ns("esc")
+        self.apply("""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: rbac-admin, namespace: esc}
+rules:
+- {apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings], verbs: [create]}
+- {apiGroups: [""], resources: [configmaps], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: rbac-admin, namespace: esc}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: rbac-admin}
+subjects: [{kind: User, name: bob}]
+""")
+        # what bob holds he may grant; more is refused, worded as ConfirmNoEscalation
+        self.k("create", "role", "cm-read", "-n", "esc", "--verb=get", "--resource=configmaps",
+               token=BOB)
+        self.assertEqual(
+            self.refused("create", "role", "too-much", "-n", "esc", "--verb=get,delete",
+                         "--resource=configmaps,secrets", token=BOB),
+            'Error from server (Forbidden): roles.rbac.authorization.k8s.io "too-much" is '
+            'forbidden: user "bob" (groups=["system:authenticated"]) is attempting to grant '
+            'RBAC permissions not currently held:\n'
+            '{APIGroups:[""], Resources:["configmaps"], Verbs:["delete"]}\n'
+            '{APIGroups:[""], Resources:["secrets"], Verbs:["get" "delete"]}')
+        self.k("create", "rolebinding", "alice-cm", "-n", "esc", "--role=cm-read",
+               "--user=alice", token=BOB)
+        r = self.k("create", "rolebinding", "alice-admin", "-n", "esc",
+                   "--clusterrole=cluster-admin", "--user=alice", token=BOB, check=False)
+        self.assertIn('rolebindings.rbac.authorization.k8s.io "alice-admin" is forbidden: user '
+                      '"bob" (groups=["system:authenticated"]) is attempting to grant RBAC '
+                      'permissions not currently held:\n{APIGroups:["*"], Resources:["*"], '
+                      'Verbs:["*"]}', r.stderr)
+        # `bind` on the role lifts the check for bindings
+        self.apply("""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: binder, namespace: esc}
+rules:
+- {apiGroups: [rbac.authorization.k8s.io], resources: [clusterroles], verbs: [bind],
+   resourceNames: [cluster-admin]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: binder, namespace: esc}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: binder}
+subjects: [{kind: User, name: bob}]
+""")
+        self.k("create", "rolebinding", "alice-admin", "-n", "esc",
+               "--clusterrole=cluster-admin", "--user=alice", token=BOB)
+        self.k("get", "secrets", "-n", "esc", token=ALICE)
+
     # -- ServiceAccount tokens and TokenReview -----------------------------------------------
     def test_create_token_and_token_review(self):
         self.ns("sa-ns")
