@@ -1,9 +1,13 @@
 """Least privilege: the RBAC in manifests/install.yaml grants exactly what the operator uses.
 
 The operator runs every kind of delivery (canary with Gateway API and with NGINX routing,
-blue-green, leader election) against kubesim; every request it makes is in kubesim's request
-log. Each request must be allowed by the ClusterRole (or, for the Lease, the Role), and every
-verb the rules grant must have been used: a grant nothing uses is a privilege to remove.
+blue-green, leader election) against kubesim as the tollgate ServiceAccount of install.yaml
+(applied with kubectl, token from `kubectl create token`), with kubesim's RBAC authorizer and
+the OwnerReferencesPermissionEnforcement admission plugin on. Nothing it sends may be refused
+(403), every request must be made as the ServiceAccount, each must be allowed by the
+ClusterRole (or, for the Lease, the Role), and every verb the rules grant must have been used
+(a grant nothing uses is a privilege to remove) -- except the grants only admission checks use
+(ADMISSION_ONLY), which tests/kubesim/test_rbac.py shows are needed.
 """
 
 import json
@@ -104,6 +108,13 @@ ANALYSIS = {
 }
 
 
+# Grants no request uses but an admission plugin checks: OwnerReferencesPermissionEnforcement
+# lets the operator set blockOwnerDeletion on its ownerReferences to a Rollout only with update
+# on rollouts/finalizers.
+ADMISSION_ONLY = {("tollgate.io", "rollouts/finalizers"): {"update"}}
+SA_USER = "system:serviceaccount:tollgate-system:tollgate"
+
+
 def release(rollout, n):
     return json.dumps({
         "apiVersion": "tollgate.io/v1alpha1", "kind": "Release",
@@ -144,17 +155,28 @@ def resource_of(path):
 @unittest.skipUnless(TOLLGATE, "TOLLGATE_BIN is not set (run through ctest)")
 class LeastPrivilege(unittest.TestCase):
     def test_rbac_grants_exactly_what_the_operator_uses(self):
-        with Kubesim(tls=True, token="rbac", ready_delay=0.1) as sim:
+        with Kubesim(tls=True, token="rbac", ready_delay=0.1, extra_args=[
+                "--enable-admission-plugins", "OwnerReferencesPermissionEnforcement"]) as sim:
             sim.kubectl("apply", "-f", os.path.join(ROOT, "crds"))
             sim.kubectl("apply", "-f", "-", input=HTTPROUTE_CRD)
+            sim.kubectl("apply", "-f", os.path.join(ROOT, "manifests", "install.yaml"))
+            token = sim.kubectl("create", "token", "tollgate", "-n", "tollgate-system").stdout
+            with open(sim.kubeconfig) as f:
+                cfg = json.load(f)
+            cfg["users"] = [{"name": u["name"], "user": {"token": token.strip()}}
+                            for u in cfg["users"]]
+            sa_kubeconfig = os.path.join(sim.tmpdir, "tollgate.kubeconfig")
+            with open(sa_kubeconfig, "w") as f:
+                json.dump(cfg, f)
             rollouts = "".join(ROLLOUT % {"name": n, "strategy": s,
                                           "analysis": ANALYSIS.get(n, "{}")}
                                for n, s in STRATEGIES.items())
             sim.kubectl("apply", "-f", "-", input=WORLD % {"rollouts": rollouts})
             log = tempfile.TemporaryFile()
-            op = subprocess.Popen([TOLLGATE, "--kubeconfig", sim.kubeconfig, "run",
+            op = subprocess.Popen([TOLLGATE, "--kubeconfig", sa_kubeconfig, "run",
                                    "--listen", "127.0.0.1:0", "--leader-elect", "true",
-                                   "--lease-namespace", "default"], stdout=log, stderr=log)
+                                   "--lease-namespace", "tollgate-system"], stdout=log,
+                                  stderr=log)
             try:
                 for n in (1, 2):
                     for name in STRATEGIES:
@@ -172,9 +194,13 @@ class LeastPrivilege(unittest.TestCase):
                 log.close()
             self.assertEqual(code, 0, output)
             used = {}
-            for r in sim.request_log():
-                if not (r.get("userAgent") or "").startswith("tollgate"):
-                    continue
+            requests = [r for r in sim.request_log()
+                        if (r.get("userAgent") or "").startswith("tollgate")]
+            self.assertTrue(requests)
+            self.assertEqual({r["user"] for r in requests}, {SA_USER})
+            refused = [r for r in requests if r["status"] in (401, 403)]
+            self.assertEqual(refused, [], "kubesim refused the operator:\n" + output[-5000:])
+            for r in requests:
                 if r["path"].startswith(("/version", "/apis/gateway.networking.k8s.io/v1")) \
                         and r["verb"] == "get" and r["path"].count("/") <= 3:
                     continue  # discovery: allowed to every authenticated user
@@ -190,6 +216,13 @@ class LeastPrivilege(unittest.TestCase):
         granted = dict(cluster)
         for res, verbs in lease_rules.items():
             granted[res] = granted.get(res, set()) | verbs
+        for res, verbs in ADMISSION_ONLY.items():
+            self.assertLessEqual(verbs, granted.get(res, set()),
+                                 "install.yaml must grant %s on %s/%s (admission)"
+                                 % (sorted(verbs), res[0], res[1]))
+            granted[res] = granted[res] - verbs
+            if not granted[res]:
+                del granted[res]
         for res, verbs in sorted(granted.items()):
             self.assertLessEqual(verbs, used.get(res, set()),
                                  "RBAC grants %s on %s/%s that the operator never used"

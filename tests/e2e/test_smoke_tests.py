@@ -104,8 +104,10 @@ class SmokeTests(E2ETestCase):
         self.assertEqual(env.deployment_image("jobfail-stable"),
                          image("registry.example/jobfail", 1))
         env.wait(lambda: env.spec_replicas("jobfail-canary") == 0, message="canary at 0")
-        self.assertTrue(any(e.get("reason") == "SmokeTestFailed" and e.get("type") == "Warning"
-                            for e in env.events(involved="jobfail-2")))
+        # the Event is written after the status: await it
+        env.wait(lambda: any(e.get("reason") == "SmokeTestFailed" and e.get("type") == "Warning"
+                             for e in env.events(involved="jobfail-2")),
+                 message="a SmokeTestFailed Warning Event about jobfail-2")
 
     def test_blue_green_gates(self):
         env = self.env

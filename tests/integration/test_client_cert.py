@@ -136,7 +136,9 @@ class OperatorWithClientCertificateTest(unittest.TestCase):
     def setUp(self):
         if not TOLLGATE_BIN:
             raise unittest.SkipTest("TOLLGATE_BIN is not set")
-        self.env = Env(sim_options={"token": None, "client_cert_auth": True})
+        # the operator keeps the superuser's kubeconfig: its only credential is the certificate
+        self.env = Env(sim_options={"token": None, "client_cert_auth": True},
+                       superuser_operator=True)
         try:
             self.env.start()
         except BaseException:
@@ -164,6 +166,7 @@ class OperatorWithClientCertificateTest(unittest.TestCase):
             ours = [e for e in log if e["userAgent"].startswith("tollgate/")]
             self.assertTrue(ours, "the operator made no requests")
             self.assertEqual([e for e in ours if e["status"] == 401], [])
+            self.assertEqual({e["user"] for e in ours}, {"kubesim-user"})  # the certificate's CN
             self.assertNotIn("PRIVATE KEY", env.op.log())
         except BaseException:
             import sys

@@ -1226,10 +1226,114 @@ def crd():
                  }, required=["spec"])
 
 
+def _policy_rule():
+    return _obj("PolicyRule holds information that describes a policy rule, but does not contain "
+                "information about who the rule applies to or which namespace the rule applies to.", {
+                    "verbs": _strlist("Verbs is a list of Verbs that apply to ALL the ResourceKinds contained "
+                                      "in this rule. '*' represents all verbs.",
+                                      **{"x-kubernetes-list-type": "atomic"}),
+                    "apiGroups": _strlist("APIGroups is the name of the APIGroup that contains the resources.",
+                                          **{"x-kubernetes-list-type": "atomic"}),
+                    "resources": _strlist("Resources is a list of resources this rule applies to. '*' "
+                                          "represents all resources.", **{"x-kubernetes-list-type": "atomic"}),
+                    "resourceNames": _strlist("ResourceNames is an optional white list of names that the rule "
+                                              "applies to.  An empty set means that everything is allowed.",
+                                              **{"x-kubernetes-list-type": "atomic"}),
+                    "nonResourceURLs": _strlist("NonResourceURLs is a set of partial urls that a user should "
+                                                "have access to.  *s are allowed, but only as the full, final "
+                                                "step in the path.", **{"x-kubernetes-list-type": "atomic"}),
+                }, required=["verbs"])
+
+
+def _rules(desc):
+    return _arr(desc, _policy_rule(), **{"x-kubernetes-list-type": "atomic"})
+
+
+def role():
+    return _kind("rbac.authorization.k8s.io", "v1", "Role", "Role is a namespaced, logical grouping of "
+                 "PolicyRules that can be referenced as a unit by a RoleBinding.", {
+                     "rules": _rules("Rules holds all the PolicyRules for this Role"),
+                 })
+
+
+def cluster_role():
+    return _kind("rbac.authorization.k8s.io", "v1", "ClusterRole", "ClusterRole is a cluster level, logical "
+                 "grouping of PolicyRules that can be referenced as a unit by a RoleBinding or "
+                 "ClusterRoleBinding.", {
+                     "rules": _rules("Rules holds all the PolicyRules for this ClusterRole"),
+                     "aggregationRule": _free("AggregationRule is an optional field that describes how to "
+                                              "build the Rules for this ClusterRole (not served by kubesim: "
+                                              "refused)."),
+                 })
+
+
+def _binding(kind, desc):
+    subject = _obj("Subject contains a reference to the object or user identities a role binding applies "
+                   "to.", {
+                       "kind": _s("Kind of object being referenced. Values defined by this API group are "
+                                  "\"User\", \"Group\", and \"ServiceAccount\"."),
+                       "apiGroup": _s("APIGroup holds the API group of the referenced subject."),
+                       "name": _s("Name of the object being referenced."),
+                       "namespace": _s("Namespace of the referenced object."),
+                   }, required=["kind", "name"], **{"x-kubernetes-map-type": "atomic"})
+    role_ref = _obj("RoleRef contains information that points to the role being used", {
+        "apiGroup": _s("APIGroup is the group for the resource being referenced"),
+        "kind": _s("Kind is the type of resource being referenced"),
+        "name": _s("Name is the name of resource being referenced"),
+    }, required=["apiGroup", "kind", "name"], **{"x-kubernetes-map-type": "atomic"})
+    return _kind("rbac.authorization.k8s.io", "v1", kind, desc, {
+        "subjects": _arr("Subjects holds references to the objects the role applies to.", subject,
+                         **{"x-kubernetes-list-type": "atomic"}),
+        "roleRef": _field(role_ref, "RoleRef can reference a Role in the current namespace or a "
+                                    "ClusterRole in the global namespace. This field is immutable."),
+    }, required=["roleRef"])
+
+
+def role_binding():
+    return _binding("RoleBinding", "RoleBinding references a role, but does not contain it.  It can "
+                    "reference a Role in the same namespace or a ClusterRole in the global namespace.")
+
+
+def cluster_role_binding():
+    return _binding("ClusterRoleBinding", "ClusterRoleBinding references a ClusterRole, but not contain "
+                    "it.  It can reference a ClusterRole in the global namespace, and adds who information "
+                    "via Subject.")
+
+
+def service_account():
+    ref = _obj("ObjectReference contains enough information to let you inspect or modify the referred "
+               "object.", {
+                   "kind": _s("Kind of the referent."), "namespace": _s("Namespace of the referent."),
+                   "name": _s("Name of the referent."), "uid": _s("UID of the referent."),
+                   "apiVersion": _s("API version of the referent."),
+                   "resourceVersion": _s("Specific resourceVersion to which this reference is made, if any."),
+                   "fieldPath": _s("If referring to a piece of an object instead of an entire object, this "
+                                   "string should contain a valid JSON/Go field access statement."),
+               }, **{"x-kubernetes-map-type": "atomic"})
+    local_ref = _obj("LocalObjectReference contains enough information to let you locate the referenced "
+                     "object inside the same namespace.", {"name": _s("Name of the referent.")},
+                     **{"x-kubernetes-map-type": "atomic"})
+    return _kind("", "v1", "ServiceAccount", "ServiceAccount binds together: * a name, understood by users, "
+                 "and perhaps by peripheral systems, for an identity * a principal that can be authenticated "
+                 "and authorized * a set of secrets", {
+                     "secrets": _arr("Secrets is a list of the secrets in the same namespace that pods running "
+                                     "using this ServiceAccount are allowed to use.", ref, merge_key="name",
+                                     strategy="merge"),
+                     "imagePullSecrets": _arr("ImagePullSecrets is a list of references to secrets in the same "
+                                              "namespace to use for pulling any images in pods that reference "
+                                              "this ServiceAccount.", local_ref,
+                                              **{"x-kubernetes-list-type": "atomic"}),
+                     "automountServiceAccountToken": _b("AutomountServiceAccountToken indicates whether pods "
+                                                        "running as this service account should have an API "
+                                                        "token automatically mounted."),
+                 })
+
+
 def _build():
     out = {}
     for fn in (namespace, config_map, secret, service, pod, core_event, events_event, deployment, job,
-               hpa, ingress, lease, crd):
+               hpa, ingress, lease, crd, role, cluster_role, role_binding,
+               cluster_role_binding, service_account):
         s = fn()
         gvk = s["x-kubernetes-group-version-kind"][0]
         out[(gvk["group"], gvk["version"], gvk["kind"])] = s

@@ -4,7 +4,8 @@
 Usage (other tests and tools rely on exactly this):
 
     python3 tests/kubesim/kubesim.py --port 0 --kubeconfig OUT [--tls] [--token TOKEN]
-        [--client-cert-auth] [--watch-history N] [--deployment-ready-delay SECONDS]
+        [--token NAME=TOKEN[:GROUP,GROUP]]... [--client-cert-auth] [--watch-history N]
+        [--deployment-ready-delay SECONDS] [--enable-admission-plugins PLUGIN,...]
         [--watch-delay MS] [--watch-jitter MS] [--request-jitter MS] [--seed N]
 
 It listens on 127.0.0.1 only, writes a kubeconfig that kubectl and tollgate both use (cluster
@@ -13,7 +14,17 @@ client certificate and key when --client-cert-auth, one context
 that is the current-context, namespace default), prints exactly one line ``ready <url>`` on stdout
 (flushed) once it serves, and serves until SIGTERM or SIGINT, then exits 0.
 
+Identities (rbac.py): `--token TOKEN` is a superuser (user kubesim-user in system:masters), the
+kubeconfig's token; `--token alice=T2:dev,qa` adds user alice in groups dev and qa (and
+system:authenticated), authorized by RBAC; each such user also gets a kubeconfig user and context
+named after it (`kubectl --context alice`). When only named tokens are given the first is the
+kubeconfig's. ServiceAccount tokens come from `kubectl create token SA -n NS`.
+
 Extra options (not needed by most callers):
+  --enable-admission-plugins OwnerReferencesPermissionEnforcement
+                               setting or changing ownerReferences needs `delete` on the object
+                               (updates) and a new blockOwnerDeletion needs `update` on the
+                               owner's finalizers subresource, as the real plugin
   --bookmark-interval SECONDS  how often a watch with allowWatchBookmarks gets a BOOKMARK event
                                (the real server: about one minute; default 60)
   --client-cert-auth           (with --tls) the generated CA also signs a client certificate
@@ -62,8 +73,9 @@ def write_private(path, data):
     os.replace(tmp, path)
 
 
-def write_kubeconfig(path, url, ca_pem, token, client_cert=None, client_key=None):
-    """Write a kubeconfig for ``url``. JSON is valid YAML, so kubectl and libyaml both read it."""
+def write_kubeconfig(path, url, ca_pem, token, client_cert=None, client_key=None, named=()):
+    """Write a kubeconfig for ``url``. JSON is valid YAML, so kubectl and libyaml both read it.
+    ``named``: (user name, token) pairs that get a user and a context of that name each."""
     cluster = {"server": url}
     if ca_pem is not None:
         cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
@@ -83,6 +95,12 @@ def write_kubeconfig(path, url, ca_pem, token, client_cert=None, client_key=None
                                                      "namespace": "default"}}],
         "current-context": "kubesim",
     }
+    for name, tok in named:
+        if any(u["name"] == name for u in config["users"]):
+            continue
+        config["users"].append({"name": name, "user": {"token": tok}})
+        config["contexts"].append({"name": name, "context": {"cluster": "kubesim", "user": name,
+                                                             "namespace": "default"}})
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -96,7 +114,13 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--kubeconfig", required=True, help="where to write the kubeconfig")
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a CA generated at start")
-    parser.add_argument("--token", default=None, help="require this bearer token")
+    parser.add_argument("--token", action="append", default=[],
+                        help="TOKEN: a superuser's bearer token (user kubesim-user, group "
+                        "system:masters; the kubeconfig's); NAME=TOKEN[:GROUP,GROUP]: user NAME "
+                        "in those groups (repeatable)")
+    parser.add_argument("--enable-admission-plugins", default="",
+                        help="comma-separated admission plugins to enable "
+                        "(OwnerReferencesPermissionEnforcement)")
     parser.add_argument("--client-cert-auth", action="store_true",
                         help="(with --tls) accept client certificates signed by the generated CA "
                         "and put one in the kubeconfig")
@@ -124,7 +148,25 @@ def main(argv=None):
     if args.client_cert_auth and not args.tls:
         parser.error("--client-cert-auth needs --tls")
 
-    sim = kserver.KubeSim(port=args.port, tls=args.tls, token=args.token,
+    import rbac as krbac
+    superuser, tokens = None, []
+    for value in args.token:
+        try:
+            tok, user = krbac.parse_token_flag(value)
+        except ValueError as e:
+            parser.error(str(e))
+        if "=" not in value and superuser is None:
+            superuser = tok
+        else:
+            tokens.append((tok, user))
+    plugins = [p for p in args.enable_admission_plugins.split(",") if p]
+    for p in plugins:
+        if p not in krbac.ADMISSION_PLUGINS:
+            parser.error("--enable-admission-plugins: unknown plugin %r (kubesim has: %s)"
+                         % (p, ", ".join(krbac.ADMISSION_PLUGINS)))
+    kube_token = superuser if superuser is not None else (tokens[0][0] if tokens else None)
+    sim = kserver.KubeSim(port=args.port, tls=args.tls, token=superuser, tokens=tokens,
+                          admission_plugins=plugins,
                           watch_history=args.watch_history,
                           deployment_ready_delay=args.deployment_ready_delay,
                           bookmark_interval=args.bookmark_interval,
@@ -138,8 +180,9 @@ def main(argv=None):
     if args.client_cert_auth:
         write_private(args.kubeconfig + ".client.crt", sim.client_cert_pem)
         write_private(args.kubeconfig + ".client.key", sim.client_key_pem)
-    write_kubeconfig(args.kubeconfig, sim.url, sim.ca_pem, args.token,
-                     sim.client_cert_pem, sim.client_key_pem)
+    write_kubeconfig(args.kubeconfig, sim.url, sim.ca_pem, kube_token,
+                     sim.client_cert_pem, sim.client_key_pem,
+                     named=[(u.name, t) for t, u in tokens])
 
     stop = threading.Event()
 

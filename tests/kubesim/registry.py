@@ -594,7 +594,37 @@ BUILTINS = [
     dict(group="apiextensions.k8s.io", version="v1", resource="customresourcedefinitions",
          kind="CustomResourceDefinition", namespaced=False, short_names=["crd", "crds"],
          categories=["api-extensions"], subresources=["status"]),
+    # identities and RBAC (rbac.py): ServiceAccounts with the TokenRequest subresource
+    dict(group="", version="v1", resource="serviceaccounts", kind="ServiceAccount",
+         namespaced=True, short_names=["sa"], subresources=["token"]),
+    dict(group="rbac.authorization.k8s.io", version="v1", resource="roles", kind="Role",
+         namespaced=True),
+    dict(group="rbac.authorization.k8s.io", version="v1", resource="clusterroles",
+         kind="ClusterRole", namespaced=False),
+    dict(group="rbac.authorization.k8s.io", version="v1", resource="rolebindings",
+         kind="RoleBinding", namespaced=True),
+    dict(group="rbac.authorization.k8s.io", version="v1", resource="clusterrolebindings",
+         kind="ClusterRoleBinding", namespaced=False),
+    # create-only review kinds, answered by rbac.py and never stored
+    dict(group="authentication.k8s.io", version="v1", resource="tokenreviews",
+         kind="TokenReview", namespaced=False, verbs=["create"]),
+    dict(group="authentication.k8s.io", version="v1", resource="selfsubjectreviews",
+         kind="SelfSubjectReview", namespaced=False, verbs=["create"]),
+    dict(group="authorization.k8s.io", version="v1", resource="selfsubjectaccessreviews",
+         kind="SelfSubjectAccessReview", namespaced=False, verbs=["create"]),
+    dict(group="authorization.k8s.io", version="v1", resource="selfsubjectrulesreviews",
+         kind="SelfSubjectRulesReview", namespaced=False, verbs=["create"]),
+    dict(group="authorization.k8s.io", version="v1", resource="subjectaccessreviews",
+         kind="SubjectAccessReview", namespaced=False, verbs=["create"]),
+    dict(group="authorization.k8s.io", version="v1", resource="localsubjectaccessreviews",
+         kind="LocalSubjectAccessReview", namespaced=True, verbs=["create"]),
 ]
+
+# Subresources that are not get/patch/update of the kind itself: verbs and response kind.
+SUBRESOURCE_KINDS = {"scale": (SUB_VERBS, {"group": "autoscaling", "version": "v1",
+                                           "kind": "Scale"}),
+                     "token": (["create"], {"group": "authentication.k8s.io", "version": "v1",
+                                            "kind": "TokenRequest"})}
 
 # the real server's order of API groups in /apis (aggregator priorities)
 GROUP_ORDER = ["apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
@@ -609,7 +639,10 @@ GO_PKG = {"": "io.k8s.api.core", "apps": "io.k8s.api.apps", "batch": "io.k8s.api
           "autoscaling": "io.k8s.api.autoscaling", "events.k8s.io": "io.k8s.api.events",
           "networking.k8s.io": "io.k8s.api.networking",
           "coordination.k8s.io": "io.k8s.api.coordination",
-          "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions"}
+          "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
+          "rbac.authorization.k8s.io": "io.k8s.api.rbac",
+          "authentication.k8s.io": "io.k8s.api.authentication",
+          "authorization.k8s.io": "io.k8s.api.authorization"}
 
 OBJECTMETA_REF = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 OBJECTMETA_FIELDS = {"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
@@ -899,8 +932,10 @@ class Registry:
             for sub in sorted(rt.subresources):
                 se = {"name": rt.resource + "/" + sub, "singularName": "",
                       "namespaced": rt.namespaced, "kind": rt.kind, "verbs": SUB_VERBS}
-                if sub == "scale":
-                    se.update({"group": "autoscaling", "version": "v1", "kind": "Scale"})
+                if sub in SUBRESOURCE_KINDS:
+                    verbs, rk = SUBRESOURCE_KINDS[sub]
+                    se.update(rk)
+                    se["verbs"] = verbs
                 res.append(se)
         d = {"kind": "APIResourceList", "groupVersion": g + "/" + v if g else v,
              "resources": res}
@@ -928,9 +963,11 @@ class Registry:
                     subs = []
                     for sub in sorted(rt.subresources):
                         rk = {"group": "", "version": "", "kind": rt.kind}
-                        if sub == "scale":
-                            rk = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
-                        subs.append({"subresource": sub, "responseKind": rk, "verbs": SUB_VERBS})
+                        verbs = SUB_VERBS
+                        if sub in SUBRESOURCE_KINDS:
+                            verbs, rk = SUBRESOURCE_KINDS[sub]
+                        subs.append({"subresource": sub, "responseKind": dict(rk),
+                                     "verbs": verbs})
                     if subs:
                         e["subresources"] = subs
                     resources.append(e)
@@ -1306,6 +1343,22 @@ KIND_DESCRIPTIONS = {
                                       "externally-reachable urls, load balance traffic, "
                                       "terminate SSL, offer name based virtual hosting etc.",
     ("coordination.k8s.io", "Lease"): "Lease defines a lease concept.",
+    ("", "ServiceAccount"): "ServiceAccount binds together: * a name, understood by users, and "
+                            "perhaps by peripheral systems, for an identity * a principal that "
+                            "can be authenticated and authorized * a set of secrets",
+    ("rbac.authorization.k8s.io", "Role"): "Role is a namespaced, logical grouping of "
+                                           "PolicyRules that can be referenced as a unit by a "
+                                           "RoleBinding.",
+    ("rbac.authorization.k8s.io", "ClusterRole"): "ClusterRole is a cluster level, logical "
+                                                  "grouping of PolicyRules that can be "
+                                                  "referenced as a unit by a RoleBinding or "
+                                                  "ClusterRoleBinding.",
+    ("rbac.authorization.k8s.io", "RoleBinding"): "RoleBinding references a role, but does not "
+                                                  "contain it.  It can reference a Role in the "
+                                                  "same namespace or a ClusterRole in the global "
+                                                  "namespace.",
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): "ClusterRoleBinding references a "
+                                                         "ClusterRole, but not contain it.",
     ("apiextensions.k8s.io", "CustomResourceDefinition"): "CustomResourceDefinition represents "
                                                            "a resource that should be exposed on "
                                                            "the API server.  Its name MUST be in "
@@ -1498,8 +1551,8 @@ def build_openapi_gv(reg, g, v):
                                  codes=("200", "202"))
         paths[base + "/{name}"] = item
         for sub in sorted(rt.subresources):
-            if sub == "scale":
-                continue  # autoscaling/v1 Scale schema is not modelled in the v3 documents
+            if sub in SUBRESOURCE_KINDS:
+                continue  # Scale and TokenRequest schemas are not modelled in the v3 documents
             sp = {"parameters": [namep] + common}
             subname = sub.capitalize()
             sp["get"] = _op(rt, "get", _opname(rt, "read", subname), "read %s of the "
@@ -1995,6 +2048,42 @@ TABLES = {
                         "current lease."), AGE_COL], _rows_lease),
 }
 DEFAULT_TABLE = ([NAME_COL, _col("Created At", D_CREATED, typ="date")], _rows_default)
+
+
+def _rows_service_account(o):
+    return [_name(o), len(o.get("secrets") or []), _age(o)]
+
+
+def _rows_binding(o):
+    ref = o.get("roleRef") or {}
+    subjects = o.get("subjects") or []
+
+    def of(kind):
+        out = []
+        for s in subjects:
+            if s.get("kind") != kind:
+                continue
+            out.append(s.get("name", "") if kind != "ServiceAccount" else
+                       "%s/%s" % (s.get("namespace", ""), s.get("name", "")))
+        return ", ".join(out)
+    return [_name(o), "%s/%s" % (ref.get("kind", ""), ref.get("name", "")), _age(o),
+            of("User"), of("Group"), of("ServiceAccount")]
+
+
+BINDING_COLS = [NAME_COL, _col("Role", "RoleRef can reference a Role in the current namespace or a "
+                               "ClusterRole in the global namespace. If the RoleRef cannot be "
+                               "resolved, the Authorizer must return an error. This field is "
+                               "immutable."), AGE_COL,
+                _col("Users", "Users in the roleBinding", priority=1),
+                _col("Groups", "Groups in the roleBinding", priority=1),
+                _col("ServiceAccounts", "ServiceAccounts in the roleBinding", priority=1)]
+TABLES[("", "ServiceAccount")] = (
+    [NAME_COL, _col("Secrets", "Secrets is a list of the secrets in the same namespace that pods "
+                    "running using this ServiceAccount are allowed to use."), AGE_COL],
+    _rows_service_account)
+TABLES[("rbac.authorization.k8s.io", "RoleBinding")] = (BINDING_COLS, _rows_binding)
+TABLES[("rbac.authorization.k8s.io", "ClusterRoleBinding")] = (BINDING_COLS, _rows_binding)
+# Role and ClusterRole: NAME, CREATED AT (DEFAULT_TABLE), as printers.go prints them.
 
 
 def _crd_cell(col, obj, steps):
@@ -3144,7 +3233,81 @@ def _rules_crd(reg, rt, obj, old, causes):
         causes.extend(_crd_update_checks(obj, old))
 
 
+def _rules_policy(reg, rt, obj, old, causes):
+    """rbac validation.ValidatePolicyRule for Role and ClusterRole; aggregationRule refused."""
+    namespaced = rt.kind == "Role"
+    if rt.kind == "ClusterRole" and obj.get("aggregationRule") is not None:
+        causes.append(forbidden("aggregationRule", "kubesim does not aggregate ClusterRoles "
+                                "(list the rules in the ClusterRole itself)"))
+    for i, rule in enumerate(obj.get("rules") or []):
+        if not isinstance(rule, dict):
+            continue
+        p = "rules[%d]" % i
+        if not rule.get("verbs"):
+            causes.append(required(p + ".verbs", "verbs must contain at least one value"))
+        if rule.get("nonResourceURLs"):
+            if namespaced:
+                causes.append(invalid(p + ".nonResourceURLs", rule["nonResourceURLs"],
+                                      "namespaced rules cannot apply to non-resource URLs"))
+            if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
+                causes.append(invalid(p + ".nonResourceURLs", rule["nonResourceURLs"],
+                                      "rules cannot apply to both regular resources and "
+                                      "non-resource URLs"))
+            continue
+        if not rule.get("apiGroups"):
+            causes.append(required(p + ".apiGroups", "resource rules must supply at least one "
+                                   "api group"))
+        if not rule.get("resources"):
+            causes.append(required(p + ".resources", "resource rules must supply at least one "
+                                   "resource"))
+
+
+def _rules_binding(reg, rt, obj, old, causes):
+    """rbac validation.ValidateRoleBinding / ValidateClusterRoleBinding (+ roleRef immutable)."""
+    namespaced = rt.kind == "RoleBinding"
+    ref = obj.get("roleRef") or {}
+    if isinstance(obj.get("roleRef"), dict) and not ref.get("apiGroup"):
+        ref["apiGroup"] = "rbac.authorization.k8s.io"  # SetDefaults_RoleBinding
+    for sub in obj.get("subjects") or []:  # SetDefaults_Subject
+        if isinstance(sub, dict) and not sub.get("apiGroup") and sub.get("kind") in ("User",
+                                                                                    "Group"):
+            sub["apiGroup"] = "rbac.authorization.k8s.io"
+    if ref.get("apiGroup") != "rbac.authorization.k8s.io":
+        causes.append(not_supported("roleRef.apiGroup", ref.get("apiGroup", ""),
+                                    ["rbac.authorization.k8s.io"]))
+    kinds = ["Role", "ClusterRole"] if namespaced else ["ClusterRole"]
+    if ref.get("kind") not in kinds:
+        causes.append(not_supported("roleRef.kind", ref.get("kind", ""), kinds))
+    if not ref.get("name"):
+        causes.append(required("roleRef.name"))
+    for i, sub in enumerate(obj.get("subjects") or []):
+        if not isinstance(sub, dict):
+            continue
+        p = "subjects[%d]" % i
+        if not sub.get("name"):
+            causes.append(required(p + ".name"))
+        kind = sub.get("kind")
+        if kind == "ServiceAccount":
+            if sub.get("apiGroup"):
+                causes.append(not_supported(p + ".apiGroup", sub["apiGroup"], [""]))
+            if not namespaced and not sub.get("namespace"):
+                causes.append(required(p + ".namespace"))
+        elif kind in ("User", "Group"):
+            if sub.get("apiGroup") != "rbac.authorization.k8s.io":
+                causes.append(not_supported(p + ".apiGroup", sub.get("apiGroup", ""),
+                                            ["rbac.authorization.k8s.io"]))
+        else:
+            causes.append(not_supported(p + ".kind", kind or "",
+                                        ["ServiceAccount", "User", "Group"]))
+    if old is not None and (old.get("roleRef") or {}) != ref:
+        causes.append(invalid("roleRef", ref, "cannot change roleRef"))
+
+
 KIND_RULES = {
+    ("rbac.authorization.k8s.io", "Role"): _rules_policy,
+    ("rbac.authorization.k8s.io", "ClusterRole"): _rules_policy,
+    ("rbac.authorization.k8s.io", "RoleBinding"): _rules_binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _rules_binding,
     ("apps", "Deployment"): _rules_deployment,
     ("batch", "Job"): _rules_job,
     ("", "Service"): _rules_service,

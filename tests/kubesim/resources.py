@@ -38,6 +38,7 @@ import uuid
 
 import fieldmanager as kfm
 import kprotobuf
+import rbac as krbac
 import patch as kpatch
 import registry as kregistry
 import kselectors  # B's label/field selectors
@@ -125,6 +126,7 @@ class ResourceAPI:
                                 "labels": {"kubernetes.io/metadata.name": ns}},
                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
             self.store.put(NS_GR, obj)
+        krbac.bootstrap(self.store)
 
     def start(self):
         self.controllers.start()
@@ -209,6 +211,7 @@ class ResourceAPI:
         if rtype is None:
             raise err_not_found_path()
         r.rtype = rtype
+        r.user = getattr(h, "user", None)
         dep = getattr(rtype, "deprecation_warning", None)
         if dep:
             h.always_warnings.append(_warning_header(dep))
@@ -227,6 +230,10 @@ class ResourceAPI:
             raise err_method_not_allowed()
         if r.subresource == "scale":
             return self.handle_scale(h, r, body)
+        if rtype.group in ("authentication.k8s.io", "authorization.k8s.io"):
+            return krbac.handle_review(self, h, r, body)
+        if r.subresource == "token" and _gr(rtype) == ("", "serviceaccounts"):
+            return krbac.token_request(self, h, r, body)
         if r.name is None:
             if m in ("GET", "HEAD"):
                 if verb == "watch":
@@ -700,6 +707,8 @@ class ResourceAPI:
             obj, warnings = self.admit(rtype, obj, None, fv, name)
             meta = obj["metadata"]
             name = meta.get("name", "")
+            krbac.admit_owner_references(self, getattr(r, "user", None), rtype, r, obj, None)
+            krbac.confirm_no_escalation(self, getattr(r, "user", None), rtype, r, obj)
             if _gr(rtype) == CRD_GR:
                 causes = self.registry.validate_crd(obj)
                 if causes:
@@ -946,6 +955,9 @@ class ResourceAPI:
                         "field": "metadata.finalizers"}])
         new["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         new, warnings = self.admit(rtype, new, old, fv, r.name, patch_kw)
+        krbac.admit_owner_references(self, getattr(r, "user", None), rtype, r, new, old)
+        if r.subresource is None:
+            krbac.confirm_no_escalation(self, getattr(r, "user", None), rtype, r, new, old)
         if applied is None:
             baseline = self._client_managers(client_managed)
             if baseline is None:

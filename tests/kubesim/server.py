@@ -12,9 +12,12 @@ Modules of the server side (A1):
   * controllers.py -- Deployment/Job status, garbage collector, namespace and CRD cleanup.
   * kprotobuf.py   -- decoding of the protobuf bodies kubectl's `create` generators send.
 
-Authentication: with --token every request except /_kubesim/* needs `Authorization: Bearer
-<token>`; anything else is 401 {"kind":"Status",...,"reason":"Unauthorized","code":401}, also
-for /version and /healthz (as a server with anonymous auth disabled). With --client-cert-auth
+Authentication and authorization (rbac.py): with --token every request except /_kubesim/*
+needs `Authorization: Bearer <token>` (a --token, named or superuser, or a ServiceAccount token
+from `kubectl create token`); anything else is 401 {"kind":"Status",...,"reason":
+"Unauthorized","code":401}, also for /version and /healthz (as a server with anonymous auth
+disabled). Then impersonation headers, then the authorizer (system:masters, RBAC): a refusal is
+the real server's 403. The request log records the user of each request. With --client-cert-auth
 (needs --tls) the server also asks for a client certificate and verifies it against its CA; a
 verified certificate authenticates the request as the token does, and a request with neither is
 401. A certificate signed by another CA fails the TLS handshake (kube-apiserver would answer 401).
@@ -308,9 +311,13 @@ class KubeSim:
 
     def __init__(self, port=0, tls=False, token=None, watch_history=1000,
                  deployment_ready_delay=0.0, bookmark_interval=60.0, client_cert_auth=False,
-                 watch_delay_ms=0.0, watch_jitter_ms=0.0, request_jitter_ms=0.0, seed=None):
+                 watch_delay_ms=0.0, watch_jitter_ms=0.0, request_jitter_ms=0.0, seed=None,
+                 tokens=(), admission_plugins=()):
+        """token: a superuser's bearer token (the kubeconfig's); tokens: more (token, UserInfo)
+        pairs (rbac.parse_token_flag); admission_plugins: names from rbac.ADMISSION_PLUGINS."""
         if client_cert_auth and not tls:
             raise ValueError("client certificate authentication needs TLS")
+        import rbac as krbac
         # orderings (see the head comment); guarded by order_lock
         self.order_lock = threading.Lock()
         self.watch_delay_ms = 0.0
@@ -318,8 +325,16 @@ class KubeSim:
         self.request_jitter_ms = 0.0
         self.seed = None
         self.token = token
-        self.tls = tls
+        token_map = dict(tokens)
+        if token is not None:
+            token_map[token] = krbac.UserInfo(krbac.SUPERUSER_NAME, [krbac.MASTERS])
+        for p in admission_plugins:
+            if p not in krbac.ADMISSION_PLUGINS:
+                raise ValueError("unknown admission plugin %r (kubesim has: %s)"
+                                 % (p, ", ".join(krbac.ADMISSION_PLUGINS)))
         self.client_cert_auth = client_cert_auth
+        self.auth = krbac.Auth(self, token_map, admission_plugins)
+        self.tls = tls
         self.client_cert_pem = None  # the client certificate and key signed by our CA
         self.client_key_pem = None
         self.bookmark_interval = bookmark_interval
@@ -346,6 +361,7 @@ class KubeSim:
         self.set_orderings(watch_delay_ms=watch_delay_ms, watch_jitter_ms=watch_jitter_ms,
                            request_jitter_ms=request_jitter_ms,
                            seed=seed if seed is not None else random.SystemRandom().randrange(1 << 31))
+        self.auth.attach(self.store)
         self.stopping = threading.Event()
         self.log_lock = threading.Lock()
         self.request_log = []
@@ -607,13 +623,14 @@ class Handler(BaseHTTPRequestHandler):
         self.k8s_verb = verb
         self._started = time.time()
         self._logged = False
+        self.user = None
         # with a watch delay, this request's writes reach no watch before its response is sent
         holding = self.sim.watch_delaying()
         if holding:
             self.sim.store.hold_begin()
         try:
             body = self.read_body()
-            self.authenticate()
+            self.authorize(path, verb, self.authenticate())
             wait = self.sim.request_wait()  # request jitter: concurrent requests in any order
             if wait > 0:
                 time.sleep(wait)
@@ -656,34 +673,66 @@ class Handler(BaseHTTPRequestHandler):
             "verb": self.k8s_verb, "method": self.command, "path": self.req_path,
             "query": self.req_query_string, "status": self._status or 0,
             "userAgent": self.headers.get("User-Agent", ""),
+            "user": self.user.name if self.user is not None else "",
             "time": datetime.datetime.fromtimestamp(self._started, datetime.timezone.utc)
             .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         })
 
+    def bearer_token(self):
+        parts = self.headers.get("Authorization", "").split(None, 1)
+        if len(parts) == 2 and parts[0].lower() == "bearer":
+            return parts[1].strip()
+        return None
+
     def authenticate(self):
-        if self.sim.token is None and not self.sim.client_cert_auth:
-            return
-        if self.sim.client_cert_auth and self.client_certificate_user() is not None:
-            return
-        if self.sim.token is None:
-            raise ApiError(401, "Unauthorized", "Unauthorized")
-        auth = self.headers.get("Authorization", "")
-        parts = auth.split(None, 1)
-        if len(parts) == 2 and parts[0].lower() == "bearer" and parts[1].strip() == self.sim.token:
-            return
+        """The request's rbac.UserInfo, or 401: a verified client certificate (CN user, O
+        groups), then a bearer token (--token or a ServiceAccount token). Without any
+        authentication configured a ServiceAccount token still identifies its account and
+        anything else is system:admin in system:masters."""
+        import rbac as krbac
+        auth = self.sim.auth
+        if self.sim.client_cert_auth:
+            cn, orgs = self.client_certificate_identity()
+            if cn is not None:
+                return krbac.UserInfo(cn, orgs).with_authenticated()
+        tok = self.bearer_token()
+        user = auth.authenticate_token(tok) if tok else None
+        if user is not None:
+            return user
+        if not auth.enabled:
+            return krbac.UserInfo("system:admin", [krbac.MASTERS]).with_authenticated()
         raise ApiError(401, "Unauthorized", "Unauthorized")
 
-    def client_certificate_user(self):
-        """The CN of the client certificate the handshake verified, or None without one."""
+    def authorize(self, path, verb, user):
+        """Impersonation, then the authorizer (system:masters, RBAC); 403 when refused."""
+        import rbac as krbac
+        auth = self.sim.auth
+        self.user = user
+        self.user = krbac.impersonate(auth, user, self.headers)
+        attrs = krbac.request_attributes(self.sim.api, self.user, self.command, path,
+                                         self.query, verb)
+        ok, reason = auth.authorizer.authorize(attrs)
+        if not ok:
+            raise krbac.forbidden(attrs, reason)
+
+    def client_certificate_identity(self):
+        """(CN, [O, ...]) of the client certificate the handshake verified, or (None, [])."""
         getpeercert = getattr(self.connection, "getpeercert", None)
         cert = getpeercert() if getpeercert is not None else None
         if not cert:
-            return None
+            return None, []
+        cn, orgs = None, []
         for rdn in cert.get("subject", ()):
             for key, value in rdn:
                 if key == "commonName":
-                    return value
-        return None
+                    cn = value
+                elif key == "organizationName":
+                    orgs.append(value)
+        return cn, orgs
+
+    def client_certificate_user(self):
+        """The CN of the client certificate the handshake verified, or None without one."""
+        return self.client_certificate_identity()[0]
 
     def answer_fault(self, fault):
         code = int(fault.get("status", 500))

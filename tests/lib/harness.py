@@ -8,6 +8,11 @@ HTTP, read its request log, inject faults, and poll with a deadline.
         k.control("faults", {"verb": "update", "path": "deployments", "status": 409, "count": 1})
         k.wait_for(lambda: k.request("GET", "/apis/apps/v1/namespaces/default/deployments/d")[0] == 200)
 
+The token is a superuser's (system:masters). Users that RBAC authorizes: extra_args=["--token",
+"alice=ALICE:dev"], then k.kubectl("--token", "ALICE", ...) or k.request(..., token="ALICE");
+ServiceAccount tokens from k.kubectl("create", "token", SA, "-n", NS). The request log records
+each request's user.
+
 Python 3 standard library only.
 """
 

@@ -3,6 +3,13 @@ tollgate operator as a process, readers for what a user observes (Deployments, S
 HTTPRoutes, Ingresses, Releases, Rollouts, Events) and a step trace that records every distinct
 observed state, so that a test can assert the exact sequence a user would see.
 
+The operator runs as in a real cluster: manifests/install.yaml is applied, `tollgate run` gets a
+kubeconfig with a `kubectl create token tollgate -n tollgate-system` token, and kubesim
+authorizes its every request by install.yaml's RBAC, with the OwnerReferencesPermissionEnforcement
+admission plugin on; an E2ETestCase fails when the operator got any 403 (a permission
+install.yaml lacks). SUPERUSER_OPERATOR = True (or Env(superuser_operator=True)) runs it with the
+superuser kubeconfig instead. Test users' kubectl (env.kubectl, env.apply) is the superuser.
+
     from tollgate_e2e import E2ETestCase
     class T(E2ETestCase):
         def test_x(self):
@@ -96,14 +103,15 @@ def condition(obj, ctype):
 class Operator:
     """One `tollgate run` process; logs to a temp file kept until the test passes."""
 
-    def __init__(self, sim, args=(), log_dir=None):
+    def __init__(self, sim, args=(), log_dir=None, kubeconfig=None):
+        """kubeconfig: the operator's (default: the sim's superuser kubeconfig)."""
         if not TOLLGATE_BIN:
             raise unittest.SkipTest("TOLLGATE_BIN is not set")
         self.sim = sim
         self.port = None  # the kernel picks it; read from the "operator started" log line
         fd, self.log_path = tempfile.mkstemp(prefix="tollgate-op-", suffix=".log", dir=log_dir)
         self.log_file = os.fdopen(fd, "wb")
-        cmd = [TOLLGATE_BIN, "run", "--kubeconfig", sim.kubeconfig,
+        cmd = [TOLLGATE_BIN, "run", "--kubeconfig", kubeconfig or sim.kubeconfig,
                "--listen", "127.0.0.1:0", "--leader-elect", "false",
                "--log-level", "debug"] + list(args)
         env = dict(os.environ)
@@ -215,16 +223,36 @@ def orderings_options(orderings=None):
     return opts
 
 
+INSTALL_YAML = os.path.join(source_dir(), "manifests", "install.yaml")
+OPERATOR_SA_NAMESPACE = "tollgate-system"
+OPERATOR_SA = "tollgate"
+OPERATOR_USER = "system:serviceaccount:%s:%s" % (OPERATOR_SA_NAMESPACE, OPERATOR_SA)
+# kubesim's admission plugins the e2e cluster runs (those of a typical production cluster that
+# change what the operator may do)
+E2E_ADMISSION_PLUGINS = "OwnerReferencesPermissionEnforcement"
+
+
 class Env:
     """A kubesim with the CRDs (and optionally the HTTPRoute CRD) and a running operator.
-    ``orderings``: see orderings_options (None: $TOLLGATE_E2E_ORDERINGS decides)."""
+    ``orderings``: see orderings_options (None: $TOLLGATE_E2E_ORDERINGS decides).
+
+    The operator runs as a real cluster runs it: manifests/install.yaml is applied (Namespace,
+    ServiceAccount, ClusterRole, bindings; the Deployment in it stays podless in kubesim), a
+    token of the tollgate ServiceAccount comes from `kubectl create token`, and `tollgate run`
+    gets a kubeconfig with that token and the kubesim CA, so kubesim's RBAC authorizer checks
+    every request against install.yaml's rules, with OwnerReferencesPermissionEnforcement on.
+    superuser_operator=True runs it with the superuser kubeconfig instead (tests that need an
+    operator install.yaml does not describe); test users' kubectl is always the superuser.
+    """
 
     def __init__(self, ready_delay=0.2, gateway_api=False, operator=True, operator_args=(),
-                 sim_options=None, orderings=None):
+                 sim_options=None, orderings=None, superuser_operator=False):
         self.ready_delay = ready_delay
         self.sim_options = orderings_options(orderings)
         self.sim_options.update(sim_options or {})  # more keyword arguments of harness.Kubesim
         self.sim_seed = None
+        self.superuser_operator = superuser_operator
+        self.operator_kubeconfig = None  # the ServiceAccount's kubeconfig, once made
         self.gateway_api = gateway_api
         self.start_operator_now = operator
         self.operator_args = list(operator_args)
@@ -236,7 +264,11 @@ class Env:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
-        self.sim = Kubesim(ready_delay=self.ready_delay, **self.sim_options).start()
+        opts = dict(self.sim_options)
+        if not self.superuser_operator:
+            opts["extra_args"] = list(opts.get("extra_args", ())) + [
+                "--enable-admission-plugins", E2E_ADMISSION_PLUGINS]
+        self.sim = Kubesim(ready_delay=self.ready_delay, **opts).start()
         self.sim_seed = self.sim.seed
         crds = sorted(glob.glob(os.path.join(CRDS_DIR, "*.yaml")))
         if not crds:
@@ -250,9 +282,26 @@ class Env:
         self.kubectl("wait", "--for=condition=Established", "--timeout=20s",
                      "crd/rollouts.tollgate.io", "crd/releases.tollgate.io",
                      *(["crd/httproutes.gateway.networking.k8s.io"] if self.gateway_api else []))
+        if not self.superuser_operator:
+            self.install_operator_identity()
         if self.start_operator_now:
             self.start_operator()
         return self
+
+    def install_operator_identity(self):
+        """Apply manifests/install.yaml and write the kubeconfig of the tollgate
+        ServiceAccount (a `kubectl create token` token, the kubesim CA) for the operator."""
+        self.kubectl("apply", "-f", INSTALL_YAML)
+        token = self.kubectl("create", "token", OPERATOR_SA, "-n", OPERATOR_SA_NAMESPACE,
+                             "--duration", "24h").stdout.strip()
+        with open(self.sim.kubeconfig) as f:
+            cfg = json.load(f)
+        for u in cfg["users"]:
+            u["user"] = {"token": token}
+        self.operator_kubeconfig = os.path.join(self.sim.tmpdir, "operator.kubeconfig")
+        fd = os.open(self.operator_kubeconfig, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(cfg, f)
 
     def start_operator(self, args=None):
         if self.op is not None and self.op.alive():
@@ -260,7 +309,7 @@ class Env:
         if self.op is not None:
             self.old_ops.append(self.op)
         self.op = Operator(self.sim, self.operator_args if args is None else args,
-                           log_dir=self.log_dir)
+                           log_dir=self.log_dir, kubeconfig=self.operator_kubeconfig)
         return self.op
 
     def stop(self):
@@ -451,6 +500,11 @@ class Env:
     step_trace = trace
 
     # -- request log --------------------------------------------------------------------------
+    def operator_refusals(self):
+        """The operator's requests kubesim answered 403 Forbidden (RBAC or admission)."""
+        return [r for r in self.sim.request_log()
+                if r.get("userAgent", "").startswith("tollgate") and r.get("status") == 403]
+
     def operator_writes(self, include_events=False):
         out = []
         for r in self.sim.request_log():
@@ -554,6 +608,7 @@ class WalkTestCase(unittest.TestCase):
     READY_DELAY = 0.2
     GATEWAY_API = False
     ORDERINGS = None  # kubesim's orderings: see orderings_options
+    SUPERUSER_OPERATOR = False  # True: the operator runs as the superuser, not install.yaml's SA
     maxDiff = None
     env = None
     walk_error = None
@@ -565,7 +620,7 @@ class WalkTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.env = Env(ready_delay=cls.READY_DELAY, gateway_api=cls.GATEWAY_API,
-                      orderings=cls.ORDERINGS)
+                      orderings=cls.ORDERINGS, superuser_operator=cls.SUPERUSER_OPERATOR)
         try:
             cls.env.start()
             cls.walk()
@@ -608,12 +663,13 @@ class E2ETestCase(unittest.TestCase):
     GATEWAY_API = False
     ORDERINGS = None  # kubesim's orderings: see orderings_options
     START_OPERATOR = True
+    SUPERUSER_OPERATOR = False  # True: the operator runs as the superuser, not install.yaml's SA
     maxDiff = None
 
     def setUp(self):
         self.env = Env(ready_delay=self.READY_DELAY, gateway_api=self.GATEWAY_API,
-                       orderings=self.ORDERINGS,
-                       operator=self.START_OPERATOR)
+                       orderings=self.ORDERINGS, operator=self.START_OPERATOR,
+                       superuser_operator=self.SUPERUSER_OPERATOR)
         self._env_stopped = False
         try:
             self.env.start()
@@ -622,6 +678,14 @@ class E2ETestCase(unittest.TestCase):
             self.env.stop()
             raise
         self.addCleanup(self._stop_env)
+        self.addCleanup(self._assert_operator_never_refused)  # runs first, kubesim still up
+
+    def _assert_operator_never_refused(self):
+        if self._env_stopped or self.env.sim is None:
+            return
+        refused = self.env.operator_refusals()
+        self.assertEqual(refused, [], "kubesim refused the operator's requests (403): a "
+                         "permission manifests/install.yaml lacks")
 
     def _stop_env(self):
         if not self._env_stopped:
