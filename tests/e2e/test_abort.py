@@ -97,11 +97,10 @@ class AbortTest(E2ETestCase):
         rel = env.release("web-2")
         self.assertEqual(rel["status"]["phase"], "RolledBack")
         self.assertTrue(rel["status"].get("finishedAt"))
-        env.wait(lambda: "RolledBack" in [e["reason"] for e in env.events("web-2", "Release")],
-                 timeout=5, message="a RolledBack Event")
+        env.wait_for_event("RolledBack", "web-2", "Release")
         # a second abort with the same token, or on an ended Release, changes nothing
         env.kubectl("wait", "--for=jsonpath={.status.phase}=RolledBack", "release/web-2",
-                    "--timeout=5s")
+                    "--timeout=60s")
 
     def test_deleting_the_release_in_flight_rolls_back(self):
         env = self.env

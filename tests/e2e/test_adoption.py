@@ -83,7 +83,7 @@ class AdoptionTest(E2ETestCase):
         self.assertEqual(c["status"], "False")
         self.assertIn("legacy", c["message"])
         env.wait(lambda: [e for e in env.events("web", "Rollout") if "legacy" in e["message"]],
-                 timeout=5, message="an Event naming legacy")
+                 message="an Event naming legacy")
 
         # the user (its GitOps source) scales it to 0; tollgate notices, never wrote it
         env.kubectl("scale", "deployment/legacy", "--replicas=0")

@@ -104,7 +104,7 @@ class Operator:
         self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
         self.returncode = None
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while "reconciling rollouts" not in self.log():
             if self.proc.poll() is not None:
                 raise AssertionError("tollgate exited with %s at start:\n%s"
@@ -162,7 +162,7 @@ class Operator:
         self.log_file.close()
         return self.returncode
 
-    def stop(self, timeout=15):
+    def stop(self, timeout=30):
         """SIGTERM and wait; returns the exit code (SIGKILL after the timeout)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -387,8 +387,23 @@ class Env:
     def rollout_phase(self, name):
         return get(self.rollout(name), "status", "phase")
 
-    def wait(self, predicate, timeout=20, message=""):
-        """Polls predicate until truthy; the assertion names the last value and the logs."""
+    def wait_for_event(self, reason, involved=None, kind=None, type=None, timeout=60,
+                       message=None):
+        """Polls the Events (Events are the operator's last writes of a reconcile, written after
+        the status they report) until one with `reason` (and `type`, e.g. "Warning") is there
+        for `involved`/`kind`; returns the list of those Events."""
+        def match():
+            return [e for e in self.events(involved, kind) if e.get("reason") == reason
+                    and (type is None or e.get("type") == type)]
+        return self.wait(match, timeout=timeout,
+                         message=message or "a %s Event %s of %s %s"
+                         % (type or "", reason, kind or "", involved or "(any)"))
+
+    def wait(self, predicate, timeout=60, message=""):
+        """Polls predicate until truthy; the assertion names the last value and the logs.
+        Anything the operator or kubesim's controllers write is awaited with this (or
+        StepTrace.wait_for), never read once: the deadline is generous since it costs nothing
+        when things work and a machine loaded by another test run is slow."""
         deadline = time.monotonic() + timeout
         last = None
         while True:
@@ -422,7 +437,15 @@ class Env:
 
 class StepTrace:
     """Polls observe() in a thread and records each distinct state (consecutive duplicates are
-    collapsed), so a test asserts the whole sequence a user could observe."""
+    collapsed), so a test asserts the whole sequence a user could observe.
+
+    observe() makes several GETs, one after the other, so one call can combine an object read
+    before a change with another read after it (on a loaded machine the GETs are far apart):
+    a state that never existed, e.g. the stable track still unready next to a canary already
+    scaled down because the stable track became ready in between. A state is therefore recorded
+    only when two observe() calls in a row agree: each value then held from its first read to
+    its second, and the reads interleave, so all of them held together at one instant. A state
+    shorter than two observe() calls may be missed (as any sampling can miss it)."""
 
     def __init__(self, observe, interval=0.03):
         self.observe = observe
@@ -439,8 +462,21 @@ class StepTrace:
         self._thread.start()
         return self
 
-    def _record(self):
+    def _consistent(self):
+        """observe() until two calls in a row agree (see the class comment); None if stopped."""
         s = self.observe()
+        while True:
+            again = self.observe()
+            if again == s:
+                return s
+            if self._stop.is_set():
+                return None
+            s = again
+
+    def _record(self):
+        s = self._consistent()
+        if s is None:
+            return None
         with self._lock:
             if not self.states or self.states[-1] != s:
                 self.states.append(s)
@@ -460,7 +496,7 @@ class StepTrace:
         with self._lock:
             return self.states[-1]
 
-    def wait_for(self, predicate, timeout=20, message=""):
+    def wait_for(self, predicate, timeout=60, message=""):
         """Waits until the latest state satisfies predicate; returns it."""
         deadline = time.monotonic() + timeout
         while True:
