@@ -124,6 +124,31 @@ class FaultsTest(unittest.TestCase):
             self.assertEqual(log[0]["status"], 200)
             self.assertIn("watch=1", log[0]["query"])
 
+    def test_snapshot_reads_objects_at_one_instant(self):
+        self.k.request("POST", NS + "/configmaps", cm("snap-a"))
+        dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "snap-d"},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "snap"}},
+                        "template": {"metadata": {"labels": {"app": "snap"}},
+                                     "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+        self.assertEqual(self.k.request("POST", "/apis/apps/v1/namespaces/default/deployments",
+                                        dep)[0], 201)
+        items = self.k.control("snapshot", {"paths": [
+            NS + "/configmaps/snap-a", "/apis/apps/v1/namespaces/default/deployments/snap-d",
+            NS + "/configmaps/nothing", NS + "/configmaps"]})["items"]
+        self.assertEqual(len(items), 4)
+        self.assertEqual(items[0]["data"], {"a": "b"})
+        self.assertEqual(items[0]["metadata"]["resourceVersion"],
+                         self.k.request("GET", NS + "/configmaps/snap-a")[2]["metadata"]
+                         ["resourceVersion"])
+        self.assertEqual(items[1]["spec"]["replicas"], 1)
+        self.assertIsNone(items[2])
+        self.assertIn("snap-a", [o["metadata"]["name"] for o in items[3]["items"]])
+        # not a namespaced object or list: refused
+        status, _, body = self.k.request("POST", "/_kubesim/snapshot", {"paths": ["/api/v1/nodes"]})
+        self.assertEqual(status, 400, body)
+        self.assertEqual(self.k.request("POST", "/_kubesim/snapshot", {"paths": []})[2],
+                         {"items": []})
+
     def test_bad_control_requests(self):
         status, _, _ = self.k.request("POST", "/_kubesim/faults", {"verb": "get"})
         self.assertEqual(status, 400)

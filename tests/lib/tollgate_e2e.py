@@ -194,6 +194,8 @@ class Env:
         self.old_ops = []
         self.log_dir = tempfile.mkdtemp(prefix="tollgate-e2e-")
         self.plugin_dir = None
+        self._at_once = threading.local()  # observe_at_once's snapshot, per thread
+        self._at_once_paths = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
@@ -301,6 +303,11 @@ class Env:
 
     # -- raw reads (fast, for polling) -----------------------------------------------------
     def raw(self, path):
+        snap = getattr(self._at_once, "snap", None)
+        if snap is not None:
+            if path in snap:
+                return snap[path]
+            self._at_once.missing.append(path)
         status, _, body = self.sim.request("GET", path)
         if status == 404:
             return None
@@ -415,9 +422,31 @@ class Env:
                                      % (timeout, message, last))
             time.sleep(0.05)
 
+    def observe_at_once(self, observe):
+        """observe() with every raw() read it makes taken from one kubesim snapshot
+        (POST /_kubesim/snapshot: all the objects at one instant). One GET after another could
+        combine states that never existed together, e.g. the stable track still unready next to
+        a canary already scaled down because the stable track became ready between the two
+        GETs. The paths observe() reads are learnt as it reads them."""
+        for _ in range(5):
+            items = self.sim.control("snapshot", {"paths": self._at_once_paths})["items"] \
+                if self._at_once_paths else []
+            self._at_once.snap = dict(zip(self._at_once_paths, items))
+            self._at_once.missing = []
+            try:
+                s = observe()
+            finally:
+                self._at_once.snap = None
+            if not self._at_once.missing:
+                return s
+            self._at_once_paths = self._at_once_paths + [
+                p for p in dict.fromkeys(self._at_once.missing) if p not in self._at_once_paths]
+        raise AssertionError("observe() keeps reading new paths: %r" % self._at_once_paths)
+
     def trace(self, observe, interval=0.03):
-        """A started StepTrace of observe() (every distinct state, in order)."""
-        return StepTrace(observe, interval).start()
+        """A started StepTrace of observe() (every distinct state, in order), each state read
+        at one instant (observe_at_once)."""
+        return StepTrace(lambda: self.observe_at_once(observe), interval).start()
 
     step_trace = trace
 
@@ -439,13 +468,7 @@ class StepTrace:
     """Polls observe() in a thread and records each distinct state (consecutive duplicates are
     collapsed), so a test asserts the whole sequence a user could observe.
 
-    observe() makes several GETs, one after the other, so one call can combine an object read
-    before a change with another read after it (on a loaded machine the GETs are far apart):
-    a state that never existed, e.g. the stable track still unready next to a canary already
-    scaled down because the stable track became ready in between. A state is therefore recorded
-    only when two observe() calls in a row agree: each value then held from its first read to
-    its second, and the reads interleave, so all of them held together at one instant. A state
-    shorter than two observe() calls may be missed (as any sampling can miss it)."""
+    Env.trace() makes observe() read everything at one instant (Env.observe_at_once)."""
 
     def __init__(self, observe, interval=0.03):
         self.observe = observe
@@ -462,21 +485,8 @@ class StepTrace:
         self._thread.start()
         return self
 
-    def _consistent(self):
-        """observe() until two calls in a row agree (see the class comment); None if stopped."""
-        s = self.observe()
-        while True:
-            again = self.observe()
-            if again == s:
-                return s
-            if self._stop.is_set():
-                return None
-            s = again
-
     def _record(self):
-        s = self._consistent()
-        if s is None:
-            return None
+        s = self.observe()
         with self._lock:
             if not self.states or self.states[-1] != s:
                 self.states.append(s)
