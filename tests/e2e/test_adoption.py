@@ -92,7 +92,9 @@ class AdoptionTest(E2ETestCase):
         self.assertEqual(env.replicas("web-stable"), (4, 4))
 
         # a template change in legacy starts nothing by itself ...
+        before = env.reconciles()
         env.apply(LEGACY.replace("replicas: 2", "replicas: 0") % "green")
+        env.wait_reconciled(before, "a reconcile of legacy's change")
         time.sleep(0.7)
         self.assertEqual(containers(env.deployment("web-stable"))["web"]["env"],
                          [{"name": "MODE", "value": "blue"}])

@@ -75,8 +75,10 @@ class InvalidSpecTest(E2ETestCase):
         seen = [(e["reason"], e["type"], e.get("count")) for e in env.events("web", "Rollout")
                 if e["type"] == "Warning"]
         self.assertEqual(sorted(seen), [("Degraded", "Warning", 1), ("InvalidSpec", "Warning", 1)])
+        before = env.reconciles()
         env.kubectl("annotate", "rollout.tollgate.io", "web", "touch=1")
-        time.sleep(0.5)
+        env.wait_reconciled(before, "a reconcile after the touch")
+        time.sleep(0.5)  # its Events, the last writes of a reconcile
         self.assertEqual(sorted((e["reason"], e["type"], e.get("count"))
                                 for e in env.events("web", "Rollout") if e["type"] == "Warning"),
                          sorted(seen))

@@ -42,8 +42,10 @@ class ProgressDeadlineTest(E2ETestCase):
         env.wait(lambda: env.release_phase("web-1") == "Succeeded"
                  and env.rollout_phase("web") == "Healthy")
         stable_before = env.deployment("web-stable")
+        before = env.reconciles()
         env.apply(rollout_yaml("web", canary_strategy(STEPS), template_annotations=NEVER,
                                extra=EXTRA))
+        env.wait_reconciled(before, "a reconcile of the template change")
         time.sleep(0.5)
         # the template change alone starts nothing: the stable track is not touched
         self.assertEqual(env.deployment("web-stable")["spec"], stable_before["spec"])

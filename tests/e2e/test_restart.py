@@ -78,6 +78,8 @@ class RestartTest(E2ETestCase):
         self.assertEqual(env.op.kill(), -9)
         env.sim.clear_request_log()
         self.restart("releases", 0.8)
+        # nothing must happen: worth asserting only once the new operator has reconciled
+        env.wait_reconciled(0, "the restarted operator's first reconcile")
         time.sleep(1.0)
         trace.stop()
         self.assertEqual(dedupe(trace.states[trace.states.index(s):], lambda x: x), [s],

@@ -422,6 +422,16 @@ class Env:
                                      % (timeout, message, last))
             time.sleep(0.05)
 
+    def reconciles(self):
+        """How many reconciles the running operator has finished (tollgate_reconcile_total)."""
+        return self.op.metric("tollgate_reconcile_total")
+
+    def wait_reconciled(self, before, message="a reconcile"):
+        """Until the running operator has finished a reconcile since reconciles() was `before`:
+        an assertion that something did *not* happen is only worth making after the operator
+        has had its chance."""
+        return self.wait(lambda: self.reconciles() > before, message=message)
+
     def observe_at_once(self, observe):
         """observe() with every raw() read it makes taken from one kubesim snapshot
         (POST /_kubesim/snapshot: all the objects at one instant). One GET after another could
