@@ -703,9 +703,10 @@ class Handler(BaseHTTPRequestHandler):
                         group, rest = parts[1], parts[3:]
                     else:
                         rest = []
-                    if len(rest) not in (3, 4) or rest[0] != "namespaces":
+                    if len(rest) not in (3, 4) or rest[0] != "namespaces" or \
+                            (group, rest[2]) == ("events.k8s.io", "events"):  # stored as core
                         self.send_json(400, {"error": "snapshot takes namespaced object or list "
-                                                      "paths, not %r" % p})
+                                                      "paths (not events.k8s.io), not %r" % p})
                         return
                     if len(rest) == 4:
                         items.append(sim.store.get((group, rest[2]), rest[1], rest[3]))

@@ -146,8 +146,9 @@ class FaultsTest(unittest.TestCase):
         self.assertIsNone(items[2])
         self.assertIn("snap-a", [o["metadata"]["name"] for o in items[3]["items"]])
         # not a namespaced object or list: refused
-        status, _, body = self.k.request("POST", "/_kubesim/snapshot", {"paths": ["/api/v1/nodes"]})
-        self.assertEqual(status, 400, body)
+        for path in ("/api/v1/nodes", "/apis/events.k8s.io/v1/namespaces/default/events"):
+            status, _, body = self.k.request("POST", "/_kubesim/snapshot", {"paths": [path]})
+            self.assertEqual(status, 400, body)
         self.assertEqual(self.k.request("POST", "/_kubesim/snapshot", {"paths": []})[2],
                          {"items": []})
 
