@@ -74,7 +74,7 @@ class Probe:
             return f.read()
 
     def get(self, path):
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=5) as r:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=30) as r:
             return r.status, r.read().decode()
 
     def metric(self, name, labels=""):

@@ -135,7 +135,7 @@ class Operator:
     def metrics(self):
         """The /metrics text."""
         import urllib.request
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.port, timeout=5) as r:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.port, timeout=30) as r:
             return r.read().decode()
 
     def metric(self, name, labels=None):
