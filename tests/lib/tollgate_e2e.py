@@ -10,6 +10,12 @@ observed state, so that a test can assert the exact sequence a user would see.
             env.apply(YAML)          # real kubectl apply -f -
             env.wait(lambda: env.release_phase("web-1") == "Succeeded")
 
+Timing rules (a test that failed once and passed on rerun has a bug): whatever the operator or
+kubesim's controllers write (status, Deployments, Events, metrics, log lines) is awaited with
+env.wait / env.wait_for_event / StepTrace.wait_for, whose deadlines are generous (60 s: they cost
+nothing when things work); an assertion that something did not happen comes after
+env.wait_reconciled; a StepTrace's states are read at one instant (env.observe_at_once).
+
 Environment:
   TOLLGATE_BIN            the tollgate binary (required)
   KUBECTL_TOLLGATE_BIN    the kubectl plugin (optional: the plugin checks are skipped without it,
