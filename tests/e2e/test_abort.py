@@ -97,20 +97,19 @@ class AbortTest(E2ETestCase):
         rel = env.release("web-2")
         self.assertEqual(rel["status"]["phase"], "RolledBack")
         self.assertTrue(rel["status"].get("finishedAt"))
-        env.wait(lambda: "RolledBack" in [e["reason"] for e in env.events("web-2", "Release")],
-                 timeout=5, message="a RolledBack Event")
+        env.wait_for_event("RolledBack", "web-2", "Release")
         # a second abort with the same token, or on an ended Release, changes nothing
         env.kubectl("wait", "--for=jsonpath={.status.phase}=RolledBack", "release/web-2",
-                    "--timeout=5s")
+                    "--timeout=60s")
         # GitOps tools see the Release failed (Stalled, with the reason), the Rollout current
-        env.kubectl("wait", "--for=condition=Stalled", "release/web-2", "--timeout=5s")
+        env.kubectl("wait", "--for=condition=Stalled", "release/web-2", "--timeout=60s")
         rel = env.release("web-2")
         stalled = condition(rel, "Stalled")
         self.assertEqual(stalled["reason"], "Aborted")
         self.assertIn("back on the stable Release", stalled["message"])
         self.assertEqual(condition(rel, "Ready")["status"], "False")
         self.assertEqual(condition(rel, "Reconciling")["status"], "False")
-        env.kubectl("wait", "--for=condition=Ready", "rollout/web", "--timeout=10s")
+        env.kubectl("wait", "--for=condition=Ready", "rollout/web", "--timeout=60s")
         self.assertEqual(condition(env.rollout("web"), "Stalled")["status"], "False")
 
     def test_deleting_the_release_in_flight_rolls_back(self):

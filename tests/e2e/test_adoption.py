@@ -83,7 +83,7 @@ class AdoptionTest(E2ETestCase):
         self.assertEqual(c["status"], "False")
         self.assertIn("legacy", c["message"])
         env.wait(lambda: [e for e in env.events("web", "Rollout") if "legacy" in e["message"]],
-                 timeout=5, message="an Event naming legacy")
+                 message="an Event naming legacy")
 
         # the user (its GitOps source) scales it to 0; tollgate notices, never wrote it
         env.kubectl("scale", "deployment/legacy", "--replicas=0")
@@ -92,7 +92,9 @@ class AdoptionTest(E2ETestCase):
         self.assertEqual(env.replicas("web-stable"), (4, 4))
 
         # a template change in legacy starts nothing by itself ...
+        before = env.reconciles()
         env.apply(LEGACY.replace("replicas: 2", "replicas: 0") % "green")
+        env.wait_reconciled(before, "a reconcile of legacy's change")
         time.sleep(0.7)
         self.assertEqual(containers(env.deployment("web-stable"))["web"]["env"],
                          [{"name": "MODE", "value": "blue"}])

@@ -54,7 +54,7 @@ class BlueGreenTest(E2ETestCase):
 
     def finish(self, trace):
         end = trace.wait_for(lambda s: s["release"] == "Succeeded" and s["rollout"] == "Healthy"
-                             and s["blue"][0] == 0, timeout=15,
+                             and s["blue"][0] == 0, timeout=60,
                              message="v2 Succeeded and blue scaled down")
         self.assertEqual(end["green"], (3, 3, "v2"))
         self.assertEqual((end["active"], end["preview"], end["activeColor"]),
@@ -71,7 +71,9 @@ class BlueGreenTest(E2ETestCase):
         delay = trace.times[i_down] - trace.times[i_switch]
         self.assertGreaterEqual(delay, 1.8, "blue scaled down %.2fs after the switch%s"
                                 % (delay, msg))
-        self.assertLess(delay, 4, msg)
+        # an upper bound on lateness, with room for a loaded machine (a requeue that never
+        # came would wait for the next resync, much later)
+        self.assertLess(delay, 6, msg)
         # green was ready before it got traffic
         self.assertEqual(states[i_switch]["green"], (3, 3, "v2"), msg)
         ro = self.env.rollout("web")
@@ -107,7 +109,7 @@ class BlueGreenTest(E2ETestCase):
         waited = trace.times[i_switch] - trace.times[i_ready]
         self.assertGreaterEqual(waited, 0.9, "promoted %.2fs after the preview was ready%s"
                                 % (waited, msg))
-        self.assertLess(waited, 3, msg)
+        self.assertLess(waited, 5, msg)  # lateness, with room for a loaded machine
         self.assertNotIn("Failed", [s["release"] for s in states])
 
 

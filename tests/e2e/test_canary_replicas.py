@@ -113,7 +113,7 @@ class CanaryReplicasTest(E2ETestCase):
         # kubectl wait started before promote returns 0 once the Release is stable
         waits = [subprocess.Popen(
             ["kubectl", "--kubeconfig", env.sim.kubeconfig, "wait", "--for=condition=" + cond,
-             obj, "--timeout=30s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+             obj, "--timeout=120s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=env._kubectl_env())
             for cond, obj in (("Succeeded", "release/web-2"), ("Healthy", "rollout/web"),
                               ("Ready", "release/web-2"), ("Ready", "rollout/web"))]
@@ -123,7 +123,7 @@ class CanaryReplicasTest(E2ETestCase):
                        message="web-2 Succeeded, web Healthy")
         states = trace.stop()
         for p in waits:
-            out, err = p.communicate(timeout=40)
+            out, err = p.communicate(timeout=150)
             self.assertEqual(p.returncode, 0, "kubectl wait failed: %s %s" % (out, err))
 
         # the exact sequences a user saw
@@ -178,7 +178,7 @@ class CanaryReplicasTest(E2ETestCase):
             self.assertLessEqual(h["startedAt"], h["finishedAt"])
         # every phase change is an Event
         env.wait(lambda: {"Progressing", "Paused", "Succeeded"} <=
-                 {e["reason"] for e in env.events("web-2", "Release")}, timeout=5,
+                 {e["reason"] for e in env.events("web-2", "Release")},
                  message="an Event for each phase of web-2")
         # kubectl get shows the printer columns
         out = env.kubectl("get", "tgro", "web").stdout

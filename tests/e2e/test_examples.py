@@ -47,7 +47,7 @@ class ExamplesTest(E2ETestCase):
     def test_every_example_applies_server_side_dry_run(self):
         env = self.env
         env.kubectl("apply", "-f", HTTPROUTE_CRD)
-        env.kubectl("wait", "--for=condition=Established", "--timeout=20s",
+        env.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                     "crd/httproutes.gateway.networking.k8s.io")
         for f in examples():
             with self.subTest(example=os.path.basename(f)):
@@ -62,7 +62,7 @@ class ExamplesTest(E2ETestCase):
     def test_examples_together_apply_for_real(self):
         env = self.env
         env.kubectl("apply", "-f", HTTPROUTE_CRD)
-        env.kubectl("wait", "--for=condition=Established", "--timeout=20s",
+        env.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                     "crd/httproutes.gateway.networking.k8s.io")
         env.kubectl("create", "namespace", "shop")
         args = ["apply", "-n", "shop"]

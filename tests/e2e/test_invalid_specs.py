@@ -55,7 +55,7 @@ class InvalidSpecTest(E2ETestCase):
         self.assertEqual(warnings[0]["reason"], "InvalidSpec")
         self.assertIn("template and workloadRef are mutually exclusive", warnings[0]["message"])
         # kubectl wait on the condition works as well
-        env.kubectl("wait", "--for=condition=InvalidSpec", "rollout/web", "--timeout=5s")
+        env.kubectl("wait", "--for=condition=InvalidSpec", "rollout/web", "--timeout=60s")
         # the Release waits (Pending); nothing is made, the referenced Deployment is untouched
         # (the Release's phase: see test_release_of_an_invalid_rollout_is_pending)
         time.sleep(0.5)
@@ -70,13 +70,15 @@ class InvalidSpecTest(E2ETestCase):
         self.assertEqual(writes, [])
         # the Warning is not repeated by later reconciles
         env.wait(lambda: len([e for e in env.events("web", "Rollout")
-                              if e["type"] == "Warning"]) >= 2, timeout=5,
+                              if e["type"] == "Warning"]) >= 2,
                  message="the InvalidSpec and Degraded Warnings")
         seen = [(e["reason"], e["type"], e.get("count")) for e in env.events("web", "Rollout")
                 if e["type"] == "Warning"]
         self.assertEqual(sorted(seen), [("Degraded", "Warning", 1), ("InvalidSpec", "Warning", 1)])
+        before = env.reconciles()
         env.kubectl("annotate", "rollout.tollgate.io", "web", "touch=1")
-        time.sleep(0.5)
+        env.wait_reconciled(before, "a reconcile after the touch")
+        time.sleep(0.5)  # its Events, the last writes of a reconcile
         self.assertEqual(sorted((e["reason"], e["type"], e.get("count"))
                                 for e in env.events("web", "Rollout") if e["type"] == "Warning"),
                          sorted(seen))
@@ -105,7 +107,7 @@ class InvalidSpecTest(E2ETestCase):
                                image("registry.example/web", 1)))
         env.wait(lambda: condition(env.rollout("web"), "InvalidSpec"), message="InvalidSpec")
         env.wait(lambda: env.release_phase("web-1") == "Pending"
-                 and env.release_phase("nothing-1") == "Pending", timeout=3,
+                 and env.release_phase("nothing-1") == "Pending",
                  message="both Releases Pending")
 
     def test_release_not_pinned_by_digest(self):

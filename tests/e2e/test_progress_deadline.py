@@ -42,8 +42,10 @@ class ProgressDeadlineTest(E2ETestCase):
         env.wait(lambda: env.release_phase("web-1") == "Succeeded"
                  and env.rollout_phase("web") == "Healthy")
         stable_before = env.deployment("web-stable")
+        before = env.reconciles()
         env.apply(rollout_yaml("web", canary_strategy(STEPS), template_annotations=NEVER,
                                extra=EXTRA))
+        env.wait_reconciled(before, "a reconcile of the template change")
         time.sleep(0.5)
         # the template change alone starts nothing: the stable track is not touched
         self.assertEqual(env.deployment("web-stable")["spec"], stable_before["spec"])
@@ -51,13 +53,15 @@ class ProgressDeadlineTest(E2ETestCase):
         t0 = time.monotonic()
         env.apply(release_yaml("web-2", "web", "v2.0.0", image("registry.example/web", 2)))
         end = trace.wait_for(lambda s: s["release"] == "Failed" and s["canary"][0] == 0
-                             and s["rollout"] == "Healthy", timeout=15,
+                             and s["rollout"] == "Healthy", timeout=60,
                              message="v2 Failed, canary 0, Rollout Healthy")
         states = trace.stop()
         msg = "\n" + trace.format()
         elapsed = trace.times[[i for i, s in enumerate(states) if s["release"] == "Failed"][0]] - t0
         self.assertGreaterEqual(elapsed, 2.9, "failed before the deadline" + msg)
-        self.assertLess(elapsed, 6, "failed late" + msg)
+        # lateness, with room for a loaded machine (t0 is before kubectl apply, which alone can
+        # take a second or two then)
+        self.assertLess(elapsed, 10, "failed late" + msg)
         self.assertEqual(dedupe(states, lambda s: s["release"]), [None, "Progressing", "Failed"],
                          msg)
         # the canary got 2 pods that never became ready, then 0; stable never moved
@@ -79,10 +83,10 @@ class ProgressDeadlineTest(E2ETestCase):
                          [("web-2", "Failed"), ("web-1", "Succeeded")])
         # Events are written after the status (plan.c), so wait for it
         warn = env.wait(lambda: [e for e in env.events("web-2", "Release")
-                                 if e["type"] == "Warning"], timeout=5, message="Warning Event")
+                                 if e["type"] == "Warning"], message="Warning Event")
         self.assertEqual([e["reason"] for e in warn], ["Failed"])
         # kubectl wait sees the failure
-        env.kubectl("wait", "--for=condition=Failed", "release/web-2", "--timeout=5s")
+        env.kubectl("wait", "--for=condition=Failed", "release/web-2", "--timeout=60s")
         # and so do GitOps tools (kstatus): Stalled, with the same reason
         self.assertEqual((condition(rel, "Stalled")["status"], condition(rel, "Stalled")["reason"],
                           condition(rel, "Ready")["status"]),
@@ -99,13 +103,13 @@ class ProgressDeadlineTest(E2ETestCase):
         t0 = time.monotonic()
         env.apply(release_yaml("web-1", "web", "v1.0.0", image("registry.example/web", 1)))
         trace = env.trace(lambda: self.observe("web-1"))
-        trace.wait_for(lambda s: s["release"] == "Failed", timeout=15, message="web-1 Failed")
+        trace.wait_for(lambda s: s["release"] == "Failed", message="web-1 Failed")
         elapsed = time.monotonic() - t0
         time.sleep(0.5)
         states = trace.stop()
         msg = "\n" + trace.format()
         self.assertGreaterEqual(elapsed, 2.9, msg)
-        self.assertLess(elapsed, 6, msg)
+        self.assertLess(elapsed, 10, msg)  # lateness, with room for a loaded machine
         self.assertNotIn("Succeeded", [s["release"] for s in states])
         ro = env.rollout("web")
         self.assertFalse(ro["status"].get("stableRelease"))

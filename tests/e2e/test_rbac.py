@@ -183,12 +183,12 @@ class LeastPrivilege(unittest.TestCase):
                         sim.kubectl("apply", "-f", "-", input=release(name, n))
                     for name in STRATEGIES:
                         sim.wait_for(lambda: self.phase(sim, "%s-v%d" % (name, n))
-                                     == "Succeeded", timeout=30,
+                                     == "Succeeded", timeout=90,
                                      message="%s-v%d did not succeed" % (name, n))
                 time.sleep(0.5)
             finally:
                 op.terminate()
-                code = op.wait(10)
+                code = op.wait(60)
                 log.seek(0)
                 output = log.read().decode(errors="replace")
                 log.close()

@@ -37,13 +37,16 @@ class RestartTest(E2ETestCase):
                 "stable": self.track("web-stable"), "canary": self.track("web-canary")}
 
     def restart(self, slow_list, seconds=0.6):
-        """Restart the operator with kubesim's LIST of `slow_list` slowed by `seconds`."""
+        """Restart the operator with kubesim's LIST of `slow_list` slowed by `seconds`; returns
+        the time.monotonic() at which the new operator was up (it logged "reconciling")."""
         env = self.env
         env.sim.control("latency", {"verb": "list", "path": "/%s$" % slow_list,
                                     "seconds": seconds})
         env.start_operator()
+        t_up = time.monotonic()
         time.sleep(seconds + 0.3)
         env.sim.control("latency", {"seconds": 0})
+        return t_up
 
     def start_v2(self):
         env = self.env
@@ -75,6 +78,8 @@ class RestartTest(E2ETestCase):
         self.assertEqual(env.op.kill(), -9)
         env.sim.clear_request_log()
         self.restart("releases", 0.8)
+        # nothing must happen: worth asserting only once the new operator has reconciled
+        env.wait_reconciled(0, "the restarted operator's first reconcile")
         time.sleep(1.0)
         trace.stop()
         self.assertEqual(dedupe(trace.states[trace.states.index(s):], lambda x: x), [s],
@@ -99,14 +104,17 @@ class RestartTest(E2ETestCase):
         self.assertEqual(env.op.kill(), -9)
         time.sleep(0.3)
         self.assertEqual(trace.last()["step"], 1, "moved without an operator")
-        self.restart("rollouts", 0.3)
+        t_up = self.restart("rollouts", 0.3)
         s = trace.wait_for(lambda s: s["step"] == 3 and s["rollout"] == "Paused"
                            and s["canary"] == (5, 5, "v2"), message="at the manual pause")
         self.assertEqual(s["stable"], (5, 5, "v1"))
-        # the pause kept its start: it ended about 2 s after it began, the downtime included
+        # the pause kept its start: it ended about 2 s after it began, the downtime included.
+        # Measured from the moment the new operator was up (its start-up time on a loaded
+        # machine is not the operator's doing): a restarted 2 s pause could only end 2 s or
+        # more after that; a kept one ends at the first reconcile.
         i5 = [i for i, x in enumerate(trace.states) if x["canary"] and x["canary"][0] == 5][0]
-        self.assertLess(trace.times[i5] - t_kill, 2.5, "the pause restarted after the restart:\n"
-                        + trace.format())
+        self.assertLess(trace.times[i5] - t_up, 2.0, "the pause restarted after the restart "
+                        "(%.2fs after the kill):\n%s" % (trace.times[i5] - t_kill, trace.format()))
         self.assertEqual(env.release("web-2")["status"]["startedAt"], started_at)
 
         # 2. killed while Paused at the manual pause: still paused after restart, then promote
@@ -134,8 +142,8 @@ class RestartTest(E2ETestCase):
                          [("web-2", "Succeeded"), ("web-1", "Succeeded")])
         self.assertEqual(ro["status"]["history"][0]["startedAt"], started_at)
         # no step repeated: each step's Events exactly once
-        env.wait(lambda: "Succeeded" in [e["reason"] for e in env.events("web-2", "Release")],
-                 timeout=5, message="the Succeeded Event (the last one)")
+        env.wait_for_event("Succeeded", "web-2", "Release",
+                           message="the Succeeded Event (the last one)")
         counts = collections.Counter()
         for e in env.events("web", "Rollout") + env.events("web-2", "Release"):
             counts[(e["involvedObject"]["kind"], e["reason"], e["message"])] += e.get("count") or 1

@@ -88,12 +88,11 @@ class SupersedeTest(WalkTestCase):
         self.assertIn("Superseded", [e["reason"] for e in env.events("web-2", "Release")])
 
 
-    # BUG? (operator, replicas routing): when v3 supersedes v2 at 50 %, the canary goes from 5
-    # v2 pods to 1 v3 pod in the same reconcile that scales stable from 5 to 9, before those 4
-    # stable pods are ready: the ready pods behind the Service fall from 10 to 6 (40 % of the
-    # capacity gone) although api.md promises "the total stays N". Expected: stable grows and is
-    # ready before the canary shrinks (as the walk does when the weight rises: the growing track
-    # first).
+    # When v3 supersedes v2 at 50 %, stable must grow from 5 to 9 and be ready before the canary
+    # shrinks from 5 pods to 1 (api.md: "the total stays N"), and at promotion the stable track
+    # must be ready on v3 before the canary goes to 0. The states are consistent snapshots
+    # (StepTrace): reading web-stable, then web-canary a moment later, once showed stable still
+    # at 5 ready next to a canary already at 0 (stable had become ready in between).
     def test_capacity_never_drops_on_supersede(self):
         for s in self.states:
             ready = s["stable"][1] + (s["canary"][1] if s["canary"] else 0)

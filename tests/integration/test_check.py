@@ -26,7 +26,7 @@ def tollgate_bin():
     return path
 
 
-def run(*args, env=None, timeout=30):
+def run(*args, env=None, timeout=60):
     full_env = dict(os.environ)
     for name in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):
         full_env.pop(name, None)

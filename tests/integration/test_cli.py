@@ -160,7 +160,7 @@ class CliTest(unittest.TestCase):
         code, _, out = self.sim.request("POST", "/api/v1/namespaces/shop/events", body)
         self.assertEqual(code, 201, out)
 
-    def run_cli(self, *args, env=None, timeout=30):
+    def run_cli(self, *args, env=None, timeout=60):
         e = dict(os.environ)
         e.pop("KUBECONFIG", None)
         e.update(env or {})
@@ -339,14 +339,14 @@ class CliTest(unittest.TestCase):
         os.close(slave)
         try:
             data = b""
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 30
             while b"Events:" not in data and time.monotonic() < deadline:
                 r, _, _ = select.select([master], [], [], 0.2)
                 if r:
                     data += os.read(master, 65536)
             self.assertNotIn(b"Analysis:", data)
             self.set_status("releases", "web-2", self.analysis_status())
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 30
             want = b"Current:     web-2 (1.1.0), Paused: analysis step-2 failed"
             while want not in data and time.monotonic() < deadline:
                 r, _, _ = select.select([master], [], [], 0.2)
@@ -354,7 +354,7 @@ class CliTest(unittest.TestCase):
                     data += os.read(master, 65536)
             self.assertIn(want, data)
             proc.send_signal(signal.SIGINT)
-            self.assertEqual(proc.wait(10), 0, proc.stderr.read().decode())
+            self.assertEqual(proc.wait(30), 0, proc.stderr.read().decode())
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -379,12 +379,12 @@ class CliTest(unittest.TestCase):
             st["conditions"] = st["conditions"][1:]
             del st["pauseStartedAt"]
             self.set_status("rollouts", "web", st)
-            second = self._read_until(proc, "Events:", timeout=5)
+            second = self._read_until(proc, "Events:", timeout=30)
             self.assertTrue(second.startswith("---\n"), second[:40])
             self.assertIn("Phase:       Progressing\n", second)
             self.assertIn("Step:        3/4 [##########----------]  50% (setWeight 50)", second)
             proc.send_signal(signal.SIGINT)
-            rc = proc.wait(10)
+            rc = proc.wait(30)
             self.assertEqual(rc, 0, proc.stderr.read().decode())
         finally:
             if proc.poll() is None:
@@ -393,7 +393,7 @@ class CliTest(unittest.TestCase):
             proc.stdout.close()
             proc.stderr.close()
 
-    def _read_until(self, proc, marker, timeout=15):
+    def _read_until(self, proc, marker, timeout=30):
         """Reads the watch output (unbuffered, from the pipe's descriptor) until a page that
         contains marker is complete: the marker was seen and nothing more came for 0.3 s."""
         deadline = time.monotonic() + timeout
@@ -432,10 +432,10 @@ class CliTest(unittest.TestCase):
             self.set_status("rollouts", "web", st)
             # Promptly: the re-opened watch delivers the change and the page follows (the loop
             # once slept through a change delivered from a timer until curl's next timeout).
-            page = self._read_until(proc, "Events:", timeout=5)
+            page = self._read_until(proc, "Events:", timeout=30)
             self.assertIn("Step:        4/4 [####################] 100% (all steps done)", page)
             proc.send_signal(signal.SIGTERM)
-            self.assertEqual(proc.wait(10), 0, proc.stderr.read().decode())
+            self.assertEqual(proc.wait(30), 0, proc.stderr.read().decode())
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -454,14 +454,14 @@ class CliTest(unittest.TestCase):
         os.close(slave)
         try:
             data = b""
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 30
             while b"Events:" not in data and time.monotonic() < deadline:
                 r, _, _ = select.select([master], [], [], 0.2)
                 if r:
                     data += os.read(master, 65536)
             self.assertTrue(data.startswith(b"\x1b[H\x1b[2JRollout:     shop/web"), data[:60])
             proc.send_signal(signal.SIGINT)
-            self.assertEqual(proc.wait(10), 0, proc.stderr.read().decode())
+            self.assertEqual(proc.wait(30), 0, proc.stderr.read().decode())
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -478,7 +478,7 @@ class CliTest(unittest.TestCase):
         try:
             self._read_until(proc, "Events:")
             self.sim.kubectl("delete", "rollouts.tollgate.io", "web", "-n", "shop")
-            self.assertEqual(proc.wait(15), 1)
+            self.assertEqual(proc.wait(30), 1)
             self.assertEqual(proc.stderr.read().decode(), "error: rollout shop/web: deleted\n")
         finally:
             if proc.poll() is None:

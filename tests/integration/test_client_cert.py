@@ -23,7 +23,7 @@ from tollgate_e2e import (TOLLGATE_BIN, Env, canary_strategy, get, image,  # noq
                           release_yaml, rollout_yaml)
 
 
-def run(*args, timeout=30):
+def run(*args, timeout=60):
     if not TOLLGATE_BIN:
         raise unittest.SkipTest("TOLLGATE_BIN is not set")
     env = dict(os.environ)
@@ -154,10 +154,10 @@ class OperatorWithClientCertificateTest(unittest.TestCase):
             env.apply(rollout_yaml("web", canary_strategy("[{setWeight: 50}, {pause: {duration: 1s}}]"),
                                    replicas=4))
             env.apply(release_yaml("web-1", "web", "v1.0.0", image("registry.example/web", 1)))
-            env.wait(lambda: env.release_phase("web-1") == "Succeeded", timeout=30,
+            env.wait(lambda: env.release_phase("web-1") == "Succeeded", timeout=60,
                      message="web-1 Succeeded")
             env.apply(release_yaml("web-2", "web", "v2.0.0", image("registry.example/web", 2)))
-            env.wait(lambda: env.release_phase("web-2") == "Succeeded", timeout=30,
+            env.wait(lambda: env.release_phase("web-2") == "Succeeded", timeout=60,
                      message="web-2 Succeeded")
             d = env.deployment("web-stable") or {}
             self.assertEqual(get(d, "spec", "template", "spec", "containers", 0, "image"),

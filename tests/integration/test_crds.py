@@ -59,7 +59,7 @@ class CRDTest(unittest.TestCase):
             for f in cls.crd_files:
                 args += ["-f", f]
             cls.k.kubectl(*args)
-            cls.k.kubectl("wait", "--for=condition=Established", "--timeout=20s",
+            cls.k.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                           "crd/rollouts.tollgate.io", "crd/releases.tollgate.io")
             cls.crds = {}
             for name in ("rollouts.tollgate.io", "releases.tollgate.io"):
@@ -339,13 +339,13 @@ class CRDTest(unittest.TestCase):
         obj = self.get("release", "r")
         self.assertEqual(obj["metadata"]["generation"], gen)
         self.assertEqual(obj["status"]["phase"], "Succeeded")
-        self.kubectl("wait", "--for=condition=Succeeded", "--timeout=10s", "release/r")
+        self.kubectl("wait", "--for=condition=Succeeded", "--timeout=60s", "release/r")
 
         self.apply(minimal_canary())
         self.patch_status("rollout", "web", {"phase": "Healthy", "conditions": [{
             "type": "Healthy", "status": "True", "reason": "StableReady", "message": "",
             "lastTransitionTime": "2026-11-26T07:00:00Z"}]})
-        self.kubectl("wait", "--for=condition=Healthy", "--timeout=10s", "rollout/web")
+        self.kubectl("wait", "--for=condition=Healthy", "--timeout=60s", "rollout/web")
 
     # -- fixtures and examples -------------------------------------------------------------
     def test_fixtures_agree_with_the_schema(self):

@@ -74,7 +74,7 @@ class Probe:
             return f.read()
 
     def get(self, path):
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=5) as r:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=30) as r:
             return r.status, r.read().decode()
 
     def metric(self, name, labels=""):
@@ -86,7 +86,7 @@ class Probe:
                 return float(line.split()[-1])
         return None
 
-    def stop(self, sig=signal.SIGTERM, timeout=5):
+    def stop(self, sig=signal.SIGTERM, timeout=30):
         """Signals the probe and returns (exit code, seconds it took to exit)."""
         t0 = time.monotonic()
         self.proc.send_signal(sig)
@@ -186,7 +186,8 @@ class Basics(RuntimeTest):
             p.metric("tollgate_reconcile_total", 'controller="widget",result="success"'), 3)
         rc, took = p.stop()
         self.assertEqual(rc, 0, p.log())
-        self.assertLess(took, 2.0)
+        # prompt (no watch timeout waited for), with room for a loaded machine
+        self.assertLess(took, 5.0)
 
     def test_converged_reconciles_write_nothing(self):
         self.create_widget("w1", "steady")
@@ -197,7 +198,7 @@ class Basics(RuntimeTest):
         # A change to metadata only wakes the reconciler, which finds nothing to do.
         self.sim.kubectl("label", "widget", "w1", "touched=yes")
         self.sim.wait_for(lambda: p.metric("tollgate_workqueue_adds_total",
-                                           'controller="widget"') >= 3, timeout=5)
+                                           'controller="widget"') >= 3)
         time.sleep(0.5)
         writes = [r for r in self.sim.request_log()
                   if r["verb"] in ("create", "update", "patch", "delete")
@@ -211,9 +212,9 @@ class Basics(RuntimeTest):
         lists_before = len(self.requests("list", "widgets"))
         self.sim.control("drop-watches")
         self.sim.wait_for(lambda: p.metric("tollgate_watch_restarts_total",
-                                           'resource="widgets"') >= 1, timeout=10)
+                                           'resource="widgets"') >= 1)
         self.sim.kubectl("patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"value":"b"}}')
-        self.sim.wait_for(lambda: self.converged("w1", "b"), timeout=10)
+        self.sim.wait_for(lambda: self.converged("w1", "b"))
         self.assertEqual(len(self.requests("list", "widgets")), lists_before)
         resumed = [r for r in self.requests("watch", "widgets")][-1]
         self.assertRegex(resumed["query"], r"resourceVersion=[1-9]")
@@ -266,9 +267,9 @@ class Relist(RuntimeTest):
         for i in range(12):
             self.sim.kubectl("create", "configmap", "noise-%d" % i)
         self.sim.wait_for(lambda: p.metric("tollgate_relists_total", 'resource="widgets"') >= 1,
-                          timeout=15, message="no relist after 410")
+                          message="no relist after 410")
         self.sim.kubectl("patch", "widget", "w1", "--type=merge", "-p", '{"spec":{"value":"b"}}')
-        self.sim.wait_for(lambda: self.converged("w1", "b"), timeout=10)
+        self.sim.wait_for(lambda: self.converged("w1", "b"))
 
 
 class LeaderElection(RuntimeTest):
@@ -281,7 +282,7 @@ class LeaderElection(RuntimeTest):
 
     def test_one_leader_and_handover_within_lease_duration(self):
         a = self.probe(*self.ARGS, "--identity", "probe-a")
-        self.sim.wait_for(lambda: a.metric("tollgate_leader") == 1, timeout=10)
+        self.sim.wait_for(lambda: a.metric("tollgate_leader") == 1)
         b = self.probe(*self.ARGS, "--identity", "probe-b")
         self.sim.wait_for(lambda: b.metric("tollgate_cache_synced", 'resource="widgets"') == 1)
         time.sleep(1.5)
@@ -297,19 +298,21 @@ class LeaderElection(RuntimeTest):
         t0 = time.monotonic()
         a.proc.kill()
         a.proc.wait()
-        self.sim.wait_for(lambda: b.metric("tollgate_leader") == 1, timeout=10)
+        self.sim.wait_for(lambda: b.metric("tollgate_leader") == 1)
         took = time.monotonic() - t0
-        self.assertLess(took, 3.0 + 1.5, "handover must come within the lease duration")
+        # the lease (3 s) plus a retry (0.5 s), with room for a loaded machine
+        self.assertLess(took, 3.0 + 3.0, "handover must come within the lease duration")
         self.assertEqual(self.lease()["spec"]["holderIdentity"], "probe-b")
         self.create_widget("w2", "new-leader")
         self.sim.wait_for(lambda: self.converged("w2", "new-leader"))
 
     def test_sigterm_releases_the_lease(self):
         a = self.probe(*self.ARGS, "--identity", "probe-a")
-        self.sim.wait_for(lambda: a.metric("tollgate_leader") == 1, timeout=10)
+        self.sim.wait_for(lambda: a.metric("tollgate_leader") == 1)
         rc, took = a.stop()
         self.assertEqual(rc, 0, a.log())
-        self.assertLess(took, 2.0)
+        # prompt (no watch timeout waited for), with room for a loaded machine
+        self.assertLess(took, 5.0)
         lease = self.lease()
         self.assertEqual(lease["spec"].get("holderIdentity", ""), "")
         self.assertIn("released the lease", a.log())

@@ -784,7 +784,8 @@ class Handler(BaseHTTPRequestHandler):
         count, retryAfter, message?} (DELETE faults clears them, an addition); POST latency
         {seconds, verb, path} (seconds 0 clears); GET|POST orderings {watchDelayMs,
         watchJitterMs, requestJitterMs, seed} (fields given are changed, answer: all four);
-        GET requests / DELETE requests."""
+        GET requests / DELETE requests; POST snapshot {paths} (objects read at one instant, null
+        for a missing one)."""
         try:
             data = json.loads(body) if body.strip() else {}
         except ValueError:
@@ -831,6 +832,31 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(400, {"error": str(e)})
                 return
             self.send_json(200, sim.orderings())
+        elif action == "snapshot" and self.command == "POST":
+            # Several namespaced objects (or lists) read at one instant, under the store's lock:
+            # a test's observer reading them one GET after another can combine states that
+            # never existed together. Objects are returned as stored (no version conversion).
+            items = []
+            with sim.store.lock:
+                for p in data.get("paths") or []:
+                    parts = p.split("?")[0].strip("/").split("/")
+                    if parts[:2] == ["api", "v1"]:
+                        group, rest = "", parts[2:]
+                    elif parts[:1] == ["apis"] and len(parts) > 3:
+                        group, rest = parts[1], parts[3:]
+                    else:
+                        rest = []
+                    if len(rest) not in (3, 4) or rest[0] != "namespaces" or \
+                            (group, rest[2]) == ("events.k8s.io", "events"):  # stored as core
+                        self.send_json(400, {"error": "snapshot takes namespaced object or list "
+                                                      "paths (not events.k8s.io), not %r" % p})
+                        return
+                    if len(rest) == 4:
+                        items.append(sim.store.get((group, rest[2]), rest[1], rest[3]))
+                    else:
+                        items.append({"items": sim.store.list((group, rest[2]), rest[1])})
+                body = json.dumps({"items": items})
+            self.send_raw(200, "application/json", body)
         elif action == "requests" and self.command == "GET":
             with sim.log_lock:
                 items = list(sim.request_log)

@@ -80,10 +80,10 @@ class TlsTokenTest(unittest.TestCase):
         ctx.set_alpn_protocols(["h2", "http/1.1"])
         port = int(self.k.url.rsplit(":", 1)[1])
         for host in ("127.0.0.1", "localhost"):
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
                 with ctx.wrap_socket(raw, server_hostname=host) as s:
                     self.assertEqual(s.selected_alpn_protocol(), "http/1.1", "no HTTP/2")
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
             with self.assertRaises(ssl.SSLCertVerificationError):
                 ctx.wrap_socket(raw, server_hostname="example.com")
 
@@ -98,7 +98,7 @@ class TlsTokenTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("certificate", r.stderr)
         with self.assertRaises(urllib.error.URLError):
-            urllib.request.urlopen(self.k.url + "/healthz", timeout=5,
+            urllib.request.urlopen(self.k.url + "/healthz", timeout=30,
                                    context=ssl.create_default_context())
 
     def test_control_endpoints_need_no_token(self):
@@ -132,7 +132,7 @@ class PlainNoTokenTest(unittest.TestCase):
             self.assertTrue(os.path.exists(kc))
         finally:
             p.terminate()
-            out, err = p.communicate(timeout=10)
+            out, err = p.communicate(timeout=60)
         self.assertEqual(p.returncode, 0, err)
         self.assertEqual(out, "", "exactly one line on stdout")
         r = subprocess.run(["/usr/bin/python3", os.path.join(source_dir(), "tests", "kubesim", "kubesim.py"),

@@ -101,7 +101,7 @@ class ClientCertAndTokenTest(unittest.TestCase):
             r = subprocess.run(["/usr/bin/python3",
                                 os.path.join(os.path.dirname(os.path.abspath(__file__)), "kubesim.py"),
                                 "--port", "0", "--kubeconfig", os.path.join(d, "kc"),
-                                "--client-cert-auth"], capture_output=True, text=True, timeout=20)
+                                "--client-cert-auth"], capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 2)
             self.assertIn("--client-cert-auth needs --tls", r.stderr)
 

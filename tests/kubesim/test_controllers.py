@@ -69,7 +69,7 @@ class DeploymentControllerTest(unittest.TestCase):
             self.assertEqual(st.get("unavailableReplicas"), 2)
             self.assertEqual(conditions(d)["Available"]["status"], "False")
             self.assertEqual(conditions(d)["Available"]["reason"], "MinimumReplicasUnavailable")
-        r = self.k.kubectl("rollout", "status", "deployment/web", "--timeout=15s")
+        r = self.k.kubectl("rollout", "status", "deployment/web", "--timeout=60s")
         self.assertIn('deployment "web" successfully rolled out', r.stdout)
         self.assertGreaterEqual(time.monotonic() - start, 0.9)
         d = self.get("deployment", "web")
@@ -87,23 +87,23 @@ class DeploymentControllerTest(unittest.TestCase):
 
     def test_kubectl_wait_for_available(self):
         self.apply(deployment("waiter", replicas=1))
-        r = self.k.kubectl("wait", "--for=condition=Available", "deployment/waiter", "--timeout=15s")
+        r = self.k.kubectl("wait", "--for=condition=Available", "deployment/waiter", "--timeout=60s")
         self.assertIn("condition met", r.stdout)
 
     def test_new_template_is_a_new_rollout(self):
         self.apply(deployment("roll", replicas=1))
-        self.k.kubectl("rollout", "status", "deployment/roll", "--timeout=15s")
+        self.k.kubectl("rollout", "status", "deployment/roll", "--timeout=60s")
         self.k.kubectl("set", "image", "deployment/roll", "c=nginx:2")
         d = self.get("deployment", "roll")
         self.assertEqual(d["metadata"]["generation"], 2)
-        r = self.k.kubectl("rollout", "status", "deployment/roll", "--timeout=15s")
+        r = self.k.kubectl("rollout", "status", "deployment/roll", "--timeout=60s")
         self.assertIn("successfully rolled out", r.stdout)
         d = self.get("deployment", "roll")
         self.assertEqual(d["status"]["observedGeneration"], 2)
 
     def test_rolling_update_keeps_old_pods_available(self):
         self.apply(deployment("rolling", replicas=3))
-        self.k.kubectl("rollout", "status", "deployment/rolling", "--timeout=15s")
+        self.k.kubectl("rollout", "status", "deployment/rolling", "--timeout=60s")
         d = deployment("rolling", replicas=3, never_ready=True)  # the new template never gets ready
         self.apply(d)
 
@@ -136,7 +136,7 @@ class DeploymentControllerTest(unittest.TestCase):
         def exceeded():
             c = conditions(self.get("deployment", "late")).get("Progressing", {})
             return c if c.get("reason") == "ProgressDeadlineExceeded" else None
-        c = self.k.wait_for(exceeded, timeout=10, interval=0.2, message="ProgressDeadlineExceeded")
+        c = self.k.wait_for(exceeded, timeout=30, interval=0.2, message="ProgressDeadlineExceeded")
         self.assertEqual(c["status"], "False")
         r = self.k.kubectl("rollout", "status", "deployment/late", "--timeout=5s", check=False)
         self.assertNotEqual(r.returncode, 0)
@@ -144,9 +144,9 @@ class DeploymentControllerTest(unittest.TestCase):
 
     def test_scale_to_zero(self):
         self.apply(deployment("shrink", replicas=2))
-        self.k.kubectl("rollout", "status", "deployment/shrink", "--timeout=15s")
+        self.k.kubectl("rollout", "status", "deployment/shrink", "--timeout=60s")
         self.k.kubectl("scale", "deployment/shrink", "--replicas=0")
-        self.k.kubectl("rollout", "status", "deployment/shrink", "--timeout=15s")
+        self.k.kubectl("rollout", "status", "deployment/shrink", "--timeout=60s")
         d = self.k.wait_for(lambda: (lambda d: d if d["status"].get("observedGeneration") ==
                                      d["metadata"]["generation"] else None)(self.get("deployment", "shrink")))
         for f in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"):
@@ -182,7 +182,7 @@ class JobControllerTest(unittest.TestCase):
 
     def test_job_succeeds_by_default(self):
         self.k.kubectl("apply", "-f", "-", input=json.dumps(job("ok")))
-        r = self.k.kubectl("wait", "--for=condition=Complete", "job/ok", "--timeout=10s")
+        r = self.k.kubectl("wait", "--for=condition=Complete", "job/ok", "--timeout=60s")
         self.assertIn("condition met", r.stdout)
         st = self.get("ok")["status"]
         self.assertEqual(st["succeeded"], 1)
@@ -197,7 +197,7 @@ class JobControllerTest(unittest.TestCase):
 
     def test_job_fails_when_told(self):
         self.k.kubectl("apply", "-f", "-", input=json.dumps(job("bad", result="fail")))
-        self.k.kubectl("wait", "--for=condition=Failed", "job/bad", "--timeout=10s")
+        self.k.kubectl("wait", "--for=condition=Failed", "job/bad", "--timeout=60s")
         st = self.get("bad")["status"]
         self.assertEqual(st["failed"], 3, "backoffLimit 2 -> 3 failed pods")
         self.assertNotIn("completionTime", st)
@@ -214,14 +214,14 @@ class JobControllerTest(unittest.TestCase):
         if time.monotonic() - start < 1.2:
             self.assertEqual(st.get("active"), 1)
             self.assertNotIn("completionTime", st)
-        self.k.kubectl("wait", "--for=condition=Complete", "job/slow", "--timeout=10s")
+        self.k.kubectl("wait", "--for=condition=Complete", "job/slow", "--timeout=60s")
         self.assertGreaterEqual(time.monotonic() - start, 1.4)
 
     def test_active_deadline_fails_a_long_job(self):
         j = job("deadline", duration=30)
         j["spec"]["activeDeadlineSeconds"] = 1
         self.k.kubectl("apply", "-f", "-", input=json.dumps(j))
-        self.k.kubectl("wait", "--for=condition=Failed", "job/deadline", "--timeout=10s")
+        self.k.kubectl("wait", "--for=condition=Failed", "job/deadline", "--timeout=60s")
         c = {x["type"]: x for x in self.get("deadline")["status"]["conditions"]}
         self.assertEqual(c["Failed"]["reason"], "DeadlineExceeded")
         self.assertEqual(c["Failed"]["message"], "Job was active longer than specified deadline")
@@ -239,13 +239,13 @@ class JobControllerTest(unittest.TestCase):
         self.assertNotIn("startTime", st)
         self.assertNotIn("succeeded", st)
         self.k.kubectl("patch", "job", "paused", "--type=merge", "-p", '{"spec":{"suspend":false}}')
-        self.k.kubectl("wait", "--for=condition=Complete", "job/paused", "--timeout=10s")
+        self.k.kubectl("wait", "--for=condition=Complete", "job/paused", "--timeout=60s")
         c = {x["type"]: x for x in self.get("paused")["status"]["conditions"]}
         self.assertEqual((c["Suspended"]["status"], c["Suspended"]["reason"]), ("False", "JobResumed"))
 
     def test_kubectl_create_job_generator_completes(self):
         self.k.kubectl("create", "job", "gen", "--image=busybox", "--", "true")
-        self.k.kubectl("wait", "--for=condition=Complete", "job/gen", "--timeout=10s")
+        self.k.kubectl("wait", "--for=condition=Complete", "job/gen", "--timeout=60s")
         j = self.get("gen")
         self.assertEqual(j["spec"]["selector"]["matchLabels"],
                          {"batch.kubernetes.io/controller-uid": j["metadata"]["uid"]})

@@ -74,7 +74,7 @@ class CRDTest(unittest.TestCase):
         cls.sim = harness.Kubesim().start()
         cls.sim.kubectl("apply", "-f", "-", input=CRD)
         cls.sim.kubectl("wait", "--for=condition=Established",
-                        "crd/widgets.tollgate.example.com", "--timeout=10s")
+                        "crd/widgets.tollgate.example.com", "--timeout=60s")
 
     @classmethod
     def tearDownClass(cls):
@@ -220,7 +220,7 @@ class CRDTest(unittest.TestCase):
             "categories: [tollgate]", "categories: [gears]")
         self.k("apply", "-f", "-", input=crd)
         self.k("wait", "--for=condition=Established", "crd/sprockets.tollgate.example.com",
-               "--timeout=10s")
+               "--timeout=60s")
         self.k("apply", "-f", "-", input=widget("s1", "{size: 2}").replace("Widget", "Sprocket"))
         # warm kubectl's caches (discovery + OpenAPI documents) with the first version
         self.assertNotIn("teeth", self.k("explain", "sprocket.spec").stdout)
@@ -257,7 +257,7 @@ class CRDTest(unittest.TestCase):
         self.assertIn("the rule is NOT enforced", r.stderr)
         self.assertNotIn("x-kubernetes-validations[0]", r.stderr)
         self.k("wait", "--for=condition=Established", "crd/cels.tollgate.example.com",
-               "--timeout=10s")
+               "--timeout=60s")
         err = self.rejected(widget("c1", "{size: 7}").replace("Widget", "Cel"))
         self.assertIn('The Cel "c1" is invalid: spec: Invalid value: "object": big widgets need '
                       'an owner', err)
@@ -276,7 +276,7 @@ class CRDTest(unittest.TestCase):
             "storage: true", "storage: false")
         self.k("apply", "-f", "-", input=crd + beta)
         self.k("wait", "--for=condition=Established", "crd/gears.tollgate.example.com",
-               "--timeout=10s")
+               "--timeout=60s")
         r = self.k("apply", "-f", "-", input=widget("g1", "{size: 2}").replace(
             "Widget", "Gear").replace("/v1", "/v1beta1"))
         self.assertEqual(r.stderr.count("Warning: tollgate.example.com/v1beta1 Gear is "
@@ -315,7 +315,7 @@ class CRDTest(unittest.TestCase):
             "scope: Namespaced", "scope: Cluster")
         self.k("apply", "-f", "-", input=crd)
         self.k("wait", "--for=condition=Established", "crd/planets.tollgate.example.com",
-               "--timeout=10s")
+               "--timeout=60s")
         self.k("apply", "-f", "-", input=widget("earth", "{size: 1}").replace("Widget", "Planet"))
         rows = table(self.k("api-resources", "--api-group=tollgate.example.com").stdout)
         self.assertIn({"NAME": "planets", "SHORTNAMES": "pl",
@@ -323,7 +323,7 @@ class CRDTest(unittest.TestCase):
                        "KIND": "Planet"}, rows)
         obj = json.loads(self.k("get", "pl", "earth", "-o", "json").stdout)
         self.assertNotIn("namespace", obj["metadata"])
-        self.k("delete", "crd", "planets.tollgate.example.com", "--timeout=20s")
+        self.k("delete", "crd", "planets.tollgate.example.com", "--timeout=60s")
         self.sim.wait_for(lambda: self.k("get", "pl", check=False).returncode != 0,
                           message="planets still served after CRD deletion")
         st, _, _ = self.sim.request("GET", "/apis/tollgate.example.com/v1/planets/earth")

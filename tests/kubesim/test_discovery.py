@@ -142,7 +142,7 @@ class DiscoveryTest(unittest.TestCase):
         self.k("get", "pods")
         self.k("apply", "-f", "-", input=CRD)
         self.k("wait", "--for=condition=Established", "crd/gizmos.disco.example.com",
-               "--timeout=10s")
+               "--timeout=60s")
         self.k("apply", "-f", "-", input="apiVersion: disco.example.com/v1\nkind: Gizmo\n"
                                          "metadata: {name: g1}\nspec: {n: 1}\n")
         self.assertIn("g1", self.k("get", "gz").stdout)
@@ -169,7 +169,7 @@ class DiscoveryTest(unittest.TestCase):
         self.k("apply", "-f", "-", input=CRD.replace("gizmos", "doohickeys").replace(
             "Gizmo", "Doohickey").replace("gizmo", "doohickey").replace("[gz]", "[dh]"))
         self.k("wait", "--for=condition=Established", "crd/doohickeys.disco.example.com",
-               "--timeout=10s")
+               "--timeout=60s")
         config.load_kube_config(self.sim.kubeconfig)
         dc = dynamic.DynamicClient(api_client.ApiClient())
         res = dc.resources.get(api_version="disco.example.com/v1", kind="Doohickey")

@@ -83,18 +83,20 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(status, 503)
 
     def test_latency(self):
-        self.k.control("latency", {"seconds": 0.4, "verb": "get", "path": "configmaps/lat$"})
+        # 2 s of latency against a bound of 1.5 s for the others: an unmatched request on a
+        # machine loaded by another test run can take a few hundred milliseconds by itself
+        self.k.control("latency", {"seconds": 2.0, "verb": "get", "path": "configmaps/lat$"})
         self.k.request("POST", NS + "/configmaps", cm("lat"))
         t = time.monotonic()
         self.k.request("GET", NS + "/configmaps/lat")
-        self.assertGreaterEqual(time.monotonic() - t, 0.35)
+        self.assertGreaterEqual(time.monotonic() - t, 1.95)
         t = time.monotonic()
         self.k.request("GET", NS + "/configmaps")
-        self.assertLess(time.monotonic() - t, 0.3, "only matching requests are delayed")
+        self.assertLess(time.monotonic() - t, 1.5, "only matching requests are delayed")
         self.k.control("latency", {"seconds": 0})
         t = time.monotonic()
         self.k.request("GET", NS + "/configmaps/lat")
-        self.assertLess(time.monotonic() - t, 0.3)
+        self.assertLess(time.monotonic() - t, 1.5)
 
     def test_request_log(self):
         self.k.clear_request_log()
@@ -123,6 +125,32 @@ class FaultsTest(unittest.TestCase):
                                   message="watch logged while open")
             self.assertEqual(log[0]["status"], 200)
             self.assertIn("watch=1", log[0]["query"])
+
+    def test_snapshot_reads_objects_at_one_instant(self):
+        self.k.request("POST", NS + "/configmaps", cm("snap-a"))
+        dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "snap-d"},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "snap"}},
+                        "template": {"metadata": {"labels": {"app": "snap"}},
+                                     "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+        self.assertEqual(self.k.request("POST", "/apis/apps/v1/namespaces/default/deployments",
+                                        dep)[0], 201)
+        items = self.k.control("snapshot", {"paths": [
+            NS + "/configmaps/snap-a", "/apis/apps/v1/namespaces/default/deployments/snap-d",
+            NS + "/configmaps/nothing", NS + "/configmaps"]})["items"]
+        self.assertEqual(len(items), 4)
+        self.assertEqual(items[0]["data"], {"a": "b"})
+        self.assertEqual(items[0]["metadata"]["resourceVersion"],
+                         self.k.request("GET", NS + "/configmaps/snap-a")[2]["metadata"]
+                         ["resourceVersion"])
+        self.assertEqual(items[1]["spec"]["replicas"], 1)
+        self.assertIsNone(items[2])
+        self.assertIn("snap-a", [o["metadata"]["name"] for o in items[3]["items"]])
+        # not a namespaced object or list: refused
+        for path in ("/api/v1/nodes", "/apis/events.k8s.io/v1/namespaces/default/events"):
+            status, _, body = self.k.request("POST", "/_kubesim/snapshot", {"paths": [path]})
+            self.assertEqual(status, 400, body)
+        self.assertEqual(self.k.request("POST", "/_kubesim/snapshot", {"paths": []})[2],
+                         {"items": []})
 
     def test_bad_control_requests(self):
         status, _, _ = self.k.request("POST", "/_kubesim/faults", {"verb": "get"})

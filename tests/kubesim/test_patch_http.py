@@ -43,7 +43,7 @@ class PatchTest(unittest.TestCase):
         cls.k = Kubesim().start()
         cls.k.kubectl("apply", "-f", "-", input=json.dumps(CRD))
         cls.k.kubectl("wait", "--for=condition=Established", "crd/widgets.patch.example.com",
-                      "--timeout=10s")
+                      "--timeout=60s")
 
     @classmethod
     def tearDownClass(cls):

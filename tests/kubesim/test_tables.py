@@ -45,7 +45,7 @@ class TablesTest(unittest.TestCase):
                          ("nginx", "nginx:1.25", "app=tbl-dep"))
         # the simulated controller makes it ready: the READY column follows status
         self.sim.wait_for(lambda: self.rows("deploy", "tbl-dep")[0]["READY"] == "2/2",
-                          timeout=15, message="deployment READY never reached 2/2")
+                          timeout=30, message="deployment READY never reached 2/2")
 
     def test_pod_columns(self):
         self.k("run", "tbl-pod", "--image=busybox", "--restart=Never")

@@ -17,6 +17,12 @@ superuser kubeconfig instead. Test users' kubectl (env.kubectl, env.apply) is th
             env.apply(YAML)          # real kubectl apply -f -
             env.wait(lambda: env.release_phase("web-1") == "Succeeded")
 
+Timing rules (a test that failed once and passed on rerun has a bug): whatever the operator or
+kubesim's controllers write (status, Deployments, Events, metrics, log lines) is awaited with
+env.wait / env.wait_for_event / StepTrace.wait_for, whose deadlines are generous (60 s: they cost
+nothing when things work); an assertion that something did not happen comes after
+env.wait_reconciled; a StepTrace's states are read at one instant (env.observe_at_once).
+
 Environment:
   TOLLGATE_BIN            the tollgate binary (required)
   KUBECTL_TOLLGATE_BIN    the kubectl plugin (optional: the plugin checks are skipped without it,
@@ -119,7 +125,7 @@ class Operator:
         self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env)
         self.returncode = None
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while "reconciling rollouts" not in self.log():
             if self.proc.poll() is not None:
                 raise AssertionError("tollgate exited with %s at start:\n%s"
@@ -150,7 +156,7 @@ class Operator:
     def metrics(self):
         """The /metrics text."""
         import urllib.request
-        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.port, timeout=5) as r:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.port, timeout=30) as r:
             return r.read().decode()
 
     def metric(self, name, labels=None):
@@ -177,7 +183,7 @@ class Operator:
         self.log_file.close()
         return self.returncode
 
-    def stop(self, timeout=15):
+    def stop(self, timeout=30):
         """SIGTERM and wait; returns the exit code (SIGKILL after the timeout)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -261,6 +267,8 @@ class Env:
         self.old_ops = []
         self.log_dir = tempfile.mkdtemp(prefix="tollgate-e2e-")
         self.plugin_dir = None
+        self._at_once = threading.local()  # observe_at_once's snapshot, per thread
+        self._at_once_paths = []
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self):
@@ -394,6 +402,11 @@ class Env:
 
     # -- raw reads (fast, for polling) -----------------------------------------------------
     def raw(self, path):
+        snap = getattr(self._at_once, "snap", None)
+        if snap is not None:
+            if path in snap:
+                return snap[path]
+            self._at_once.missing.append(path)
         status, _, body = self.sim.request("GET", path)
         if status == 404:
             return None
@@ -480,8 +493,23 @@ class Env:
     def rollout_phase(self, name):
         return get(self.rollout(name), "status", "phase")
 
-    def wait(self, predicate, timeout=20, message=""):
-        """Polls predicate until truthy; the assertion names the last value and the logs."""
+    def wait_for_event(self, reason, involved=None, kind=None, type=None, timeout=60,
+                       message=None):
+        """Polls the Events (Events are the operator's last writes of a reconcile, written after
+        the status they report) until one with `reason` (and `type`, e.g. "Warning") is there
+        for `involved`/`kind`; returns the list of those Events."""
+        def match():
+            return [e for e in self.events(involved, kind) if e.get("reason") == reason
+                    and (type is None or e.get("type") == type)]
+        return self.wait(match, timeout=timeout,
+                         message=message or "a %s Event %s of %s %s"
+                         % (type or "", reason, kind or "", involved or "(any)"))
+
+    def wait(self, predicate, timeout=60, message=""):
+        """Polls predicate until truthy; the assertion names the last value and the logs.
+        Anything the operator or kubesim's controllers write is awaited with this (or
+        StepTrace.wait_for), never read once: the deadline is generous since it costs nothing
+        when things work and a machine loaded by another test run is slow."""
         deadline = time.monotonic() + timeout
         last = None
         while True:
@@ -493,9 +521,41 @@ class Env:
                                      % (timeout, message, last))
             time.sleep(0.05)
 
+    def reconciles(self):
+        """How many reconciles the running operator has finished (tollgate_reconcile_total)."""
+        return self.op.metric("tollgate_reconcile_total")
+
+    def wait_reconciled(self, before, message="a reconcile"):
+        """Until the running operator has finished a reconcile since reconciles() was `before`:
+        an assertion that something did *not* happen is only worth making after the operator
+        has had its chance."""
+        return self.wait(lambda: self.reconciles() > before, message=message)
+
+    def observe_at_once(self, observe):
+        """observe() with every raw() read it makes taken from one kubesim snapshot
+        (POST /_kubesim/snapshot: all the objects at one instant). One GET after another could
+        combine states that never existed together, e.g. the stable track still unready next to
+        a canary already scaled down because the stable track became ready between the two
+        GETs. The paths observe() reads are learnt as it reads them."""
+        for _ in range(5):
+            items = self.sim.control("snapshot", {"paths": self._at_once_paths})["items"] \
+                if self._at_once_paths else []
+            self._at_once.snap = dict(zip(self._at_once_paths, items))
+            self._at_once.missing = []
+            try:
+                s = observe()
+            finally:
+                self._at_once.snap = None
+            if not self._at_once.missing:
+                return s
+            self._at_once_paths = self._at_once_paths + [
+                p for p in dict.fromkeys(self._at_once.missing) if p not in self._at_once_paths]
+        raise AssertionError("observe() keeps reading new paths: %r" % self._at_once_paths)
+
     def trace(self, observe, interval=0.03):
-        """A started StepTrace of observe() (every distinct state, in order)."""
-        return StepTrace(observe, interval).start()
+        """A started StepTrace of observe() (every distinct state, in order), each state read
+        at one instant (observe_at_once)."""
+        return StepTrace(lambda: self.observe_at_once(observe), interval).start()
 
     step_trace = trace
 
@@ -520,7 +580,9 @@ class Env:
 
 class StepTrace:
     """Polls observe() in a thread and records each distinct state (consecutive duplicates are
-    collapsed), so a test asserts the whole sequence a user could observe."""
+    collapsed), so a test asserts the whole sequence a user could observe.
+
+    Env.trace() makes observe() read everything at one instant (Env.observe_at_once)."""
 
     def __init__(self, observe, interval=0.03):
         self.observe = observe
@@ -558,7 +620,7 @@ class StepTrace:
         with self._lock:
             return self.states[-1]
 
-    def wait_for(self, predicate, timeout=20, message=""):
+    def wait_for(self, predicate, timeout=60, message=""):
         """Waits until the latest state satisfies predicate; returns it."""
         deadline = time.monotonic() + timeout
         while True:

@@ -71,7 +71,7 @@ static void on_watchdog(uv_timer_t *t)
 /* Runs the loop until n callbacks have run; fails after 10 s. */
 static void run_until(struct world *w, int n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 10000, 0);
+    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
     while (w->calls < n && !w->timed_out)
         uv_run(&w->loop, UV_RUN_ONCE);
     uv_timer_stop(&w->watchdog);
@@ -82,7 +82,7 @@ static void run_until(struct world *w, int n)
 /* Runs the loop until the server has received n requests; fails after 10 s. */
 static void run_until_requests(struct world *w, size_t n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 10000, 0);
+    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
     while (w->srv.requests < n && !w->timed_out)
         uv_run(&w->loop, UV_RUN_ONCE);
     uv_timer_stop(&w->watchdog);

@@ -249,7 +249,7 @@ static void world_start(struct world *w, const char *const *script, size_t n,
 
 static void run_until(struct world *w, int n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 10000, 0);
+    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
     while (w->done_calls < n && !w->timed_out)
         uv_run(&w->loop, UV_RUN_ONCE);
     uv_timer_stop(&w->watchdog);

@@ -59,7 +59,7 @@ static void on_watchdog(uv_timer_t *t)
 /* Runs the loop until n done callbacks have run; fails after 10 s. */
 static void run_until(struct world *w, int n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 10000, 0);
+    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
     while (w->done_calls < n && !w->timed_out)
         uv_run(&w->loop, UV_RUN_ONCE);
     uv_timer_stop(&w->watchdog);

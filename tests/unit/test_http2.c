@@ -207,8 +207,8 @@ static void server_start(struct server *s)
     assert_int_equal(posix_spawn(&s->pid, nghttpd, &fa, NULL, argv, environ), 0);
     posix_spawn_file_actions_destroy(&fa);
 
-    /* A subprocess is ready when it accepts connections: poll for up to 10 s. */
-    for (int i = 0; i < 1000 && !accepts_connections(s->port); i++) {
+    /* A subprocess is ready when it accepts connections: poll for up to 30 s. */
+    for (int i = 0; i < 3000 && !accepts_connections(s->port); i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         int status;
 
@@ -274,7 +274,7 @@ static void get_items(struct world *w, const struct server *s, int first)
     for (int i = first; i < NREQ; i++) {
         struct tg_http_request_spec spec = {.method = "GET",
                                             .url = url,
-                                            .timeout_ms = 10000,
+                                            .timeout_ms = 30000,
                                             .on_done = on_done,
                                             .arg = &w->results[i]};
 
@@ -371,7 +371,7 @@ static void http2_errors_keep_their_status(void **state)
     world_start(&w, s);
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/missing.json", s->port);
     struct tg_http_request_spec spec = {
-        .method = "GET", .url = url, .timeout_ms = 10000, .on_done = on_done, .arg = &r};
+        .method = "GET", .url = url, .timeout_ms = 30000, .on_done = on_done, .arg = &r};
     assert_int_equal(tg_http_start(w.http, &spec, NULL), 0);
     while (r.calls == 0)
         uv_run(&w.loop, UV_RUN_ONCE);
