@@ -142,12 +142,19 @@ class RestartTest(E2ETestCase):
                          [("web-2", "Succeeded"), ("web-1", "Succeeded")])
         self.assertEqual(ro["status"]["history"][0]["startedAt"], started_at)
         # no step repeated: each step's Events exactly once
-        env.wait_for_event("Succeeded", "web-2", "Release",
-                           message="the Succeeded Event (the last one)")
-        counts = collections.Counter()
-        for e in env.events("web", "Rollout") + env.events("web-2", "Release"):
-            counts[(e["involvedObject"]["kind"], e["reason"], e["message"])] += e.get("count") or 1
-        steps = {k: v for k, v in counts.items() if "Step" in k[2] or k[1] == "Promoted"}
+        env.wait_for_event("Succeeded", "web-2", "Release", message="the Succeeded Event")
+
+        def step_events():
+            counts = collections.Counter()
+            for e in env.events("web", "Rollout") + env.events("web-2", "Release"):
+                counts[(e["involvedObject"]["kind"], e["reason"], e["message"])] += \
+                    e.get("count") or 1
+            return {k: v for k, v in counts.items() if "Step" in k[2] or k[1] == "Promoted"}
+        # the Events of one reconcile are written concurrently and land in any order: wait for
+        # all four steps' before counting
+        steps = env.wait(lambda: (lambda s: s if len([k for k in s if k[1] == "StepCompleted"])
+                                  >= 4 else None)(step_events()),
+                         message="the four StepCompleted Events")
         self.assertEqual({k: v for k, v in steps.items() if v != 1}, {},
                          "Events repeated after a restart: %r" % steps)
         self.assertEqual(len([k for k in steps if k[1] == "StepCompleted"]), 4, steps)

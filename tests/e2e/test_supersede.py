@@ -85,7 +85,8 @@ class SupersedeTest(WalkTestCase):
                           ("web-1", "Succeeded")])
         rel2 = env.release("web-2")
         self.assertTrue(rel2["status"].get("finishedAt"))
-        self.assertIn("Superseded", [e["reason"] for e in env.events("web-2", "Release")])
+        # Events are the last writes of a reconcile: awaited, not read once
+        env.wait_for_event("Superseded", involved="web-2", kind="Release")
 
 
     # When v3 supersedes v2 at 50 %, stable must grow from 5 to 9 and be ready before the canary
