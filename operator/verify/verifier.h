@@ -6,8 +6,9 @@
  * A policy is JSON, the same shape in a VerificationPolicy's spec, a Release's spec.verify and
  * the command line's --policy file (docs/api.md, "Verification"):
  *
- *   images: ["registry.example/shop/**"]   # VerificationPolicy only: '*' within a path
- *                                           # segment, '**' across segments
+ *   images: [globs]        # VerificationPolicy only: "*" matches within a path segment,
+ *                          # "**" across segments (e.g. registry.example/shop/ then **)
+ *   namespaces: [globs]    # VerificationPolicy only, optional: the Releases' namespaces
  *   mode: enforce | warn                   # default enforce
  *   authorities:                           # who may sign; every gate picks among them
  *   - name: ci
