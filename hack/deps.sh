@@ -13,6 +13,7 @@ packages=(
     lua5.4
     nghttp2-server
     prometheus
+    docker-registry skopeo apache2-utils
 )
 
 missing=()
