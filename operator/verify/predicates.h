@@ -28,7 +28,7 @@ struct tg_provenance_policy {
     size_t n_builder_ids;
     const char *const *build_types; /* allowed buildType values (exact) */
     size_t n_build_types;
-    const char *source_repository; /* "https://github.com/org/repo"; git+ and .git forms match */
+    const char *source_repository;  /* "https://github.com/org/repo"; git+ and .git forms match */
     const char *const *source_refs; /* allowed refs ("refs/heads/main"), exact */
     size_t n_source_refs;
     const char *commit; /* must equal the provenance's source commit when both exist */
@@ -74,12 +74,15 @@ struct tg_finding {
     char *id;
     char *package;
     enum tg_severity severity;
-    bool fixed_available; /* a fix exists (Trivy Status fixed / FixedVersion; Grype fix.state) */
+    /* A fix exists (Trivy Status fixed, or FixedVersion when no Status; Grype fix.state fixed).
+     * Formats without fix data (in-toto vulns, CycloneDX) say true: ignore_unfixed never drops
+     * their findings. */
+    bool fixed_available;
 };
 
 /* A parsed vulnerability report. Owned; tg_vuln_report_free. */
 struct tg_vuln_report {
-    char *scanner_uri;  /* predicate.scanner.uri, or the report's own scanner name */
+    char *scanner_uri; /* predicate.scanner.uri, or the report's own scanner name */
     char *scanner_version;
     int64_t scanned_at; /* Unix seconds: scanFinishedOn, Trivy CreatedAt, Grype timestamp; 0 none */
     struct tg_finding *findings;
@@ -95,7 +98,8 @@ int tg_vuln_parse(const char *predicate_type, json_object *predicate, struct tg_
 struct tg_allow_entry {
     const char *id;
     const char *package; /* or NULL: any package */
-    int64_t expires;     /* Unix seconds; the entry stops applying at that time */
+    int64_t expires;     /* Unix seconds; the entry stops applying at that time. 0 is not
+                            "never": such an entry never applies (fail closed); INT64_MAX is. */
     const char *reason;
 };
 
@@ -103,7 +107,7 @@ struct tg_allow_entry {
 struct tg_vuln_policy {
     int max_critical, max_high, max_medium, max_low;
     bool ignore_unfixed;
-    enum tg_severity unknown_as; /* default TG_SEV_HIGH */
+    enum tg_severity unknown_as; /* TG_SEV_NONE (zero) or TG_SEV_UNKNOWN: the default HIGH */
     int64_t max_scan_age_s;      /* 0: no limit */
     const char *const *scanners; /* allowed scanner.uri prefixes; none: any */
     size_t n_scanners;
