@@ -580,12 +580,10 @@ static bool allowed(const struct tg_vuln_policy *pol, const struct tg_finding *f
 /* "9 days", "5 hours", "42 seconds": the largest unit that fits. */
 static void human_age(int64_t s, char *out, size_t cap)
 {
-    if (s >= 86400)
-        snprintf(out, cap, "%lld days", (long long)(s / 86400));
-    else if (s >= 3600)
-        snprintf(out, cap, "%lld hours", (long long)(s / 3600));
-    else
-        snprintf(out, cap, "%lld seconds", (long long)s);
+    long long n = s >= 86400 ? s / 86400 : s >= 3600 ? s / 3600 : s;
+    const char *unit = s >= 86400 ? "day" : s >= 3600 ? "hour" : "second";
+
+    snprintf(out, cap, "%lld %s%s", n, unit, n == 1 ? "" : "s");
 }
 
 static int judge_scan(const struct tg_vuln_report *r, const struct tg_vuln_policy *pol,
