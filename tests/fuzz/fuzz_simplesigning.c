@@ -1,0 +1,16 @@
+/* Fuzz target: tg_simplesigning_check, against the digest of the fixtures' image. */
+#include "fuzz.h"
+
+#include "verify/sigstore.h"
+
+#define DIGEST "sha256:5b0bcabd1ed22e9fb1310cf6c2dec7cdef19f0ad69efa1f392e94a4333501270"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    unsigned char *p = (unsigned char *)fuzz_copy(data, size);
+
+    if (p)
+        tg_simplesigning_check(p, size, DIGEST);
+    free(p);
+    return 0;
+}
