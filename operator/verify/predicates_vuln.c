@@ -621,7 +621,7 @@ static const char *const sev_names[] = {
 int tg_vuln_judge(const struct tg_vuln_report *r, const struct tg_vuln_policy *pol, int64_t now_s,
                   json_object *vex, struct tg_vuln_counts *counts)
 {
-    struct tg_vuln_counts local;
+    struct tg_vuln_counts local = {0};
     struct tg_vuln_counts *c = counts ? counts : &local;
     /* Per judged severity (LOW..CRITICAL): the count and the first offending IDs. */
     int eff[TG_SEV_UNKNOWN + 1] = {0};
@@ -634,8 +634,6 @@ int tg_vuln_judge(const struct tg_vuln_report *r, const struct tg_vuln_policy *p
     memset(c, 0, sizeof(*c));
     if (!r || !pol)
         return tg_error_set(TG_EINVALID, "vuln: no report or no policy");
-    if ((rc = judge_scan(r, pol, now_s)))
-        return rc;
     unknown_as = pol->unknown_as == TG_SEV_NONE || pol->unknown_as == TG_SEV_UNKNOWN
                      ? TG_SEV_HIGH
                      : pol->unknown_as;
@@ -670,6 +668,9 @@ int tg_vuln_judge(const struct tg_vuln_report *r, const struct tg_vuln_policy *p
             ids[s][eff[s]] = f->id;
         eff[s]++;
     }
+    /* The counts are filled first: a caller reports them whatever failed. */
+    if ((rc = judge_scan(r, pol, now_s)))
+        return rc;
     msg[0] = '\0';
     for (int s = TG_SEV_CRITICAL; s >= TG_SEV_LOW; s--) {
         int max = s == TG_SEV_CRITICAL ? pol->max_critical

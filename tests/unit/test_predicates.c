@@ -793,6 +793,7 @@ static void test_judge_scan_too_old(void **state)
     p.max_scan_age_s = DAY;
     assert_int_equal(judge("trivy_cosign_vuln.json", &p, NULL, &c), TG_EINVALID);
     assert_msg("scan is 2 days old (max 1 day)");
+    assert_int_equal(c.critical, 1); /* counted all the same */
 }
 
 static void test_judge_scan_fresh_enough(void **state)
