@@ -78,11 +78,19 @@ static bool in_window(const struct window *w, int64_t t)
 /* Parses RFC 3339 ("2024-01-02T03:04:05[.frac](Z|+hh:mm|-hh:mm)") into Unix seconds. */
 static int parse_rfc3339(const char *s, int64_t *out)
 {
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
     struct tm tm = {0};
     int n = 0;
     const char *p;
     int64_t t, off = 0;
 
+    for (size_t i = 0; i < sizeof(shape) - 1; i++) {
+        char c = s[i];
+        if (shape[i] == 'd'   ? (c < '0' || c > '9')
+            : shape[i] == 'T' ? (c != 'T' && c != 't')
+                              : c != shape[i])
+            return TG_EINVALID;
+    }
     if (sscanf(s, "%4d-%2d-%2d%*[Tt]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
         n != 19)
@@ -99,7 +107,9 @@ static int parse_rfc3339(const char *s, int64_t *out)
         p++;
     } else if (*p == '+' || *p == '-') {
         int hh, mm, m = 0;
-        if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &m) != 2 || m != 5 || hh > 23 || mm > 59)
+        if (!(p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' && p[3] == ':' &&
+              p[4] >= '0' && p[4] <= '9' && p[5] >= '0' && p[5] <= '9') ||
+            sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &m) != 2 || m != 5 || hh > 23 || mm > 59)
             return TG_EINVALID;
         off = (int64_t)hh * 3600 + mm * 60;
         if (*p == '+')

@@ -3,7 +3,9 @@
 // Fulcio/CT/Rekor of @sigstore/mock. Run by hand: `node tests/sigstore/make-fixtures.mjs`.
 // Unit tests read the committed output and need no node. Certificates live 10 minutes, but
 // verification uses the signing time (integratedTime), so the fixtures stay valid.
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,6 +155,38 @@ add('ca-expired-at-signing', 'good.bundle.json', 'trusted_root-ca-expired.json',
     at: Number(good.verificationMaterial.tlogEntries[0].integratedTime),
     issuer: ISSUER,
     subject: SUBJECT,
+  });
+}
+// Leaves made with openssl and signed by the mock CA's key (no SCT: verify with ignore_sct):
+// every SAN type, the issuer in OID .1.8 as a DER UTF8String; and one without codeSigning.
+{
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tg-keyless-'));
+  const f = (n) => path.join(tmp, n);
+  fs.writeFileSync(f('ca.key'), m.caKey.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  fs.writeFileSync(f('ca.pem'), new crypto.X509Certificate(Buffer.from(m.ca.rootCertificate)).toString());
+  fs.writeFileSync(f('leaf.key'), crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  fs.writeFileSync(f('ext.cnf'), [
+    '[all_sans]', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=codeSigning', 'subjectAltName=@alt',
+    `1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:${ISSUER}`,
+    '[noeku]', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth', 'subjectAltName=@alt',
+    `1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:${ISSUER}`,
+    '[alt]', 'otherName.1=1.3.6.1.4.1.57264.1.7;UTF8:builder@example', 'email.1=ops@example.com',
+    'DNS.1=build.example', 'IP.1=10.1.2.3', 'IP.2=2001:db8::7', ''].join('\n'));
+  execFileSync('openssl', ['req', '-new', '-key', f('leaf.key'), '-subj', '/O=tollgate test', '-out', f('leaf.csr')]);
+  const leaves = {};
+  for (const ext of ['all_sans', 'noeku']) {
+    execFileSync('openssl', ['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
+      '-set_serial', '7', '-days', '1', '-sha256', '-extfile', f('ext.cnf'), '-extensions', ext,
+      '-outform', 'DER', '-out', f(`${ext}.der`)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const der = fs.readFileSync(f(`${ext}.der`));
+    leaves[ext] = { leaf: der.toString('base64'), at: Math.floor(Date.parse(new crypto.X509Certificate(der).validFrom) / 1000) + 60 };
+  }
+  fs.rmSync(tmp, { recursive: true });
+  write('leaf-sans.json', {
+    comment: 'openssl-made leaves signed by the CA of trusted_root.json, without SCTs (verify with ignore_sct at "at"): SANs otherName 1.3.6.1.4.1.57264.1.7, email, DNS, IPv4, IPv6; issuer in .1.8; all_sans has codeSigning, noeku has EKU serverAuth only',
+    issuer: ISSUER,
+    sans: ['builder@example', 'ops@example.com', 'build.example', '10.1.2.3', '2001:db8::7'],
+    ...leaves,
   });
 }
 await m.close();

@@ -1014,6 +1014,68 @@ static void ignore_sct_skips_the_sct_check(void **state)
     tg_trusted_root_free(root);
 }
 
+/* Verifies leaf-sans.json's leaf named which (no SCT) with one rule. */
+static int verify_sans_leaf(const char *which, const struct tg_identity_rule *r,
+                            struct tg_cert_identity *id)
+{
+    struct json_object *doc = load_json("leaf-sans.json"), *o, *v;
+    struct tg_trusted_root *root = load_root("trusted_root.json");
+    EVP_PKEY *key = NULL;
+    unsigned char *der = NULL;
+    size_t der_len;
+    const char *s;
+    int rc;
+
+    assert_true(json_object_object_get_ex(doc, which, &o));
+    assert_true(json_object_object_get_ex(o, "leaf", &v));
+    s = json_object_get_string(v);
+    assert_int_equal(tg_b64_decode(s, strlen(s), &der, &der_len), 0);
+    assert_true(json_object_object_get_ex(o, "at", &v));
+    rc = tg_keyless_verify_cert(root, der, der_len, NULL, NULL, 0, json_object_get_int64(v), true,
+                                r, 1, &key, id);
+    EVP_PKEY_free(key);
+    free(der);
+    tg_trusted_root_free(root);
+    json_object_put(doc);
+    return rc;
+}
+
+static void every_san_type_matches(void **state)
+{
+    static const char *const sans[] = {"builder@example", "ops@example.com", "build.example",
+                                       "10.1.2.3", "2001:db8::7"};
+    struct tg_cert_identity id = {0};
+    struct tg_identity_rule r = {.issuer = ISSUER};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(sans) / sizeof(sans[0]); i++) {
+        r.subject = sans[i];
+        if (verify_sans_leaf("all_sans", &r, &id) != 0)
+            fail_msg("SAN %s: %s", sans[i], tg_error_last());
+        assert_string_equal(id.subject, sans[i]);
+        assert_string_equal(id.issuer, ISSUER); /* from .1.8, a DER UTF8String */
+        tg_cert_identity_clear(&id);
+    }
+    r.subject = "10.1.2.4";
+    assert_int_equal(verify_sans_leaf("all_sans", &r, &id), TG_EINVALID);
+    r.subject = NULL;
+    r.subject_regexp = "[a-z]+@example";
+    assert_int_equal(verify_sans_leaf("all_sans", &r, &id), 0);
+    assert_string_equal(id.subject, "builder@example");
+    tg_cert_identity_clear(&id);
+}
+
+static void code_signing_eku_required(void **state)
+{
+    struct tg_cert_identity id = {0};
+    struct tg_identity_rule r = {.issuer = ISSUER, .subject = "ops@example.com"};
+
+    (void)state;
+    assert_int_equal(verify_sans_leaf("noeku", &r, &id), TG_EINVALID);
+    assert_non_null(strstr(tg_error_last(), "codeSigning"));
+    assert_null(id.subject);
+}
+
 /* ---- trusted root parsing ---- */
 
 static void trusted_root_rejects_bad_input(void **state)
@@ -1255,6 +1317,8 @@ int main(void)
         cmocka_unit_test(cert_outside_validity_fails),
         cmocka_unit_test(leaf_from_another_ca_fails),
         cmocka_unit_test(ignore_sct_skips_the_sct_check),
+        cmocka_unit_test(every_san_type_matches),
+        cmocka_unit_test(code_signing_eku_required),
         cmocka_unit_test(trusted_root_rejects_bad_input),
         cmocka_unit_test(trusted_root_times_with_fraction_and_offset),
         cmocka_unit_test(bind_hashedrekord),
