@@ -604,7 +604,21 @@ static int verify_chain(const struct tg_trusted_root *root, X509 *leaf, STACK_OF
     return tg_error_set(TG_EINVALID, "certificate chain: %s", why);
 }
 
-/* At least one embedded SCT from a known CT log must validate. */
+/* True when the SCT's log is a ctlog of the root whose validFor contains the SCT's time. */
+static bool ctlog_valid_at(const struct tg_trusted_root *root, const SCT *sct)
+{
+    unsigned char *id = NULL;
+    size_t n = SCT_get0_log_id(sct, &id);
+    int64_t t = (int64_t)(SCT_get_timestamp(sct) / 1000);
+
+    for (size_t i = 0; i < root->n_ctlogs; i++)
+        if (n == 32 && memcmp(id, root->ctlogs[i].key_id, 32) == 0 &&
+            in_window(&root->ctlogs[i].valid, t))
+            return true;
+    return false;
+}
+
+/* At least one embedded SCT from a known CT log, valid at the SCT's time, must validate. */
 static int verify_scts(const struct tg_trusted_root *root, X509 *leaf, X509 *issuer, int64_t t)
 {
     STACK_OF(SCT) * scts;
@@ -629,9 +643,12 @@ static int verify_scts(const struct tg_trusted_root *root, X509 *leaf, X509 *iss
     CT_POLICY_EVAL_CTX_set_shared_CTLOG_STORE(ctx, root->ct_store);
     CT_POLICY_EVAL_CTX_set_time(ctx, (uint64_t)(t + SCT_TIME_SLACK) * 1000);
     (void)SCT_LIST_validate(scts, ctx); /* < 1 when any SCT fails; we need one that passes */
-    for (int i = 0; i < sk_SCT_num(scts); i++)
-        if (SCT_get_validation_status(sk_SCT_value(scts, i)) == SCT_VALIDATION_STATUS_VALID)
+    for (int i = 0; i < sk_SCT_num(scts); i++) {
+        SCT *sct = sk_SCT_value(scts, i);
+        if (SCT_get_validation_status(sct) == SCT_VALIDATION_STATUS_VALID &&
+            ctlog_valid_at(root, sct))
             valid++;
+    }
     rc = valid > 0 ? 0
                    : tg_error_set(TG_EINVALID, "no valid SCT from a trusted CT log (%d embedded)",
                                   sk_SCT_num(scts));

@@ -1076,6 +1076,33 @@ static void code_signing_eku_required(void **state)
     assert_null(id.subject);
 }
 
+/* A CT log whose validFor starts after the SCT was issued does not count. */
+static void ct_log_not_valid_at_sct_time_fails(void **state)
+{
+    size_t len;
+    char *text = slurp("trusted_root.json", &len), *p, *last = NULL;
+    struct tg_trusted_root *root = NULL;
+    struct tg_identity_rule r = {.issuer = ISSUER, .subject = SUBJECT};
+    struct tg_cert_identity id = {0};
+    struct bundle b;
+    EVP_PKEY *key = NULL;
+
+    (void)state;
+    for (p = strstr(text, "\"ctlogs\""); p && (p = strstr(p, "\"start\": \"")); p++)
+        last = p;
+    assert_non_null(last); /* the ctlog's validFor.start: move it to 2099 */
+    memcpy(last + 10, "2099", 4);
+    assert_int_equal(tg_trusted_root_parse(text, len, &root), 0);
+    bundle_load("good.bundle.json", &b);
+    assert_int_equal(tg_keyless_verify_cert(root, b.leaf, b.leaf_len, NULL, NULL, 0,
+                                            b.entry.integrated_time, false, &r, 1, &key, &id),
+                     TG_EINVALID);
+    assert_non_null(strstr(tg_error_last(), "no valid SCT"));
+    bundle_free(&b);
+    tg_trusted_root_free(root);
+    free(text);
+}
+
 /* ---- trusted root parsing ---- */
 
 static void trusted_root_rejects_bad_input(void **state)
@@ -1319,6 +1346,7 @@ int main(void)
         cmocka_unit_test(ignore_sct_skips_the_sct_check),
         cmocka_unit_test(every_san_type_matches),
         cmocka_unit_test(code_signing_eku_required),
+        cmocka_unit_test(ct_log_not_valid_at_sct_time_fails),
         cmocka_unit_test(trusted_root_rejects_bad_input),
         cmocka_unit_test(trusted_root_times_with_fraction_and_offset),
         cmocka_unit_test(bind_hashedrekord),
