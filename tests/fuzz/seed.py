@@ -208,7 +208,14 @@ def main():
                                   'certChain': {'certificates': [{'rawBytes': b64(cert)}]},
                                   'validFor': {'start': '2023-01-01T00:00:00Z'}}],
     }
-    write('trusted_root', variants(json.dumps(root, indent=1).encode(), 24))
+    items = variants(json.dumps(root, indent=1).encode(), 24)
+    # The keyless tests' roots (tests/fixtures/verify/keyless/), when they are in the tree.
+    kl = os.path.join(HERE, '..', 'fixtures', 'verify', 'keyless')
+    for n in sorted(os.listdir(kl)) if os.path.isdir(kl) else []:
+        if n.startswith('trusted_root'):
+            with open(os.path.join(kl, n), 'rb') as f:
+                items += variants(f.read(), 4)
+    write('trusted_root', items)
 
     body = {'apiVersion': '0.0.1', 'kind': 'hashedrekord',
             'spec': {'data': {'hash': {'algorithm': 'sha256', 'value': DIGEST_HEX}},
