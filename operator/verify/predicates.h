@@ -43,7 +43,13 @@ void tg_provenance_clear(struct tg_provenance *p);
 /*
  * Reads a SLSA v0.2 or v1 predicate into *out and judges it against pol. Returns 0 (passed),
  * TG_EINVALID (failed or malformed; the message says which field and what was expected),
- * TG_ENOMEM. *out is filled as far as it could be read, also on failure.
+ * TG_ENOMEM. *out (zeroed or cleared before the call; NULL: not wanted) is filled as far as it
+ * could be read, also on failure. The source comes from v1's externalParameters.workflow for
+ * GitHub's buildTypes, else resolvedDependencies[0].uri ("git+<repo>@<ref>", digest.gitCommit or
+ * sha1); v0.2's from invocation.configSource, else materials[0]. Repositories compare without
+ * "git+", trailing '/' and ".git", with the scheme and host in lower case. Commits compare
+ * case-insensitively, a shorter one as a prefix of the longer, only when both have >= 7 hex
+ * digits (a Release's short commit against the provenance's 40).
  */
 int tg_provenance_check(const char *predicate_type, json_object *predicate,
                         const struct tg_provenance_policy *pol, struct tg_provenance *out);
@@ -57,7 +63,9 @@ struct tg_sbom {
 void tg_sbom_clear(struct tg_sbom *s);
 
 /* Checks that predicate is an SBOM that parses (CycloneDX: bomFormat and specVersion; SPDX:
- * spdxVersion "SPDX-..."). Returns 0, TG_EINVALID, TG_ENOMEM. */
+ * spdxVersion "SPDX-..."; SPDX 3: an @context naming spdx.org/rdf/3 and an @graph whose
+ * software_Package elements are counted). *out as for tg_provenance_check. Returns 0,
+ * TG_EINVALID, TG_ENOMEM. */
 int tg_sbom_check(const char *predicate_type, json_object *predicate, struct tg_sbom *out);
 
 enum tg_severity {
