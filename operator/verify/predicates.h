@@ -99,7 +99,12 @@ struct tg_vuln_report {
 void tg_vuln_report_free(struct tg_vuln_report *r);
 
 /* Reads a vulnerability predicate (cosign vuln with Trivy or Grype inside, in-toto vulns, or a
- * CycloneDX BOM's vulnerabilities). Unknown scanner.result shapes: TG_EINVALID. */
+ * CycloneDX BOM's vulnerabilities). Unknown scanner.result shapes: TG_EINVALID. The cosign vuln
+ * predicate needs metadata.scanFinishedOn (RFC 3339). in-toto scores map as CVSS (>= 9
+ * critical, >= 7 high, >= 4 medium, > 0 low); CycloneDX takes the highest rating, and leaves
+ * out a vulnerability whose analysis.state is not_affected, false_positive or resolved(_with_
+ * pedigree). Findings are merged per (id, package), highest severity kept. *out is the
+ * caller's (tg_vuln_report_free). */
 int tg_vuln_parse(const char *predicate_type, json_object *predicate, struct tg_vuln_report **out);
 
 /* One allow-list entry. Borrowed. */
@@ -132,7 +137,9 @@ struct tg_vuln_counts {
 /*
  * Judges a report: scanner, scan age at now_s, then counts against the ceiling. vex is an
  * array of verified OpenVEX predicates (NULL: none) whose not_affected/fixed statements
- * suppress findings by vulnerability name. Returns 0 (passed), TG_EINVALID (failed: "2 critical
+ * suppress findings by vulnerability name (or @id, or an alias), unless a statement says
+ * affected/under_investigation for it (fail closed); products are not matched, the VEX
+ * attestation's subject binds it to the image. Returns 0 (passed), TG_EINVALID (failed: "2 critical
  * vulnerabilities (max 0): CVE-..., CVE-...", "scan is 9 days old (max 7 days)"), TG_ENOMEM.
  * *counts is filled in either case.
  */
