@@ -134,7 +134,8 @@ static void maybe_finish(struct fetch *f)
     if (f->pending > 0)
         return;
     if (f->rc == 0) {
-        qsort(f->found, f->n_found, sizeof(*f->found), cmp_found);
+        if (f->n_found > 1)
+            qsort(f->found, f->n_found, sizeof(*f->found), cmp_found);
         for (size_t i = 0; i < f->n_found && f->rc == 0; i++)
             if (tg_verify_material_add(f->m, &f->found[i].item) < 0)
                 record(f, TG_ENOMEM, "out of memory");
