@@ -474,6 +474,12 @@ struct token {
     struct token *next;
 };
 
+/* A host known to want basic authentication. */
+struct basic_host {
+    char *host;
+    struct basic_host *next;
+};
+
 struct tg_registry {
     uv_loop_t *loop;
     struct tg_http *http;
@@ -484,6 +490,7 @@ struct tg_registry {
     long timeout_ms;
     size_t max_manifest, max_blob;
     struct token *tokens;
+    struct basic_host *basic_hosts; /* hosts that challenged with Basic: send credentials first */
     struct op *ops;
     struct tg_registry_stats stats;
     bool freeing;
@@ -633,6 +640,12 @@ static void http_closed(void *arg)
     struct tg_registry *reg = arg;
 
     free_tokens(reg);
+    while (reg->basic_hosts) {
+        struct basic_host *b = reg->basic_hosts;
+        reg->basic_hosts = b->next;
+        free(b->host);
+        free(b);
+    }
     free_strv(reg->http_hosts, reg->n_http_hosts);
     free_strv(reg->mirror_from, reg->n_mirrors);
     free_strv(reg->mirror_to, reg->n_mirrors);
@@ -718,6 +731,29 @@ static int store_token(struct tg_registry *reg, const char *host, const char *re
     t->next = reg->tokens;
     reg->tokens = t;
     return 0;
+}
+
+static bool wants_basic(const struct tg_registry *reg, const char *host)
+{
+    for (const struct basic_host *b = reg->basic_hosts; b; b = b->next)
+        if (strcmp(b->host, host) == 0)
+            return true;
+    return false;
+}
+
+/* Remembers that host wants basic auth; out of memory only forgets it. */
+static void remember_basic(struct tg_registry *reg, const char *host)
+{
+    struct basic_host *b;
+
+    if (wants_basic(reg, host) || !(b = calloc(1, sizeof(*b))))
+        return;
+    if (!(b->host = strdup(host))) {
+        free(b);
+        return;
+    }
+    b->next = reg->basic_hosts;
+    reg->basic_hosts = b;
 }
 
 /* Ops ---------------------------------------------------------------------------------------- */
@@ -907,8 +943,11 @@ static int parse_challenge(const char *s, struct challenge *ch)
             key[kl++] = (char)tolower((unsigned char)*p++);
         }
         key[kl] = '\0';
+        bool spaced = *p == ' ';
         while (*p == ' ')
             p++;
+        if (spaced && kl > 0 && *p && *p != '=' && *p != ',')
+            return 0; /* "Scheme2 k=v": the next challenge begins; we read the first only */
         if (*p != '=' || kl == 0)
             return TG_EINVALID;
         p++;
@@ -1121,9 +1160,10 @@ static void on_unauthorized(struct op *op, const char *www_authenticate)
     int rc;
 
     if (op->challenged) {
-        fail(op, TG_EUNAUTHORIZED, "%s",
-             op->cred ? "the registry refused the credentials"
-                      : "the registry requires credentials");
+        if (op->cred)
+            fail(op, TG_EUNAUTHORIZED, "registry %s refused the credentials", op->host);
+        else
+            fail(op, TG_EUNAUTHORIZED, "registry %s requires credentials", op->host);
         return;
     }
     op->challenged = true;
@@ -1140,6 +1180,7 @@ static void on_unauthorized(struct op *op, const char *www_authenticate)
             return;
         }
         op->use_basic = true;
+        remember_basic(op->reg, op->host);
         resend(op);
         return;
     }
@@ -1301,6 +1342,7 @@ static int start_op(struct tg_registry *reg, enum op_kind kind, const struct tg_
     }
     snprintf(op->name, nl, "%s/%s", ref->registry, ref->repository);
     op->cred = find_cred(creds, op->host);
+    op->use_basic = op->cred && op->cred->username && wants_basic(reg, op->host);
     if ((rc = send_doc(op)) < 0) {
         free_op(op);
         return rc;

@@ -753,6 +753,183 @@ static void bad_arguments(void **state)
     world_end(&W);
 }
 
+static void basic_remembered_per_host(void **state)
+{
+    (void)state;
+    world_start(&W);
+    assert_int_equal(tg_registry_creds_add(W.creds, W.host, "user", "secret-pw"), 0);
+    basic_flow(&W, 0);
+    assert_int_equal((int)W.srv.requests, 2);
+    /* The host asked for Basic once: the next document sends the credentials at once. */
+    struct tg_image_ref *r = ref_of(&W, "shop/other");
+    assert_int_equal(tg_registry_get_manifest(W.reg, r, "v1", W.creds, on_doc, &W), 0);
+    tg_image_ref_free(r);
+    run_until(&W, 2);
+    assert_int_equal(W.rc, 0);
+    assert_int_equal((int)W.srv.requests, 3);
+    assert_non_null(strstr(W.srv.log[2], "Authorization: Basic " AUTH_B64 "\r\n"));
+    world_end(&W);
+}
+
+static void bearer_identity_token_refresh(void **state)
+{
+    char json[512], challenge[512];
+
+    (void)state;
+    world_start(&W);
+    snprintf(json, sizeof(json),
+             "{\"auths\":{\"%s\":{\"auth\":\"PHRva2VuPjo=\",\"identitytoken\":\"refresh-me\"}}}",
+             W.host);
+    assert_int_equal(tg_registry_creds_add_dockerconfig(W.creds, json, strlen(json)), 0);
+    snprintf(challenge, sizeof(challenge),
+             "WWW-Authenticate: Bearer realm=\"http://%s/oauth\",service=\"reg\"\r\n", W.host);
+    route(&W, "POST /oauth ", "refresh_token=refresh-me",
+          resp(&W, 200, "", "{\"access_token\":\"from-refresh\"}"));
+    route(&W, "/manifests/", "Authorization: Bearer from-refresh\r\n",
+          resp(&W, 200, OCI_CT, MANIFEST));
+    route(&W, "/manifests/", NULL, resp(&W, 401, challenge, "{}"));
+    struct tg_image_ref *r = ref_of(&W, "shop/web");
+    assert_int_equal(tg_registry_get_manifest(W.reg, r, "v1", W.creds, on_doc, &W), 0);
+    tg_image_ref_free(r);
+    run_until(&W, 1);
+    assert_int_equal(W.rc, 0);
+    const char *req = W.srv.log[1];
+    assert_non_null(strstr(req, "Content-Type: application/x-www-form-urlencoded"));
+    assert_non_null(strstr(req, "grant_type=refresh_token"));
+    assert_non_null(strstr(req, "scope=repository%3Ashop%2Fweb%3Apull"));
+    assert_non_null(strstr(req, "service=reg"));
+    world_end(&W);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static void bearer_token_expires(void **state)
+{
+    char challenge[512];
+    struct tg_registry_stats st;
+    uv_timer_t wait;
+
+    (void)state;
+    world_start(&W);
+    snprintf(challenge, sizeof(challenge),
+             "WWW-Authenticate: Bearer realm=\"http://%s/token\",service=\"reg\"\r\n", W.host);
+    route(&W, "GET /token?", NULL, resp(&W, 200, "", "{\"token\":\"short\",\"expires_in\":1}"));
+    route(&W, "/manifests/", "Authorization: Bearer short\r\n", resp(&W, 200, OCI_CT, MANIFEST));
+    route(&W, "/manifests/", NULL, resp(&W, 401, challenge, "{}"));
+    struct tg_image_ref *r = ref_of(&W, "shop/web");
+    assert_int_equal(tg_registry_get_manifest(W.reg, r, "v1", NULL, on_doc, &W), 0);
+    run_until(&W, 1);
+    assert_int_equal(W.rc, 0);
+    /* Past expires_in (on the loop's clock), the token is asked for again. */
+    uv_timer_init(&W.loop, &wait);
+    uv_timer_start(&wait, on_tick, 1200, 0);
+    while (uv_is_active((uv_handle_t *)&wait))
+        uv_run(&W.loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&wait, NULL);
+    assert_int_equal(tg_registry_get_manifest(W.reg, r, "v2", NULL, on_doc, &W), 0);
+    tg_image_ref_free(r);
+    run_until(&W, 2);
+    assert_int_equal(W.rc, 0);
+    tg_registry_stats(W.reg, &st);
+    assert_int_equal((int)st.token_requests, 2);
+    world_end(&W);
+}
+
+static void challenge_list_reads_the_first(void **state)
+{
+    char challenge[512];
+
+    (void)state;
+    world_start(&W);
+    snprintf(challenge, sizeof(challenge),
+             "WWW-Authenticate: Bearer realm=\"http://%s/token\", service=\"a,b\", "
+             "Basic realm=\"x\"\r\n",
+             W.host);
+    route(&W, "GET /token?service=a%2Cb&", NULL, resp(&W, 200, "", "{\"token\":\"t1\"}"));
+    route(&W, "/manifests/", "Authorization: Bearer t1\r\n", resp(&W, 200, OCI_CT, MANIFEST));
+    route(&W, "/manifests/", NULL, resp(&W, 401, challenge, "{}"));
+    struct tg_image_ref *r = ref_of(&W, "shop/web");
+    assert_int_equal(tg_registry_get_manifest(W.reg, r, "v1", NULL, on_doc, &W), 0);
+    tg_image_ref_free(r);
+    run_until(&W, 1);
+    if (W.rc != 0)
+        fail_msg("rc %d: %s", W.rc, W.message);
+    world_end(&W);
+}
+
+static void blob_redirect_drops_credentials(void **state)
+{
+    char d[80], loc[256];
+
+    (void)state;
+    world_start(&W);
+    assert_int_equal(tg_registry_creds_add(W.creds, W.host, "user", "secret-pw"), 0);
+    digest_of("hello", d);
+    snprintf(loc, sizeof(loc), "Location: http://%s/storage/blob?sig=1\r\n", W.host);
+    route(&W, "GET /storage/blob", NULL, resp(&W, 200, "", "hello"));
+    route(&W, "/blobs/", "Authorization: Basic", resp(&W, 307, loc, ""));
+    route(&W, "/blobs/", NULL, resp(&W, 401, "WWW-Authenticate: Basic realm=\"r\"\r\n", ""));
+    struct tg_image_ref *r = ref_of(&W, "shop/web");
+    assert_int_equal(tg_registry_get_blob(W.reg, r, d, 5, W.creds, on_doc, &W), 0);
+    tg_image_ref_free(r);
+    run_until(&W, 1);
+    assert_int_equal(W.rc, 0);
+    assert_int_equal((int)W.srv.requests, 3);
+    assert_null(strstr(W.srv.log[2], "Authorization"));
+    world_end(&W);
+}
+
+static void manifest_redirect_refused(void **state)
+{
+    char loc[256];
+
+    (void)state;
+    world_start(&W);
+    snprintf(loc, sizeof(loc), "Location: http://%s/elsewhere\r\n", W.host);
+    route(&W, "/manifests/", NULL, resp(&W, 302, loc, ""));
+    struct tg_image_ref *r = ref_of(&W, "shop/web");
+    assert_int_equal(tg_registry_get_manifest(W.reg, r, "v1", NULL, on_doc, &W), 0);
+    tg_image_ref_free(r);
+    run_until(&W, 1);
+    assert_int_equal(W.rc, TG_EINVALID);
+    world_end(&W);
+}
+
+/* Every prefix of a challenge is answered with a result, never a crash or a hang. */
+static void challenge_prefixes(void **state)
+{
+    char full[512], hdr[600], repo[32];
+
+    (void)state;
+    world_start(&W);
+    snprintf(full, sizeof(full),
+             "Bearer realm=\"http://%s/token\",service=\"a \\\"b\\\"\",scope=\"x\"", W.host);
+    route(&W, "GET /token?", NULL, resp(&W, 200, "", "{\"token\":\"t\"}"));
+    route(&W, "/manifests/", "Authorization: Bearer t\r\n", resp(&W, 200, OCI_CT, MANIFEST));
+    route(&W, "/manifests/", NULL, NULL);
+    size_t n = strlen(full);
+    for (size_t i = 0; i <= n; i++) {
+        snprintf(hdr, sizeof(hdr),
+                 "HTTP/1.1 401 X\r\nWWW-Authenticate: %.*s\r\nContent-Length: 0\r\n\r\n", (int)i,
+                 full);
+        W.routes[2].response = hdr;
+        snprintf(repo, sizeof(repo), "shop/p%zu", i);
+        struct tg_image_ref *r = ref_of(&W, repo);
+        assert_int_equal(tg_registry_get_manifest(W.reg, r, "v1", NULL, on_doc, &W), 0);
+        tg_image_ref_free(r);
+        run_until(&W, (int)i + 1);
+        if (i == n)
+            assert_int_equal(W.rc, 0);
+        else if (W.rc != 0 && W.rc != TG_EINVALID && W.rc != TG_EUNAUTHORIZED)
+            fail_msg("prefix %zu: rc %d (%s)", i, W.rc, W.message);
+    }
+    assert_true(W.routes[0].hits >= 1);
+    world_end(&W);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -782,6 +959,13 @@ int main(void)
         cmocka_unit_test(mirror_is_used),
         cmocka_unit_test(free_cancels_in_flight),
         cmocka_unit_test(bad_arguments),
+        cmocka_unit_test(basic_remembered_per_host),
+        cmocka_unit_test(bearer_identity_token_refresh),
+        cmocka_unit_test(bearer_token_expires),
+        cmocka_unit_test(challenge_list_reads_the_first),
+        cmocka_unit_test(blob_redirect_drops_credentials),
+        cmocka_unit_test(manifest_redirect_refused),
+        cmocka_unit_test(challenge_prefixes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
