@@ -11,6 +11,7 @@ asserted.
 """
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -18,9 +19,8 @@ import subprocess
 import tempfile
 import unittest
 
-from cosign_fixtures import (ANN_BUNDLE, ANN_SIGNATURE, BUNDLE_TYPE, RekorLog, attest_image,
-                             canonical_json, generate_key, push_referrer_bundle,
-                             push_sbom_attachment, sign_image)
+from cosign_fixtures import (BUNDLE_TYPE, RekorLog, attest_image, canonical_json, generate_key,
+                             push_referrer_bundle, push_sbom_attachment, sign_image)
 from registry_harness import Registry, push_image
 
 
@@ -104,13 +104,35 @@ class PlainRegistry(unittest.TestCase):
         self.assertIn("layer 1", sources[1])
 
     def test_fixture_signatures_verify_with_openssl(self):
-        """The fixtures themselves are right: the payload signature and the SET verify."""
+        """The fixtures themselves are right: the payload and PAE signatures, the entry bodies
+        and the SETs verify with openssl."""
         repo = "demo/openssl"
         digest = push_image(self.reg, repo, "v1")
         sig = sign_image(self.reg, repo, digest, self.key, rekor=self.rekor)
         d = tempfile.mkdtemp(dir=self.tmp)
         self._verify(self.key.public_path, sig["payload"], base64.b64decode(sig["signature"]), d)
         bundle = json.loads(sig["bundle"])
+        self._verify(self.rekor.key.public_path, canonical_json(bundle["Payload"]),
+                     base64.b64decode(bundle["SignedEntryTimestamp"]), d)
+        self.assertEqual(bundle["Payload"]["logID"], self.rekor.log_id)
+        body = json.loads(base64.b64decode(bundle["Payload"]["body"]))
+        self.assertEqual(body["kind"], "hashedrekord")
+        self.assertEqual(body["spec"]["signature"]["content"], sig["signature"])
+        self.assertEqual(body["spec"]["data"]["hash"]["value"],
+                         hashlib.sha256(sig["payload"]).hexdigest())
+
+        att = attest_image(self.reg, repo, digest, self.key, "https://example.test/p", {"a": 1},
+                           rekor=self.rekor)
+        env = json.loads(att["envelope"])
+        statement = base64.b64decode(env["payload"])
+        self.assertEqual(json.loads(statement)["subject"][0]["digest"]["sha256"], digest[7:])
+        signed = b"DSSEv1 28 application/vnd.in-toto+json %d " % len(statement) + statement
+        self._verify(self.key.public_path, signed, base64.b64decode(env["signatures"][0]["sig"]),
+                     d)
+        bundle = json.loads(att["bundle"])
+        body = json.loads(base64.b64decode(bundle["Payload"]["body"]))
+        self.assertEqual(body["kind"], "dsse")
+        self.assertEqual(body["spec"]["payloadHash"]["value"], hashlib.sha256(statement).hexdigest())
         self._verify(self.rekor.key.public_path, canonical_json(bundle["Payload"]),
                      base64.b64decode(bundle["SignedEntryTimestamp"]), d)
 

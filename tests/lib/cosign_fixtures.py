@@ -12,7 +12,8 @@ annotation, signed with a test "Rekor" key).
     sig = sign_image(reg, "demo/app", digest, key, rekor=rekor)
     att = attest_image(reg, "demo/app", digest, key, "https://slsa.dev/provenance/v1",
                        {"buildDefinition": {...}, "runDetails": {...}}, rekor=rekor)
-    push_referrer_bundle(reg, "demo/app", digest, bundle_bytes, "https://sigstore.dev/cosign/sign/v1")
+    push_referrer_bundle(reg, "demo/app", digest, bundle_bytes,
+                         "https://sigstore.dev/cosign/sign/v1")
 
 Every push function returns a dict describing what it wrote (payload, signature, envelope,
 manifest digest, bundle...), so that tests can tamper with copies or assert on them. Signing

@@ -12,8 +12,9 @@ and push it with Debian's /usr/bin/skopeo, and to put raw blobs and manifests ov
         body, content_type = reg.get_manifest("demo/app", "v1")
         reg.image(repo, digest)                              # "127.0.0.1:PORT/repo@sha256:..."
 
-Registry(tmpdir, htpasswd=None, tls=False):
-    tmpdir    a directory the registry owns (storage, config, certificates, logs)
+Registry(tmpdir=None, htpasswd=None, tls=False):
+    tmpdir    a directory the registry owns (storage, config, certificates, logs; None: a new
+              temporary directory, left for the caller to remove: .tmpdir)
     htpasswd  (user, password) to require HTTP basic auth (docker-registry answers 401 with
               `WWW-Authenticate: Basic realm=...`), or None for an open registry
     tls       serve HTTPS with a server certificate (IP 127.0.0.1, DNS localhost) issued by a test
@@ -39,6 +40,7 @@ import socket
 import ssl
 import subprocess
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -60,6 +62,10 @@ MANIFEST_ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LI
 def sha256_digest(data):
     """ "sha256:<hex>" of bytes."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class _PortTaken(Exception):
+    pass
 
 
 def free_port():
@@ -105,18 +111,42 @@ def make_ca_and_server_cert(dirpath):
 class Registry:
     """A docker-registry on 127.0.0.1 (see the module's head comment)."""
 
-    def __init__(self, tmpdir, htpasswd=None, tls=False):
-        self.tmpdir = tmpdir
+    def __init__(self, tmpdir=None, htpasswd=None, tls=False):
+        self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="tollgate-registry-")
         self.creds = tuple(htpasswd) if htpasswd else None
         self.tls = tls
         self.ca_path = None
-        self.port = free_port()
-        self.host = "127.0.0.1:%d" % self.port
-        self.url = ("https://" if tls else "http://") + self.host
         self.proc = None
         self._log = None
-        os.makedirs(tmpdir, exist_ok=True)
-        storage = os.path.join(tmpdir, "storage")
+        os.makedirs(self.tmpdir, exist_ok=True)
+        self._extra = []
+        if tls:
+            self.ca_path, crt, key = make_ca_and_server_cert(os.path.join(self.tmpdir, "tls"))
+            self._extra += ["  tls:", "    certificate: %s" % crt, "    key: %s" % key]
+        if self.creds:
+            entry = _run([HTPASSWD_BIN, "-Bbn", self.creds[0], self.creds[1]]).decode()
+            path = os.path.join(self.tmpdir, "htpasswd")
+            with open(path, "w") as f:
+                f.write(entry.strip() + "\n")
+            self._auth = ["auth:", "  htpasswd:", "    realm: tollgate-test", "    path: %s" % path]
+        else:
+            self._auth = []
+        self.config_path = os.path.join(self.tmpdir, "config.yml")
+        # A free port may be taken before the registry binds it: try a few.
+        for attempt in range(5):
+            self._configure(free_port())
+            try:
+                self.start()
+                return
+            except _PortTaken:
+                continue
+        raise RuntimeError("docker-registry could not bind a port: " + self.log())
+
+    def _configure(self, port):
+        self.port = port
+        self.host = "127.0.0.1:%d" % port
+        self.url = ("https://" if self.tls else "http://") + self.host
+        storage = os.path.join(self.tmpdir, "storage")
         os.makedirs(storage, exist_ok=True)
         lines = [
             "version: 0.1",
@@ -132,23 +162,13 @@ class Registry:
             "http:",
             "  addr: %s" % self.host,
             "  secret: tollgate-test-secret",
-        ]
-        if tls:
-            self.ca_path, crt, key = make_ca_and_server_cert(os.path.join(tmpdir, "tls"))
-            lines += ["  tls:", "    certificate: %s" % crt, "    key: %s" % key]
-        if self.creds:
-            entry = _run([HTPASSWD_BIN, "-Bbn", self.creds[0], self.creds[1]]).decode()
-            path = os.path.join(tmpdir, "htpasswd")
-            with open(path, "w") as f:
-                f.write(entry.strip() + "\n")
-            lines += ["auth:", "  htpasswd:", "    realm: tollgate-test", "    path: %s" % path]
-        self.config_path = os.path.join(tmpdir, "config.yml")
+        ] + self._extra + self._auth
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines) + "\n")
-        self.start()
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self):
+        """Starts docker-registry (again, after stop()) and waits until /v2/ answers."""
         self._log = open(os.path.join(self.tmpdir, "registry.log"), "ab")
         self.proc = subprocess.Popen([REGISTRY_BIN, "serve", self.config_path],
                                      stdout=self._log, stderr=subprocess.STDOUT,
@@ -156,7 +176,11 @@ class Registry:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("docker-registry exited: " + self.log())
+                log = self.log()
+                self.stop()
+                if "address already in use" in log:
+                    raise _PortTaken()
+                raise RuntimeError("docker-registry exited: " + log)
             try:
                 status, _, _ = self.request("GET", "/v2/", auth=False)
                 if status in (200, 401):

@@ -930,6 +930,22 @@ static void challenge_prefixes(void **state)
     world_end(&W);
 }
 
+static void bad_ca_refused(void **state)
+{
+    uv_loop_t loop;
+    struct tg_registry *reg = NULL;
+    static const char junk[] =
+        "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+    struct tg_registry_options o = {.ca_pem = junk, .ca_len = sizeof(junk) - 1};
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(tg_registry_new(&loop, &o, &reg), TG_EINVALID);
+    assert_null(reg);
+    assert_non_null(strstr(tg_error_last(), "registry CA"));
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -966,6 +982,7 @@ int main(void)
         cmocka_unit_test(blob_redirect_drops_credentials),
         cmocka_unit_test(manifest_redirect_refused),
         cmocka_unit_test(challenge_prefixes),
+        cmocka_unit_test(bad_ca_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
