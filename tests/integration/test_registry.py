@@ -132,7 +132,8 @@ class PlainRegistry(unittest.TestCase):
         bundle = json.loads(att["bundle"])
         body = json.loads(base64.b64decode(bundle["Payload"]["body"]))
         self.assertEqual(body["kind"], "dsse")
-        self.assertEqual(body["spec"]["payloadHash"]["value"], hashlib.sha256(statement).hexdigest())
+        self.assertEqual(body["spec"]["payloadHash"]["value"],
+                         hashlib.sha256(statement).hexdigest())
         self._verify(self.rekor.key.public_path, canonical_json(bundle["Payload"]),
                      base64.b64decode(bundle["SignedEntryTimestamp"]), d)
 
