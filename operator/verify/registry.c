@@ -1255,9 +1255,22 @@ static bool is_redirect(long status)
 
 static void on_redirect(struct op *op, const char *location)
 {
-    if (op->kind != OP_BLOB || !location || op->redirects >= MAX_REDIRECTS) {
+    char url[MAX_URL];
+
+    if (op->kind != OP_BLOB || !location || !*location || op->redirects >= MAX_REDIRECTS) {
         fail(op, TG_EINVALID, "unexpected redirect");
         return;
+    }
+    if (location[0] == '/' && location[1] != '/') {
+        /* A path on the same host (resolved against the registry, not a storage host). */
+        const char *api_host = strcmp(op->host, HUB_HOST) == 0 ? HUB_API_HOST : op->host;
+        int n = snprintf(url, sizeof(url), "%s://%s%s",
+                         host_is_http(op->reg, op->host) ? "http" : "https", api_host, location);
+        if (n < 0 || (size_t)n >= sizeof(url)) {
+            fail(op, TG_EINVALID, "redirect URL too long");
+            return;
+        }
+        location = url;
     }
     bool https = strncasecmp(location, "https://", 8) == 0;
     bool http = strncasecmp(location, "http://", 7) == 0;

@@ -946,6 +946,32 @@ static void bad_ca_refused(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void blob_relative_redirect_and_loop_cap(void **state)
+{
+    char d[80];
+
+    (void)state;
+    world_start(&W);
+    digest_of("hello", d);
+    route(&W, "GET /storage/ok", NULL, resp(&W, 200, "", "hello"));
+    route(&W, "GET /storage/loop", NULL, resp(&W, 302, "Location: /storage/loop\r\n", ""));
+    route(&W, "/blobs/sha256:", NULL, resp(&W, 302, "Location: /storage/ok\r\n", ""));
+    struct tg_image_ref *r = ref_of(&W, "shop/web");
+    assert_int_equal(tg_registry_get_blob(W.reg, r, d, 5, NULL, on_doc, &W), 0);
+    run_until(&W, 1);
+    assert_int_equal(W.rc, 0);
+    assert_string_equal(W.body, "hello");
+    /* A redirect loop ends with an error after a few hops. */
+    W.routes[2].response = resp(&W, 302, "Location: /storage/loop\r\n", "");
+    size_t before = W.srv.requests;
+    assert_int_equal(tg_registry_get_blob(W.reg, r, d, 5, NULL, on_doc, &W), 0);
+    tg_image_ref_free(r);
+    run_until(&W, 2);
+    assert_int_equal(W.rc, TG_EINVALID);
+    assert_int_equal((int)(W.srv.requests - before), 4);
+    world_end(&W);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -983,6 +1009,7 @@ int main(void)
         cmocka_unit_test(manifest_redirect_refused),
         cmocka_unit_test(challenge_prefixes),
         cmocka_unit_test(bad_ca_refused),
+        cmocka_unit_test(blob_relative_redirect_and_loop_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
