@@ -348,6 +348,64 @@ static void unpinned_refused(void **state)
     world_end(&W);
 }
 
+/* Malformed `.sig` manifests each fail the fetch with TG_EINVALID, never a crash. */
+static void malformed_tag_manifests(void **state)
+{
+    static const char *const bad[] = {
+        "not json",
+        "[]",
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\"}",
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":{}}",
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[1]}",
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[{}]}",
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[{"
+        "\"digest\":\"sha256:abc\",\"size\":1}]}",
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[{"
+        "\"digest\":\"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+        "\"size\":-1}]}",
+        "{\"mediaType\":\"text/plain\",\"layers\":[]}",
+        "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"layers\":[]} x",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        world_start(&W);
+        route(&W, keep(&W, "/manifests/sha256-%s.sig ", W.image_digest + 7),
+              ok(&W, OCI_MANIFEST, bad[i]));
+        start_fetch(&W, 0);
+        if (W.rc != TG_EINVALID)
+            fail_msg("case %zu: rc %d (%s)", i, W.rc, W.message);
+        assert_null(W.m);
+        world_end(&W);
+    }
+}
+
+/* A referrer whose layers hold no bundle adds nothing; a listed referrer that is gone is none. */
+static void referrer_without_bundle_is_skipped(void **state)
+{
+    (void)state;
+    world_start(&W);
+    const char *manifest =
+        keep(&W,
+             "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"layers\":[{\"mediaType\":"
+             "\"text/plain\",\"digest\":\"%s\",\"size\":1}]}",
+             OCI_MANIFEST, digest_of(&W, "x"));
+    const char *md = digest_of(&W, manifest);
+    const char *index = keep(&W,
+                             "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\","
+                             "\"digest\":\"%s\",\"size\":1},{\"mediaType\":\"%s\","
+                             "\"digest\":\"%s\",\"size\":1}]}",
+                             OCI_MANIFEST, md, OCI_MANIFEST, digest_of(&W, "gone"));
+    route(&W, keep(&W, "/manifests/sha256-%s ", W.image_digest + 7),
+          ok(&W, "application/vnd.oci.image.index.v1+json", index));
+    route(&W, keep(&W, "/manifests/%s ", md), ok(&W, OCI_MANIFEST, manifest));
+    start_fetch(&W, 0);
+    assert_int_equal(W.rc, 0);
+    assert_int_equal((int)W.m->n_items, 0);
+    assert_int_equal((int)W.routes[2].hits, 1);
+    world_end(&W);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +418,8 @@ int main(void)
         cmocka_unit_test(sig_tag_not_a_manifest),
         cmocka_unit_test(item_cap),
         cmocka_unit_test(unpinned_refused),
+        cmocka_unit_test(malformed_tag_manifests),
+        cmocka_unit_test(referrer_without_bundle_is_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
