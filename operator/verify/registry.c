@@ -510,7 +510,7 @@ struct op {
     struct tg_registry *reg;
     enum op_kind kind;
     int phase;               /* OP_REFERRERS: 0 the API, 1 the tag fallback */
-    char *name;              /* the original "registry/repository", for messages */
+    char *origin;            /* the reference's registry host, normalized, for messages */
     char *host;              /* the host spoken to (after mirroring) */
     char *repo;              /* the repository */
     char *reference;         /* a tag or digest (manifests), a digest (blobs, referrers) */
@@ -806,7 +806,7 @@ static void unlink_op(struct tg_registry *reg, struct op *op)
 
 static void free_op(struct op *op)
 {
-    free(op->name);
+    free(op->origin);
     free(op->host);
     free(op->repo);
     free(op->reference);
@@ -851,8 +851,12 @@ static void fail(struct op *op, int rc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    snprintf(msg, sizeof(msg), "registry %s: repository %s: %s %s: %s", op->host, op->repo,
-             op_what(op), op->reference, detail);
+    if (strcmp(op->origin, op->host) != 0)
+        snprintf(msg, sizeof(msg), "registry %s (mirror of %s): repository %s: %s %s: %s", op->host,
+                 op->origin, op->repo, op_what(op), op->reference, detail);
+    else
+        snprintf(msg, sizeof(msg), "registry %s: repository %s: %s %s: %s", op->host, op->repo,
+                 op_what(op), op->reference, detail);
     complete(op, rc, msg, NULL, NULL, NULL, 0);
 }
 
@@ -1375,13 +1379,11 @@ static int start_op(struct tg_registry *reg, enum op_kind kind, const struct tg_
             op->host = strdup(reg->mirror_to[i]);
             break;
         }
-    size_t nl = strlen(ref->registry) + strlen(ref->repository) + 2;
     if (!op->host || !(op->repo = strdup(ref->repository)) ||
-        !(op->reference = strdup(reference)) || !(op->name = malloc(nl))) {
+        !(op->reference = strdup(reference)) || !(op->origin = normalize_host(ref->registry))) {
         free_op(op);
         return tg_error_set(TG_ENOMEM, "out of memory");
     }
-    snprintf(op->name, nl, "%s/%s", ref->registry, ref->repository);
     op->cred = find_cred(creds, op->host);
     op->use_basic = op->cred && op->cred->username && wants_basic(reg, op->host);
     if ((rc = send_doc(op)) < 0) {

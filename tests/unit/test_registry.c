@@ -715,9 +715,14 @@ static void mirror_is_used(void **state)
     struct tg_image_ref *r;
     assert_int_equal(tg_image_ref_parse("nginx:1.25", &r), 0);
     assert_int_equal(tg_registry_get_manifest(W.reg, r, "1.25", NULL, on_doc, &W), 0);
-    tg_image_ref_free(r);
     run_until(&W, 1);
     assert_int_equal(W.rc, 0);
+    /* A failure names the mirror and what it stands for. */
+    assert_int_equal(tg_registry_get_manifest(W.reg, r, "1.26", NULL, on_doc, &W), 0);
+    tg_image_ref_free(r);
+    run_until(&W, 2);
+    assert_int_equal(W.rc, TG_ENOTFOUND);
+    assert_non_null(strstr(W.message, "(mirror of index.docker.io)"));
     world_end(&W);
 }
 
