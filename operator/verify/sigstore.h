@@ -57,6 +57,44 @@ int tg_statement_check(const unsigned char *payload, size_t len, const char *dig
  */
 int tg_simplesigning_check(const unsigned char *payload, size_t len, const char *digest);
 
+/*
+ * Parses JSON text strictly for the signed formats: at most depth levels of nesting, UTF-8
+ * validated, no NUL byte, nothing but whitespace after the value, and no duplicate key in any
+ * object at any depth (json-c keeps the last duplicate silently, other verifiers the first or
+ * fail: a parser differential an attacker could use). what names the document in messages.
+ * *out is the caller's (json_object_put). Returns 0, TG_EINVALID, TG_ENOMEM.
+ */
+int tg_sigstore_json_parse(const char *what, const char *text, size_t len, int depth,
+                           json_object **out);
+
+/*
+ * A Sigstore bundle v0.1..v0.3 (protobuf JSON), parsed and checked for shape. Owned by the
+ * struct; tg_bundle_free. Exactly one of leaf_der and has_public_key; exactly one of dsse and
+ * has_message_signature.
+ */
+struct tg_bundle {
+    char *media_type;
+    unsigned char *leaf_der; /* verificationMaterial.certificate, or the chain's first */
+    size_t leaf_len;
+    unsigned char **chain_der; /* the rest of x509CertificateChain (untrusted intermediates) */
+    size_t *chain_len;
+    size_t n_chain;
+    bool has_public_key;        /* verificationMaterial.publicKey */
+    char *public_key_hint;      /* its hint, or NULL (informational: every key is tried) */
+    struct tg_tlog_entry *tlog; /* tlogEntries */
+    size_t n_tlog;
+    struct tg_dsse *dsse; /* dsseEnvelope, or NULL */
+    bool has_message_signature;
+    unsigned char message_digest[32]; /* messageSignature.messageDigest (SHA2_256 only) */
+    unsigned char *signature;         /* messageSignature.signature */
+    size_t signature_len;
+};
+
+/* Parses a bundle's JSON. *out is the caller's. Returns 0, TG_EINVALID ("bundle: ..."),
+ * TG_ENOMEM. */
+int tg_bundle_parse(const char *json, size_t len, struct tg_bundle **out);
+void tg_bundle_free(struct tg_bundle *b);
+
 /* One authority of a policy, resolved: keys, or a trusted root and identity rules. Borrowed. */
 struct tg_authority {
     const char *name;
@@ -66,7 +104,7 @@ struct tg_authority {
     const struct tg_identity_rule *rules;
     size_t n_rules;
     bool ignore_sct;
-    bool tlog_required; /* a verified tlog entry bound to the signature is required */
+    bool tlog_required;  /* a verified tlog entry bound to the signature is required */
     EVP_PKEY *rekor_key; /* key-based with tlog required: the Rekor key, when no root */
 };
 
