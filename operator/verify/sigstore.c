@@ -11,8 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/bn.h>
-#include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
@@ -663,119 +661,17 @@ static int gather_bundle(struct ictx *c, const struct tg_vm_item *item, const ch
     return 0;
 }
 
-/* Re-encodes a P1363 r||s ECDSA signature as DER; *der is the caller's (OPENSSL_free). */
-static int p1363_to_der(const unsigned char *sig, size_t len, unsigned char **der, int *der_len)
-{
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r, *s;
-
-    *der = NULL;
-    if (!es)
-        return TG_ENOMEM;
-    r = BN_bin2bn(sig, (int)(len / 2), NULL);
-    s = BN_bin2bn(sig + len / 2, (int)(len / 2), NULL);
-    if (!r || !s || !ECDSA_SIG_set0(es, r, s)) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(es);
-        return TG_ENOMEM;
-    }
-    *der_len = i2d_ECDSA_SIG(es, der);
-    ECDSA_SIG_free(es);
-    return *der_len > 0 ? 0 : TG_EINVALID;
-}
-
-/* One verification of a signature over a SHA-256 digest; 1 verified, 0 not, -1 no memory. */
-static int prehash_verify_once(EVP_PKEY *key, const unsigned char *md, const unsigned char *sig,
-                               size_t sig_len)
-{
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
-    int ok;
-    if (!ctx)
-        return -1;
-    ok = EVP_PKEY_verify_init(ctx) == 1 && EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
-         EVP_PKEY_verify(ctx, sig, sig_len, md, 32) == 1;
-    EVP_PKEY_CTX_free(ctx);
-    ERR_clear_error();
-    return ok ? 1 : 0;
-}
-
-/* Verifies a signature over a SHA-256 digest (messageSignature), DER or P1363 as tg_sig_verify. */
-static int prehash_verify(EVP_PKEY *key, const unsigned char *md, const unsigned char *sig,
-                          size_t sig_len)
-{
-    int ok;
-    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC && EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
-        return tg_error_set(TG_EINVALID, "messageSignature needs an ECDSA or RSA key");
-    ok = prehash_verify_once(key, md, sig, sig_len);
-    if (ok == 0 && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && sig_len % 2 == 0 && sig_len <= 132) {
-        unsigned char *der = NULL;
-        int der_len = 0;
-        if (p1363_to_der(sig, sig_len, &der, &der_len) == 0)
-            ok = prehash_verify_once(key, md, der, (size_t)der_len);
-        OPENSSL_free(der);
-    }
-    if (ok < 0)
-        return tg_error_set(TG_ENOMEM, "out of memory verifying a signature");
-    if (ok != 1)
-        return tg_error_set(TG_EINVALID, "the signature does not verify with the key");
-    return 0;
-}
-
 static int sig_check(const struct ictx *c, EVP_PKEY *key, size_t i)
 {
     if (c->prehashed)
-        return prehash_verify(key, c->msg, c->sigs[i], c->sig_lens[i]);
+        return tg_bundle_verify_message(key, c->bundle);
     return tg_sig_verify(key, c->msg, c->msg_len, c->sigs[i], c->sig_lens[i]);
-}
-
-/*
- * Binds a hashedrekord entry to a messageSignature: the body's signature is this signature and
- * its data hash is the signed digest (tg_tlog_bind hashes a payload we do not hold here).
- */
-static int bind_prehashed(const struct tg_tlog_entry *e, const unsigned char *sig, size_t sig_len,
-                          const unsigned char md[32])
-{
-    json_object *body, *spec, *v;
-    const char *content, *value, *alg;
-    unsigned char *dec = NULL;
-    size_t dec_len = 0;
-    char hex[65];
-    int rc = TG_EINVALID;
-
-    if (strcmp(e->kind, "hashedrekord") != 0)
-        return tg_error_set(rc, "tlog entry kind %s cannot log a messageSignature", e->kind);
-    rc = tg_sigstore_json_parse("tlog body", (const char *)e->body, e->body_len, 16, &body);
-    if (rc != 0)
-        return rc;
-    rc = TG_EINVALID;
-    spec = json_object_object_get(body, "spec");
-    v = json_object_object_get(json_object_object_get(spec, "signature"), "content");
-    content = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-    v = json_object_object_get(json_object_object_get(spec, "data"), "hash");
-    alg = json_object_is_type(json_object_object_get(v, "algorithm"), json_type_string)
-              ? json_object_get_string(json_object_object_get(v, "algorithm"))
-              : NULL;
-    value = json_object_is_type(json_object_object_get(v, "value"), json_type_string)
-                ? json_object_get_string(json_object_object_get(v, "value"))
-                : NULL;
-    tg_hex(md, 32, hex);
-    if (!content || tg_b64_decode(content, strlen(content), &dec, &dec_len) != 0 ||
-        dec_len != sig_len || memcmp(dec, sig, sig_len) != 0)
-        tg_error_set(rc, "tlog entry logs another signature");
-    else if (!alg || strcmp(alg, "sha256") != 0 || !value || strcasecmp(value, hex) != 0)
-        tg_error_set(rc, "tlog entry logs another artifact");
-    else
-        rc = 0;
-    free(dec);
-    json_object_put(body);
-    return rc;
 }
 
 static int bind_check(const struct ictx *c, const struct tg_tlog_entry *e, size_t i)
 {
     if (c->prehashed)
-        return bind_prehashed(e, c->sigs[i], c->sig_lens[i], c->msg);
+        return tg_bundle_bind_message(e, c->bundle);
     return tg_tlog_bind(e, c->sigs[i], c->sig_lens[i], c->bind, c->bind_len);
 }
 

@@ -95,6 +95,20 @@ struct tg_bundle {
 int tg_bundle_parse(const char *json, size_t len, struct tg_bundle **out);
 void tg_bundle_free(struct tg_bundle *b);
 
+/*
+ * Verifies a messageSignature bundle's signature over its messageDigest (a signature over the
+ * artifact's bytes, checked prehashed; ECDSA DER or P1363, or RSA) with key. Returns 0,
+ * TG_EINVALID, TG_ENOMEM.
+ */
+int tg_bundle_verify_message(EVP_PKEY *key, const struct tg_bundle *b);
+
+/*
+ * Checks that a hashedrekord tlog entry logs a messageSignature bundle's signature and digest
+ * (tg_tlog_bind hashes a payload, which a messageSignature does not carry). Returns 0,
+ * TG_EINVALID, TG_ENOMEM.
+ */
+int tg_bundle_bind_message(const struct tg_tlog_entry *e, const struct tg_bundle *b);
+
 /* One authority of a policy, resolved: keys, or a trusted root and identity rules. Borrowed. */
 struct tg_authority {
     const char *name;
