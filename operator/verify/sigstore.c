@@ -42,16 +42,22 @@ static void skip_ws(const char *s, size_t len, size_t *pos)
         (*pos)++;
 }
 
-/* Skips a string starting at its opening quote. */
+/*
+ * Skips a string starting at its opening quote; false on a \u0000 escape, which json-c cuts a
+ * key at (so "a\u0000b" would read as "a" here and as another key elsewhere).
+ */
 static bool skip_string(const char *s, size_t len, size_t *pos)
 {
     (*pos)++;
     while (*pos < len) {
         char c = s[(*pos)++];
-        if (c == '\\')
+        if (c == '\\') {
+            if (len - *pos >= 5 && memcmp(s + *pos, "u0000", 5) == 0)
+                return false;
             (*pos)++;
-        else if (c == '"')
+        } else if (c == '"') {
             return true;
+        }
     }
     return false;
 }
@@ -172,7 +178,7 @@ int tg_sigstore_json_parse(const char *what, const char *text, size_t len, int d
     }
     if (!walk_no_dup(text, len, &pos, obj)) {
         json_object_put(obj);
-        return tg_error_set(TG_EINVALID, "%s: duplicate key in JSON", what);
+        return tg_error_set(TG_EINVALID, "%s: duplicate key (or a \\u0000 escape) in JSON", what);
     }
     *out = obj;
     return 0;

@@ -59,9 +59,11 @@ int tg_simplesigning_check(const unsigned char *payload, size_t len, const char 
 
 /*
  * Parses JSON text strictly for the signed formats: at most depth levels of nesting, UTF-8
- * validated, no NUL byte, nothing but whitespace after the value, and no duplicate key in any
- * object at any depth (json-c keeps the last duplicate silently, other verifiers the first or
- * fail: a parser differential an attacker could use). what names the document in messages.
+ * validated, no NUL byte and no \u0000 escape, nothing but whitespace after the value, and no
+ * duplicate key in any object at any depth (json-c keeps the last duplicate silently, other
+ * verifiers the first or fail: a parser differential an attacker could use). Duplicates are
+ * found by a second pass over the text in step with the parsed tree: an object of the text
+ * with more members than json-c's object had a duplicate. what names the document in messages.
  * *out is the caller's (json_object_put). Returns 0, TG_EINVALID, TG_ENOMEM.
  */
 int tg_sigstore_json_parse(const char *what, const char *text, size_t len, int depth,
