@@ -337,6 +337,14 @@ int tg_bundle_bind_message(const struct tg_tlog_entry *e, const struct tg_bundle
     if (rc != 0)
         return rc;
     rc = TG_EINVALID;
+    if (!json_object_is_type(json_object_object_get(body, "kind"), json_type_string) ||
+        strcmp(json_object_get_string(json_object_object_get(body, "kind")), "hashedrekord") != 0 ||
+        !json_object_is_type(json_object_object_get(body, "apiVersion"), json_type_string) ||
+        strcmp(json_object_get_string(json_object_object_get(body, "apiVersion")), "0.0.1") != 0 ||
+        strcmp(e->version, "0.0.1") != 0) {
+        json_object_put(body);
+        return tg_error_set(rc, "tlog entry body is not a hashedrekord 0.0.1");
+    }
     spec = json_object_object_get(body, "spec");
     v = json_object_object_get(json_object_object_get(spec, "signature"), "content");
     content = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;

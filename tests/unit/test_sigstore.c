@@ -961,14 +961,16 @@ static void bundle_two_contents_are_refused(void **state)
     EVP_PKEY_free(key);
 }
 
-/* A messageSignature bundle: the key signs the image manifest, whose sha256 is d. */
-static char *message_bundle(EVP_PKEY *key, const char *manifest)
+/* A messageSignature bundle: the key signs manifest (DER, or P1363 when asked), and the digest
+ * is its sha256. */
+static char *message_bundle_ex(EVP_PKEY *key, const char *manifest, bool p1363)
 {
     unsigned char md[32];
     char *mdb, *sig, *m, *b;
     tg_sha256(manifest, strlen(manifest), md);
     mdb = tg_b64_encode(md, 32);
-    sig = sign_b64(key, manifest, strlen(manifest));
+    sig = p1363 ? sign_p1363_b64(key, manifest, strlen(manifest))
+                : sign_b64(key, manifest, strlen(manifest));
     m = public_key_material(key);
     b = fmt("{\"mediaType\":\"" BUNDLE_V03 "\",\"verificationMaterial\":%s,\"messageSignature\":"
             "{\"messageDigest\":{\"algorithm\":\"SHA2_256\",\"digest\":\"%s\"},\"signature\":"
@@ -978,6 +980,11 @@ static char *message_bundle(EVP_PKEY *key, const char *manifest)
     free(sig);
     free(m);
     return b;
+}
+
+static char *message_bundle(EVP_PKEY *key, const char *manifest)
+{
+    return message_bundle_ex(key, manifest, false);
 }
 
 static void bundle_message_signature_over_the_digest_is_accepted(void **state)
@@ -1021,6 +1028,19 @@ static void bundle_message_signature_wrong_key_is_refused(void **state)
     free(b);
     EVP_PKEY_free(key);
     EVP_PKEY_free(stranger);
+}
+
+static void bundle_message_signature_p1363_is_accepted(void **state)
+{
+    EVP_PKEY *key = gen_key();
+    struct tg_authority auth = key_authority(&key, 1);
+    struct tg_signed out;
+    char *b = message_bundle_ex(key, "image", true);
+    (void)state;
+    assert_int_equal(verify_bundle(b, &auth, &out), 0);
+    tg_signed_clear(&out);
+    free(b);
+    EVP_PKEY_free(key);
 }
 
 static void bundle_public_key_for_keyless_is_refused(void **state)
@@ -1232,6 +1252,100 @@ static void tlog_entry_of_another_signature_is_refused(void **state)
         EVP_PKEY_free(key);
         EVP_PKEY_free(rekor);
     }
+}
+
+static char *spki_b64(EVP_PKEY *key, char **key_id_b64);
+
+/* A bundle's tlogEntries array holding one hashedrekord entry with a SET by rekor. */
+static char *hashedrekord_tlog_entries(EVP_PKEY *rekor, const char *body)
+{
+    char *body_b64 = b64s(body), *spki, *id_b64, log_hex[65], *canon, *set, *out;
+    unsigned char *id;
+    size_t id_len;
+
+    spki = spki_b64(rekor, &id_b64);
+    assert_int_equal(tg_b64_decode(id_b64, strlen(id_b64), &id, &id_len), 0);
+    tg_hex(id, 32, log_hex);
+    canon = fmt("{\"body\":\"%s\",\"integratedTime\":1765000000,\"logID\":\"%s\",\"logIndex\":7}",
+                body_b64, log_hex);
+    set = sign_b64(rekor, canon, strlen(canon));
+    out =
+        fmt("[{\"logIndex\":\"7\",\"logId\":{\"keyId\":\"%s\"},\"kindVersion\":{\"kind\":"
+            "\"hashedrekord\",\"version\":\"0.0.1\"},\"integratedTime\":\"1765000000\","
+            "\"inclusionPromise\":{\"signedEntryTimestamp\":\"%s\"},\"canonicalizedBody\":\"%s\"}]",
+            id_b64, set, body_b64);
+    free(body_b64);
+    free(spki);
+    free(id_b64);
+    free(id);
+    free(canon);
+    free(set);
+    return out;
+}
+
+/* Verifies a messageSignature bundle over "image" whose tlog entry logs (logged_sig over
+ * logged_manifest), against key with the tlog required and rekor's key. */
+static int verify_message_with_tlog(EVP_PKEY *key, EVP_PKEY *rekor, const char *logged_manifest,
+                                    struct tg_signed *out)
+{
+    struct tg_authority auth = key_authority(&key, 1);
+    /* ECDSA signatures differ each time: log the very signature the bundle carries. */
+    char *b0 = message_bundle(key, "image"), *sig_at = strstr(b0, "\"signature\":\"") + 13;
+    char *sig = fmt("%.*s", (int)(strchr(sig_at, '"') - sig_at), sig_at);
+    char *body = hashedrekord_body(key, sig, logged_manifest);
+    char *entries = hashedrekord_tlog_entries(rekor, body);
+    char *b =
+        fmt("%.*s,\"tlogEntries\":%s%s", (int)(strstr(b0, "}},\"messageSignature\"") - b0 + 1), b0,
+            entries, strstr(b0, "}},\"messageSignature\"") + 1);
+    int rc;
+    auth.tlog_required = true;
+    auth.rekor_key = rekor;
+    rc = verify_bundle(b, &auth, out);
+    free(b0);
+    free(sig);
+    free(body);
+    free(entries);
+    free(b);
+    return rc;
+}
+
+static void tlog_message_signature_bundle_is_accepted(void **state)
+{
+    EVP_PKEY *key, *rekor;
+    struct tg_signed out;
+    (void)state;
+    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
+    if (keyless_is_stub()) {
+        skip();
+        return;
+    }
+    key = gen_key();
+    rekor = gen_key();
+    if (verify_message_with_tlog(key, rekor, "image", &out) != 0)
+        fail_msg("refused: %s", tg_error_last());
+    assert_int_equal(out.signed_at, 1765000000);
+    assert_true(out.is_signature);
+    tg_signed_clear(&out);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(rekor);
+}
+
+static void tlog_message_signature_of_another_artifact_is_refused(void **state)
+{
+    EVP_PKEY *key, *rekor;
+    struct tg_signed out;
+    (void)state;
+    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
+    if (keyless_is_stub()) {
+        skip();
+        return;
+    }
+    key = gen_key();
+    rekor = gen_key();
+    assert_int_equal(verify_message_with_tlog(key, rekor, "other", &out), TG_EINVALID);
+    assert_error_has("tlog entry logs another artifact");
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(rekor);
 }
 
 /* ---- keyless ------------------------------------------------------------------------------ */
@@ -1865,12 +1979,15 @@ int main(void)
         cmocka_unit_test(bundle_message_signature_over_the_digest_is_accepted),
         cmocka_unit_test(bundle_message_signature_for_another_digest_is_refused),
         cmocka_unit_test(bundle_message_signature_wrong_key_is_refused),
+        cmocka_unit_test(bundle_message_signature_p1363_is_accepted),
         cmocka_unit_test(bundle_public_key_for_keyless_is_refused),
         cmocka_unit_test(tlog_required_but_absent_is_refused),
         cmocka_unit_test(tlog_required_bundle_without_entries_is_refused),
         cmocka_unit_test(tlog_legacy_rekor_bundle_is_accepted),
         cmocka_unit_test(tlog_set_by_another_rekor_key_is_refused),
         cmocka_unit_test(tlog_entry_of_another_signature_is_refused),
+        cmocka_unit_test(tlog_message_signature_bundle_is_accepted),
+        cmocka_unit_test(tlog_message_signature_of_another_artifact_is_refused),
         cmocka_unit_test(keyless_sig_with_legacy_rekor_bundle_is_accepted),
         cmocka_unit_test(keyless_wrong_identity_is_refused),
         cmocka_unit_test(keyless_certificate_expired_at_signing_time_is_refused),
