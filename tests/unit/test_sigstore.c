@@ -1149,15 +1149,6 @@ static char *hashedrekord_body(EVP_PKEY *key, const char *sig_b64, const char *p
     return body;
 }
 
-/* True (and the test skipped) while keyless.c is still the temporary stub. */
-static bool keyless_is_stub(void)
-{
-    struct tg_tlog_entry e;
-    int rc = tg_tlog_entry_from_legacy("{}", 2, &e);
-    tg_tlog_entry_clear(&e);
-    return rc != 0 && strstr(tg_error_last(), "not yet implemented") != NULL;
-}
-
 /* Verifies a `.sig` with a legacy Rekor bundle annotation against a key authority requiring
  * the tlog with rekor's key. */
 static int verify_sig_with_rekor(const char *payload, const char *sig_b64, const char *annotation,
@@ -1180,30 +1171,23 @@ static int verify_sig_with_rekor(const char *payload, const char *sig_b64, const
 
 static void tlog_legacy_rekor_bundle_is_accepted(void **state)
 {
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
-    {
-        EVP_PKEY *key = gen_key(), *rekor = gen_key();
-        struct tg_signed out;
-        char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
-        char *body = hashedrekord_body(key, sig, payload);
-        char *annotation = legacy_rekor_bundle(rekor, body, 1765000000);
-        (void)state;
-        if (verify_sig_with_rekor(payload, sig, annotation, key, rekor, &out) != 0)
-            fail_msg("refused: %s", tg_error_last());
-        assert_int_equal(out.signed_at, 1765000000);
-        assert_true(out.is_signature);
-        tg_signed_clear(&out);
-        free(payload);
-        free(sig);
-        free(body);
-        free(annotation);
-        EVP_PKEY_free(key);
-        EVP_PKEY_free(rekor);
-    }
+    EVP_PKEY *key = gen_key(), *rekor = gen_key();
+    struct tg_signed out;
+    char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
+    char *body = hashedrekord_body(key, sig, payload);
+    char *annotation = legacy_rekor_bundle(rekor, body, 1765000000);
+    (void)state;
+    if (verify_sig_with_rekor(payload, sig, annotation, key, rekor, &out) != 0)
+        fail_msg("refused: %s", tg_error_last());
+    assert_int_equal(out.signed_at, 1765000000);
+    assert_true(out.is_signature);
+    tg_signed_clear(&out);
+    free(payload);
+    free(sig);
+    free(body);
+    free(annotation);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(rekor);
 }
 
 static void tlog_set_by_another_rekor_key_is_refused(void **state)
@@ -1228,30 +1212,23 @@ static void tlog_set_by_another_rekor_key_is_refused(void **state)
 
 static void tlog_entry_of_another_signature_is_refused(void **state)
 {
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
-    {
-        EVP_PKEY *key = gen_key(), *rekor = gen_key();
-        struct tg_signed out;
-        char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
-        char *sig2 = sign_b64(key, "something else", 14);
-        char *body = hashedrekord_body(key, sig2, "something else");
-        char *annotation = legacy_rekor_bundle(rekor, body, 1765000000);
-        (void)state;
-        assert_int_equal(verify_sig_with_rekor(payload, sig, annotation, key, rekor, &out),
-                         TG_EINVALID);
-        assert_error_has("not bound to the signature");
-        free(payload);
-        free(sig);
-        free(sig2);
-        free(body);
-        free(annotation);
-        EVP_PKEY_free(key);
-        EVP_PKEY_free(rekor);
-    }
+    EVP_PKEY *key = gen_key(), *rekor = gen_key();
+    struct tg_signed out;
+    char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
+    char *sig2 = sign_b64(key, "something else", 14);
+    char *body = hashedrekord_body(key, sig2, "something else");
+    char *annotation = legacy_rekor_bundle(rekor, body, 1765000000);
+    (void)state;
+    assert_int_equal(verify_sig_with_rekor(payload, sig, annotation, key, rekor, &out),
+                     TG_EINVALID);
+    assert_error_has("not bound to the signature");
+    free(payload);
+    free(sig);
+    free(sig2);
+    free(body);
+    free(annotation);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(rekor);
 }
 
 static char *spki_b64(EVP_PKEY *key, char **key_id_b64);
@@ -1314,11 +1291,6 @@ static void tlog_message_signature_bundle_is_accepted(void **state)
     EVP_PKEY *key, *rekor;
     struct tg_signed out;
     (void)state;
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
     key = gen_key();
     rekor = gen_key();
     if (verify_message_with_tlog(key, rekor, "image", &out) != 0)
@@ -1335,11 +1307,6 @@ static void tlog_message_signature_of_another_artifact_is_refused(void **state)
     EVP_PKEY *key, *rekor;
     struct tg_signed out;
     (void)state;
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
     key = gen_key();
     rekor = gen_key();
     assert_int_equal(verify_message_with_tlog(key, rekor, "other", &out), TG_EINVALID);
@@ -1559,11 +1526,6 @@ static void keyless_sig_with_legacy_rekor_bundle_is_accepted(void **state)
     struct keyless_fixture f;
     struct tg_signed out;
     (void)state;
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
     keyless_setup(&f, SIGNED_AT + 600);
     if (verify_keyless_sig(&f, SIGNED_AT, &out) != 0)
         fail_msg("refused: %s", tg_error_last());
@@ -1580,11 +1542,6 @@ static void keyless_wrong_identity_is_refused(void **state)
     struct keyless_fixture f;
     struct tg_signed out;
     (void)state;
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
     keyless_setup(&f, SIGNED_AT + 600);
     f.rule.subject = "https://github.com/org/other/.github/workflows/release.yml@refs/heads/main";
     assert_int_equal(verify_keyless_sig(&f, SIGNED_AT, &out), TG_EINVALID);
@@ -1597,11 +1554,6 @@ static void keyless_certificate_expired_at_signing_time_is_refused(void **state)
     struct keyless_fixture f;
     struct tg_signed out;
     (void)state;
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
     keyless_setup(&f, SIGNED_AT + 600);
     /* Logged an hour after the ten-minute certificate expired. */
     assert_int_equal(verify_keyless_sig(&f, SIGNED_AT + 3600, &out), TG_EINVALID);
@@ -1671,11 +1623,6 @@ static void keyless_bundle_is_accepted(void **state)
     struct tg_authority auth;
     char *b;
     (void)state;
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
     keyless_setup(&f, SIGNED_AT + 600);
     auth = keyless_authority(&f);
     b = keyless_bundle(&f, SIGNED_AT);
@@ -1699,11 +1646,6 @@ static void keyless_bundle_bad_set_is_refused(void **state)
     struct tg_authority auth;
     char *b, *at;
     (void)state;
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
     keyless_setup(&f, SIGNED_AT + 600);
     auth = keyless_authority(&f);
     b = keyless_bundle(&f, SIGNED_AT);
@@ -1757,11 +1699,6 @@ static void keyless_fixture_bundles_match_their_table(void **state)
     char *text;
     size_t len;
     (void)state;
-    /* TEMPORARY: skipped while keyless_stub.c stands in for keyless.c; runs once it lands. */
-    if (keyless_is_stub()) {
-        skip();
-        return;
-    }
     text = read_fixture("cases.json", &len);
     table = json_tokener_parse(text);
     free(text);
