@@ -20,7 +20,7 @@
 #include "verify/keyless.h"
 #include "verify/material.h"
 
-/* A DSSE envelope. Owned by the struct; tg_dsse_free. */
+/* A DSSE envelope. Owned by the struct; tg_dsse_free (NULL is fine). */
 struct tg_dsse_sig {
     char *keyid;
     unsigned char *sig;
@@ -34,7 +34,12 @@ struct tg_dsse {
     size_t n_sigs;
 };
 
-/* Parses an envelope (JSON text, or an already parsed object with obj != NULL). */
+/*
+ * Parses an envelope: JSON text (strictly, see tg_sigstore_json_parse), or an already parsed
+ * object (borrowed). payloadType and at least one signature (at most 16) are required; payload
+ * and sig are base64 (std, then URL-safe). *out is the caller's. Returns 0, TG_EINVALID
+ * ("dsse: ..."), TG_ENOMEM.
+ */
 int tg_dsse_parse(const char *json, size_t len, struct tg_dsse **out);
 int tg_dsse_from_json(json_object *obj, struct tg_dsse **out);
 void tg_dsse_free(struct tg_dsse *d);
@@ -92,8 +97,9 @@ struct tg_bundle {
     size_t signature_len;
 };
 
-/* Parses a bundle's JSON. *out is the caller's. Returns 0, TG_EINVALID ("bundle: ..."),
- * TG_ENOMEM. */
+/* Parses a bundle's JSON (media types ...bundle.v0.3+json and ...bundle+json;version=0.1|0.2|0.3;
+ * tlogEntries through tg_tlog_entry_from_bundle). *out is the caller's; tg_bundle_free (NULL is
+ * fine). Returns 0, TG_EINVALID ("bundle: ..."), TG_ENOMEM. */
 int tg_bundle_parse(const char *json, size_t len, struct tg_bundle **out);
 void tg_bundle_free(struct tg_bundle *b);
 
@@ -144,6 +150,11 @@ void tg_signed_clear(struct tg_signed *s);
  * (simple-signing digest, or the Statement's subject). Returns 0 with *out filled, TG_EINVALID
  * with the reason in the message ("signature does not verify with key ci", "bundle: ..."),
  * TG_ENOMEM. SBOM attachments are never verified (TG_EINVALID "unsigned .sbom attachment").
+ * An authority without keys is keyless: it needs root, a certificate (the layer's annotations or
+ * the bundle's) and always a verified tlog entry bound to the signature, whose integratedTime is
+ * the time the certificate is checked at. A key-based authority checks the tlog only when
+ * tlog_required (with root's Rekor keys, else rekor_key); a raw `.att` envelope passes when one
+ * of its signatures does, a bundle's envelope must have exactly one. On failure *out is empty.
  */
 int tg_verify_item(const struct tg_vm_item *item, const char *digest,
                    const struct tg_authority *auth, struct tg_signed *out);
