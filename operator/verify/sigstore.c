@@ -725,39 +725,54 @@ static int tlog_verified(const struct ictx *c, const struct tg_authority *auth, 
     return 0;
 }
 
+/* The most telling failure among several candidates: the one that got furthest. */
+struct reason {
+    int stage; /* 1 certificate, 2 signature, 3 tlog binding */
+    char msg[600];
+};
+
+/* Keeps "prefix<last error>" when stage is at least as far as the kept one. */
+static void note(struct reason *r, int stage, const char *prefix)
+{
+    if (stage < r->stage)
+        return;
+    r->stage = stage;
+    snprintf(r->msg, sizeof(r->msg), "%s%s", prefix, tg_error_last());
+}
+
 /* Key-based: any key, any signature; with a tlog, a verified entry bound to that signature. */
 static int verify_with_keys(const struct ictx *c, const struct tg_authority *auth, bool need_tlog,
                             const bool *tlog_ok, struct tg_signed *out)
 {
-    bool sig_ok = false;
+    struct reason why = {0, ""};
     int rc;
 
     for (size_t k = 0; k < auth->n_keys; k++) {
         for (size_t i = 0; i < c->n_sigs; i++) {
+            bool bound = false;
             rc = sig_check(c, auth->keys[k], i);
             if (rc == TG_ENOMEM)
                 return rc;
             if (rc != 0)
                 continue;
-            bool bound = false;
-            sig_ok = true;
             for (size_t t = 0; need_tlog && !bound && t < c->n_tlog; t++) {
                 if (!tlog_ok[t])
                     continue;
                 rc = bind_check(c, &c->tlog[t], i);
                 if (rc == TG_ENOMEM)
                     return rc;
-                if (rc == 0) {
+                if (rc != 0)
+                    note(&why, 3, "tlog entry is not bound to the signature: ");
+                bound = rc == 0;
+                if (bound)
                     out->signed_at = c->tlog[t].integrated_time;
-                    bound = true;
-                }
             }
             if (!need_tlog || bound)
                 return key_signer(auth->keys[k], &out->signer);
         }
     }
-    if (sig_ok)
-        return tg_error_wrap(TG_EINVALID, "tlog entry is not bound to the signature: ");
+    if (why.stage > 0)
+        return tg_error_set(TG_EINVALID, "%s", why.msg);
     return tg_error_set(TG_EINVALID, "signature does not verify with key%s of authority %s",
                         auth->n_keys == 1 ? "" : "s", auth->name);
 }
@@ -766,11 +781,13 @@ static int verify_with_keys(const struct ictx *c, const struct tg_authority *aut
 static int verify_keyless(const struct ictx *c, const struct tg_authority *auth,
                           const bool *tlog_ok, struct tg_signed *out)
 {
-    int rc = TG_EINVALID;
-    bool sig_ok = false, cert_ok = false;
+    struct reason why = {0, ""};
+    char prefix[200];
+    int rc;
 
     if (!c->leaf)
         return tg_error_set(TG_EINVALID, "no certificate for keyless authority %s", auth->name);
+    snprintf(prefix, sizeof(prefix), "certificate (authority %s): ", auth->name);
     for (size_t t = 0; t < c->n_tlog; t++) {
         struct tg_cert_identity id = {0};
         EVP_PKEY *key = NULL;
@@ -781,14 +798,18 @@ static int verify_keyless(const struct ictx *c, const struct tg_authority *auth,
                                     auth->rules, auth->n_rules, &key, &id);
         if (rc == TG_ENOMEM)
             return rc;
-        if (rc != 0)
+        if (rc != 0) {
+            note(&why, 1, prefix);
             continue;
-        cert_ok = true;
+        }
         for (size_t i = 0; i < c->n_sigs; i++) {
             rc = sig_check(c, key, i);
             if (rc == 0) {
-                sig_ok = true;
                 rc = bind_check(c, &c->tlog[t], i);
+                if (rc != 0 && rc != TG_ENOMEM)
+                    note(&why, 3, "tlog entry is not bound to the signature: ");
+            } else if (rc != TG_ENOMEM) {
+                note(&why, 2, "signature does not verify with the certificate's key: ");
             }
             if (rc == 0 || rc == TG_ENOMEM)
                 break;
@@ -804,11 +825,7 @@ static int verify_keyless(const struct ictx *c, const struct tg_authority *auth,
         if (rc == TG_ENOMEM)
             return rc;
     }
-    if (!cert_ok)
-        return tg_error_wrap(TG_EINVALID, "certificate (authority %s): ", auth->name);
-    if (sig_ok)
-        return tg_error_wrap(TG_EINVALID, "tlog entry is not bound to the signature: ");
-    return tg_error_set(TG_EINVALID, "signature does not verify with the certificate's key");
+    return tg_error_set(TG_EINVALID, "%s", why.stage > 0 ? why.msg : "no verified tlog entry");
 }
 
 /* Binds the verified payload to digest and fills the statement fields. */

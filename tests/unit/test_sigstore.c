@@ -1231,6 +1231,37 @@ static void tlog_entry_of_another_signature_is_refused(void **state)
     EVP_PKEY_free(rekor);
 }
 
+static void tlog_unbound_reason_survives_other_keys(void **state)
+{
+    EVP_PKEY *keys[2] = {gen_key(), gen_key()}, *rekor = gen_key();
+    struct tg_authority auth = key_authority(keys, 2);
+    struct tg_signed out;
+    char *payload = simplesigning(digest), *sig = sign_b64(keys[0], payload, strlen(payload));
+    char *sig2 = sign_b64(keys[0], "something else", 14);
+    char *body = hashedrekord_body(keys[0], sig2, "something else");
+    char *annotation = legacy_rekor_bundle(rekor, body, 1765000000);
+    char *data = fmt("%s", payload);
+    struct tg_vm_item it = item_of(TG_VM_SIMPLESIGNING, data);
+    (void)state;
+    auth.tlog_required = true;
+    auth.rekor_key = rekor;
+    it.signature_b64 = sig;
+    it.rekor_bundle = annotation;
+    /* The first key verifies but the entry logs another signature; the second key fails. */
+    assert_int_equal(tg_verify_item(&it, digest, &auth, &out), TG_EINVALID);
+    assert_error_has("not bound to the signature");
+    assert_null(strstr(tg_error_last(), "does not verify with the key"));
+    free(data);
+    free(payload);
+    free(sig);
+    free(sig2);
+    free(body);
+    free(annotation);
+    EVP_PKEY_free(keys[0]);
+    EVP_PKEY_free(keys[1]);
+    EVP_PKEY_free(rekor);
+}
+
 static char *spki_b64(EVP_PKEY *key, char **key_id_b64);
 
 /* A bundle's tlogEntries array holding one hashedrekord entry with a SET by rekor. */
@@ -1972,6 +2003,7 @@ int main(void)
         cmocka_unit_test(tlog_legacy_rekor_bundle_is_accepted),
         cmocka_unit_test(tlog_set_by_another_rekor_key_is_refused),
         cmocka_unit_test(tlog_entry_of_another_signature_is_refused),
+        cmocka_unit_test(tlog_unbound_reason_survives_other_keys),
         cmocka_unit_test(tlog_message_signature_bundle_is_accepted),
         cmocka_unit_test(tlog_message_signature_of_another_artifact_is_refused),
         cmocka_unit_test(keyless_sig_with_legacy_rekor_bundle_is_accepted),
