@@ -1944,6 +1944,46 @@ static void mutated_items_fail_cleanly(void **state)
     EVP_PKEY_free(key);
 }
 
+/* A keyless bundle with its tlog entry, truncated anywhere and with bytes flipped: refused
+ * cleanly (tlog entries and certificates parsed, freed on every path). */
+static void keyless_bundle_mutants_fail_cleanly(void **state)
+{
+    static const char flips[] = {'"', '}', 'A'};
+    struct keyless_fixture f;
+    struct tg_authority auth;
+    char *b;
+    size_t n;
+    (void)state;
+    keyless_setup(&f, SIGNED_AT + 600);
+    auth = keyless_authority(&f);
+    b = keyless_bundle(&f, SIGNED_AT);
+    n = strlen(b);
+    for (size_t i = 0; i < n; i++) {
+        struct tg_signed out;
+        char *cut = fmt("%.*s", (int)i, b);
+        struct tg_vm_item it = item_of(TG_VM_BUNDLE, cut);
+        assert_int_equal(tg_verify_item(&it, digest, &auth, &out), TG_EINVALID);
+        free(cut);
+        for (size_t k = 0; k < sizeof(flips); k++) {
+            char *mut = fmt("%s", b);
+            int rc;
+            if (mut[i] == flips[k]) {
+                free(mut);
+                continue;
+            }
+            mut[i] = flips[k];
+            it = item_of(TG_VM_BUNDLE, mut);
+            rc = tg_verify_item(&it, digest, &auth, &out);
+            if (rc != 0 && rc != TG_EINVALID)
+                fail_msg("byte %zu: code %d", i, rc);
+            tg_signed_clear(&out);
+            free(mut);
+        }
+    }
+    free(b);
+    keyless_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2019,6 +2059,7 @@ int main(void)
         cmocka_unit_test(bundle_truncated_anywhere_fails_cleanly),
         cmocka_unit_test(legacy_item_truncated_anywhere_fails_cleanly),
         cmocka_unit_test(mutated_items_fail_cleanly),
+        cmocka_unit_test(keyless_bundle_mutants_fail_cleanly),
     };
     return cmocka_run_group_tests(tests, setup_digests, NULL);
 }
