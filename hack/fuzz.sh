@@ -4,7 +4,7 @@
 #   hack/fuzz.sh [-t SECONDS] [-b BUILD_DIR] [TARGET...]
 #
 # TARGET is a parser name (vuln, provenance, sbom, image_ref, dockerconfig, dsse, statement,
-# simplesigning, trusted_root, tlog_legacy, material); by default every target that the build
+# simplesigning, sigstore_json, bundle, trusted_root, tlog_legacy, material); by default every target that the build
 # has (a target whose implementation is not in the tree yet is not built). SECONDS defaults to
 # 60. The build (clang, -DTOLLGATE_FUZZ=ON) goes to BUILD_DIR, build-fuzz by default. Each target
 # starts from its committed seeds (tests/fuzz/corpus/<parser>/, never written to) and keeps what
@@ -29,8 +29,8 @@ shift $((OPTIND - 1))
 command -v clang >/dev/null || { echo "fuzz: clang is missing (apt-get install clang)" >&2; exit 2; }
 CC=clang cmake -S . -B "$build" -DTOLLGATE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
-all=(vuln provenance sbom image_ref dockerconfig dsse statement simplesigning trusted_root
-     tlog_legacy material)
+all=(vuln provenance sbom image_ref dockerconfig dsse statement simplesigning sigstore_json
+     bundle trusted_root tlog_legacy material)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=("${all[@]}")

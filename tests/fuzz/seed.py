@@ -154,7 +154,7 @@ def main():
     write('dockerconfig', items)
 
     items = []
-    for n in vuln + prov + sbom:
+    for n in ['trivy_cosign_vuln.json', 'slsa_v02.json', 'spdx_3.json']:
         payload = preds[n]
         env = {'payloadType': 'application/vnd.in-toto+json', 'payload': b64(payload),
                'signatures': [{'keyid': '', 'sig': b64(b'\x30\x44' + bytes(range(70)))}]}
@@ -216,6 +216,22 @@ def main():
             with open(os.path.join(kl, n), 'rb') as f:
                 items += variants(f.read(), 4)
     write('trusted_root', items)
+
+    # Bundles: the keyless tests' bundles, when they are in the tree.
+    items = []
+    for n in sorted(os.listdir(kl)) if os.path.isdir(kl) else []:
+        if n.endswith('.bundle.json'):
+            with open(os.path.join(kl, n), 'rb') as f:
+                items += variants(f.read(), 3)
+    write('bundle', items)
+
+    # The strict JSON reader: every kind of document above, and the traps it exists for.
+    items = [preds[n] for n in vuln[:2]] + [raw, json.dumps(root).encode()]
+    items += [b'{"a":1,"a":2}', b'{"a":{"b":1,"b":1}}', b'[{"x":{},"x":[]}]', b'{"a":"\\u0000"}',
+              b'{"a":1} trailing', b'{"a":1}\n', b'"\xff\xfe"', b'{"a":"\x00"}', b'[' * 80 + b']' * 80,
+              b'{"\\u0061":1,"a":2}', b'{"a":1,"b":{"a":1}}', b'', b'null', b'1e999', b'{"a":[1,2,{"a":3}]}']
+    items = [v for i in items for v in variants(i, 2)]
+    write('sigstore_json', items)
 
     body = {'apiVersion': '0.0.1', 'kind': 'hashedrekord',
             'spec': {'data': {'hash': {'algorithm': 'sha256', 'value': DIGEST_HEX}},
