@@ -251,17 +251,19 @@ static int read_v1(json_object *pred, struct tg_provenance *p)
 }
 
 /*
- * Writes the comparable form of a repository URL into out: without "git+", without trailing
- * '/' and ".git", scheme and host in lower case. The path keeps its case (GitHub's is
- * case-insensitive, other forges' need not be).
+ * Writes the comparable form of a repository URL into out (false when it does not fit):
+ * without "git+", trailing '/' and ".git", scheme and host in lower case. The path keeps its
+ * case (GitHub's is case-insensitive, other forges' need not be).
  */
-static void normalize_repo(const char *in, char *out, size_t cap)
+static bool normalize_repo(const char *in, char *out, size_t cap)
 {
     const char *scheme;
     size_t n, host_end;
 
     if (strncmp(in, "git+", 4) == 0)
         in += 4;
+    if (strlen(in) >= cap)
+        return false; /* never compare truncated forms */
     snprintf(out, cap, "%s", in);
     n = strlen(out);
     for (;;) {
@@ -279,6 +281,7 @@ static void normalize_repo(const char *in, char *out, size_t cap)
             host_end++;
     for (size_t i = 0; i < host_end; i++)
         out[i] = (char)tolower((unsigned char)out[i]);
+    return true;
 }
 
 static bool all_hex(const char *s)
@@ -320,9 +323,8 @@ static int judge_provenance(const struct tg_provenance *p, const struct tg_prove
         if (!p->source_repository)
             return tg_error_set(TG_EINVALID, "provenance: no source repository (want %s)",
                                 pol->source_repository);
-        normalize_repo(pol->source_repository, want, sizeof(want));
-        normalize_repo(p->source_repository, got, sizeof(got));
-        if (strcmp(want, got) != 0)
+        if (!normalize_repo(pol->source_repository, want, sizeof(want)) ||
+            !normalize_repo(p->source_repository, got, sizeof(got)) || strcmp(want, got) != 0)
             return tg_error_set(TG_EINVALID, "provenance: source repository %s, want %s",
                                 p->source_repository, pol->source_repository);
     }

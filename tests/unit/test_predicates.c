@@ -313,6 +313,29 @@ static void test_prov_malformed_builder_type(void **state)
     json_object_put(st);
 }
 
+/* A repository too long to compare whole is refused, never compared truncated. */
+static void test_prov_repo_too_long(void **state)
+{
+    json_object *st = load("slsa_v1_github.json");
+    json_object *bd = NULL, *ep = NULL, *wf = NULL;
+    const char *b[] = {GENERATOR};
+    char repo[1200];
+    struct tg_provenance_policy pol = {.builder_ids = b, .n_builder_ids = 1};
+    struct tg_provenance out = {0};
+
+    (void)state;
+    snprintf(repo, sizeof(repo), "https://github.com/acme/%01150d", 0);
+    assert_true(json_object_object_get_ex(pred(st), "buildDefinition", &bd));
+    assert_true(json_object_object_get_ex(bd, "externalParameters", &ep));
+    assert_true(json_object_object_get_ex(ep, "workflow", &wf));
+    json_object_object_add(wf, "repository", json_object_new_string(repo));
+    pol.source_repository = repo;
+    assert_int_equal(tg_provenance_check(ptype(st), pred(st), &pol, &out), TG_EINVALID);
+    assert_msg("source repository");
+    tg_provenance_clear(&out);
+    json_object_put(st);
+}
+
 static void test_prov_wrong_type(void **state)
 {
     json_object *st = load("slsa_v1_github.json");
@@ -1026,6 +1049,7 @@ int main(void)
         cmocka_unit_test(test_prov_malformed_missing_builder),
         cmocka_unit_test(test_prov_malformed_not_object),
         cmocka_unit_test(test_prov_malformed_builder_type),
+        cmocka_unit_test(test_prov_repo_too_long),
         cmocka_unit_test(test_prov_wrong_type),
         cmocka_unit_test(test_sbom_cyclonedx_nested),
         cmocka_unit_test(test_sbom_spdx2),
