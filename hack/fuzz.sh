@@ -4,8 +4,9 @@
 #   hack/fuzz.sh [-t SECONDS] [-b BUILD_DIR] [TARGET...]
 #
 # TARGET is a parser name (vuln, provenance, sbom, image_ref, dockerconfig, dsse, statement,
-# simplesigning, sigstore_json, bundle, trusted_root, tlog_legacy, material); by default every target that the build
-# has (a target whose implementation is not in the tree yet is not built). SECONDS defaults to
+# simplesigning, sigstore_json, bundle, trusted_root, tlog_legacy, material, policy); by
+# default every target that the build has (a target whose implementation is not in the tree
+# yet is not built). SECONDS defaults to
 # 60. The build (clang, -DTOLLGATE_FUZZ=ON) goes to BUILD_DIR, build-fuzz by default. Each target
 # starts from its committed seeds (tests/fuzz/corpus/<parser>/, never written to) and keeps what
 # it learns in BUILD_DIR/fuzz-corpus/<parser>/; crashes, leaks and timeouts land in
@@ -30,7 +31,7 @@ command -v clang >/dev/null || { echo "fuzz: clang is missing (apt-get install c
 CC=clang cmake -S . -B "$build" -DTOLLGATE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
 all=(vuln provenance sbom image_ref dockerconfig dsse statement simplesigning sigstore_json
-     bundle trusted_root tlog_legacy material)
+     bundle trusted_root tlog_legacy material policy)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=("${all[@]}")

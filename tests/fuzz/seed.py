@@ -265,6 +265,44 @@ def main():
     items.append(json.dumps(mat).encode())
     write('material', items)
 
+    # VerificationPolicy specs (verifier.h's shape).
+    key_pem = '-----BEGIN PUBLIC KEY-----\n' + b64(spki) + '\n-----END PUBLIC KEY-----\n'
+    policy = {
+        'images': ['ghcr.io/acme/**', 'registry.example/shop/*'],
+        'namespaces': ['prod-*'],
+        'mode': 'enforce',
+        'authorities': [
+            {'name': 'ci', 'key': {'data': key_pem}, 'tlog': 'ignore'},
+            {'name': 'vault', 'key': {'secretRef': {'name': 'cosign-pub', 'namespace': 'sec',
+                                                    'key': 'cosign.pub'}}},
+            {'name': 'gha', 'keyless': {
+                'trustedRoot': {'configMapRef': {'name': 'sigstore-root', 'key': 'trusted_root.json'}},
+                'identities': [{'issuer': 'https://token.actions.githubusercontent.com',
+                                'subjectRegExp': 'https://github\\.com/acme/.+/\\.github/workflows/release\\.yml@refs/tags/v.*'}],
+                'insecureIgnoreSCT': False}, 'tlog': 'required'},
+        ],
+        'signature': {'authorities': ['ci', 'gha'], 'threshold': 1},
+        'provenance': {'authorities': ['gha'],
+                       'builders': [{'id': 'https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.0.0',
+                                     'authorities': ['gha']}],
+                       'buildTypes': ['https://actions.github.io/buildtypes/workflow/v1'],
+                       'sourceRepository': 'https://github.com/acme/shop',
+                       'sourceRefs': ['refs/heads/main'], 'matchCommit': True},
+        'sbom': {'formats': ['cyclonedx', 'spdx']},
+        'vulnerabilities': {'authorities': ['ci'], 'maxCritical': 0, 'maxHigh': 3, 'maxMedium': -1,
+                            'ignoreUnfixed': False, 'unknownSeverity': 'high', 'maxScanAge': '168h',
+                            'scanners': ['pkg:github/aquasecurity/trivy@'],
+                            'allowlist': [{'id': 'CVE-2023-5678', 'package': 'openssl',
+                                           'expires': '2027-01-01T00:00:00Z', 'reason': 'not reachable'}],
+                            'vex': {'authorities': ['ci']}},
+    }
+    items = variants(json.dumps(policy).encode(), 40)
+    items += [json.dumps({'authorities': [{'name': 'k', 'key': {'data': key_pem}}],
+                          'signature': {}}).encode(),
+              json.dumps({'vulnerabilities': {'maxScanAge': '7d'}}).encode(),
+              json.dumps({'vulnerabilities': {'maxScanAge': '-1h'}}).encode(), b'{}', b'[]']
+    write('policy', items)
+
 
 if __name__ == '__main__':
     main()
