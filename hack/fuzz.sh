@@ -6,10 +6,10 @@
 # TARGET is a parser name (vuln, provenance, sbom, image_ref, dockerconfig, dsse, statement,
 # simplesigning, sigstore_json, bundle, trusted_root, tlog_legacy, material, policy); by
 # default every target that the build has (a target whose implementation is not in the tree
-# yet is not built). SECONDS defaults to
-# 60. The build (clang, -DTOLLGATE_FUZZ=ON) goes to BUILD_DIR, build-fuzz by default. Each target
-# starts from its committed seeds (tests/fuzz/corpus/<parser>/, never written to) and keeps what
-# it learns in BUILD_DIR/fuzz-corpus/<parser>/; crashes, leaks and timeouts land in
+# yet is not built). SECONDS defaults to 60. The build (clang, -DTOLLGATE_FUZZ=ON) goes to
+# BUILD_DIR, build-fuzz by default. Each target starts from its committed seeds
+# (tests/fuzz/corpus/<parser>/, never written to) and keeps what it learns in
+# BUILD_DIR/fuzz-corpus/<parser>/; crashes, leaks and timeouts land in
 # BUILD_DIR/fuzz-artifacts/<parser>/. Prints one line per target (executions, corpus size,
 # findings) and exits 1 when anything was found. Not part of hack/test.sh: long runs are this
 # script with a larger -t.
@@ -22,7 +22,7 @@ while getopts "t:b:h" opt; do
     case $opt in
     t) seconds=$OPTARG ;;
     b) build=$OPTARG ;;
-    *) sed -n '2,15p' "$0"; exit 2 ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
