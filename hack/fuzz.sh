@@ -22,7 +22,7 @@ while getopts "t:b:h" opt; do
     case $opt in
     t) seconds=$OPTARG ;;
     b) build=$OPTARG ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    *) sed -n '2,15p' "$0"; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
