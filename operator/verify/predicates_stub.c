@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "util/error.h"
+#include "verify/policy.h"
 #include "verify/predicates.h"
 
 bool tg_pred_is_provenance(const char *t)
@@ -94,11 +95,10 @@ void tg_vuln_report_free(struct tg_vuln_report *r)
     free(r);
 }
 
-/* predicate: {"scanner":{"uri"},"metadata":{"scanFinishedOn": unix int},"findings":[{"id","sev"}]}
- */
+/* The cosign vuln predicate with a Trivy report in scanner.result; nothing else. */
 int tg_vuln_parse(const char *predicate_type, json_object *predicate, struct tg_vuln_report **out)
 {
-    json_object *s, *u, *m, *t, *f;
+    json_object *s, *u, *m, *t, *res, *results;
     (void)predicate_type;
     struct tg_vuln_report *r = calloc(1, sizeof(*r));
     if (json_object_object_get_ex(predicate, "scanner", &s) &&
@@ -106,20 +106,27 @@ int tg_vuln_parse(const char *predicate_type, json_object *predicate, struct tg_
         r->scanner_uri = strdup(json_object_get_string(u));
     if (json_object_object_get_ex(predicate, "metadata", &m) &&
         json_object_object_get_ex(m, "scanFinishedOn", &t))
-        r->scanned_at = json_object_get_int64(t);
-    if (json_object_object_get_ex(predicate, "findings", &f)) {
-        size_t n = json_object_array_length(f);
-        r->findings = calloc(n + 1, sizeof(*r->findings));
-        for (size_t i = 0; i < n; i++) {
-            json_object *e = json_object_array_get_idx(f, i), *id, *sev;
-            json_object_object_get_ex(e, "id", &id);
-            json_object_object_get_ex(e, "sev", &sev);
-            r->findings[i].id = strdup(json_object_get_string(id));
-            const char *sv = json_object_get_string(sev);
-            r->findings[i].severity = strcasecmp(sv, "critical") == 0 ? TG_SEV_CRITICAL
-                                      : strcasecmp(sv, "high") == 0   ? TG_SEV_HIGH
-                                                                      : TG_SEV_LOW;
-            r->n_findings++;
+        tg_vp_parse_date(json_object_get_string(t), &r->scanned_at);
+    r->findings = calloc(64, sizeof(*r->findings));
+    if (s && json_object_object_get_ex(s, "result", &res) &&
+        json_object_object_get_ex(res, "Results", &results)) {
+        for (size_t i = 0; i < json_object_array_length(results); i++) {
+            json_object *vs;
+            if (!json_object_object_get_ex(json_object_array_get_idx(results, i), "Vulnerabilities",
+                                           &vs))
+                continue;
+            for (size_t j = 0; j < json_object_array_length(vs) && r->n_findings < 64; j++) {
+                json_object *e = json_object_array_get_idx(vs, j), *id, *sev;
+                json_object_object_get_ex(e, "VulnerabilityID", &id);
+                json_object_object_get_ex(e, "Severity", &sev);
+                r->findings[r->n_findings].id = strdup(json_object_get_string(id));
+                const char *sv = json_object_get_string(sev);
+                r->findings[r->n_findings].severity = strcasecmp(sv, "critical") == 0
+                                                          ? TG_SEV_CRITICAL
+                                                      : strcasecmp(sv, "high") == 0 ? TG_SEV_HIGH
+                                                                                    : TG_SEV_LOW;
+                r->n_findings++;
+            }
         }
     }
     *out = r;
