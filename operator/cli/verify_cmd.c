@@ -238,6 +238,7 @@ static int flags_policy(const struct tg_cli_args *a, json_object **out)
         (void)cap;
         if (code) {
             free(pems);
+            json_object_put(spec);
             goto out;
         }
         json_object *auth = json_object_new_object(), *key = json_object_new_object();
