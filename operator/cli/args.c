@@ -169,10 +169,11 @@ static int set_value(struct tg_cli_args *out, int f, const char *v)
         break;
     case F_TYPE:
         if (strcmp(v, "slsaprovenance") != 0 && strcmp(v, "slsaprovenance1") != 0 &&
-            strcmp(v, "cyclonedx") != 0 && strcmp(v, "spdx") != 0 && strcmp(v, "vuln") != 0)
+            strcmp(v, "cyclonedx") != 0 && strcmp(v, "spdx") != 0 && strcmp(v, "vuln") != 0 &&
+            !strstr(v, "://"))
             return tg_error_set(TG_EINVALID,
                                 "--type %s: must be slsaprovenance, slsaprovenance1, cyclonedx, "
-                                "spdx or vuln",
+                                "spdx, vuln or a predicate type URI",
                                 v);
         if (out->n_types == TG_CLI_MAX_TYPES)
             return tg_error_set(TG_EINVALID, "more than %d --type flags", TG_CLI_MAX_TYPES);
@@ -391,7 +392,8 @@ static const char *const verb_help[] = {
         "  --trusted-root <f>                 trusted_root.json (Fulcio, Rekor, CT keys)\n"
         "  --insecure-ignore-tlog             do not require a transparency-log entry\n"
         "  --type <t>                         require an attestation: slsaprovenance,\n"
-        "                                     slsaprovenance1, cyclonedx, spdx, vuln (repeatable)\n"
+        "                                     slsaprovenance1, cyclonedx, spdx, vuln, or a\n"
+        "                                     predicate type URI (repeatable)\n"
         "  --source-commit <sha>              provenance must name this commit\n"
         "  --allow-http-registry              plain HTTP to the image's registry\n"
         "  --registry-ca <f>                  a PEM CA bundle for the registry's TLS\n"

@@ -283,6 +283,14 @@ static int flags_policy(const struct tg_cli_args *a, json_object **out)
         if (strncmp(t, "slsaprovenance", 14) == 0) {
             if (!json_object_object_get_ex(spec, "provenance", NULL))
                 json_object_object_add(spec, "provenance", json_object_new_object());
+        } else if (strstr(t, "://")) {
+            json_object *list, *one = json_object_new_object();
+            if (!json_object_object_get_ex(spec, "attestations", &list)) {
+                list = json_object_new_array();
+                json_object_object_add(spec, "attestations", list);
+            }
+            add_str(one, "predicateType", t);
+            json_object_array_add(list, one);
         } else if (strcmp(t, "vuln") == 0) {
             if (!json_object_object_get_ex(spec, "vulnerabilities", NULL))
                 json_object_object_add(spec, "vulnerabilities", json_object_new_object());
@@ -558,17 +566,19 @@ static void print_gate(const char *gate, json_object *e)
         detail(d, sizeof(d), "source ", jstr(e, "sourceRepository"));
         detail(d, sizeof(d), "ref ", jstr(e, "ref"));
         detail(d, sizeof(d), "commit ", jstr(e, "commit"));
+        detail(d, sizeof(d), "type ", jstr(e, "predicateType"));
     }
     printf("%-16s %-9s %s\n", gate, result ? result : "?", d);
 }
 
 static void print_text(json_object *v)
 {
-    static const char *const gates[] = {"signature", "provenance", "sbom", "vulnerabilities"};
+    static const char *const gates[] = {"signature", "provenance", "sbom", "vulnerabilities",
+                                        "attestations"};
     json_object *e;
 
     printf("%-16s %s\n", "image", jstr(v, "image"));
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         if (json_object_object_get_ex(v, gates[i], &e))
             print_gate(gates[i], e);
     }

@@ -420,6 +420,11 @@ void tg_vpolicy_free(struct tg_vpolicy *p)
     }
     free(p->allowlist);
     auths_clear(&p->vex_auths);
+    for (size_t i = 0; i < p->n_attestations; i++) {
+        free(p->attestations[i].predicate_type);
+        auths_clear(&p->attestations[i].auths);
+    }
+    free(p->attestations);
     free(p);
 }
 
@@ -850,6 +855,35 @@ static int parse_vulnerabilities(struct tg_vpolicy *p, json_object *o, const cha
     return 0;
 }
 
+/* attestations: [{predicateType, authorities?}], at least one. */
+static int parse_attestations(struct tg_vpolicy *p, json_object *o, const char *path)
+{
+    static const char *const keys[] = {"predicateType", "authorities", NULL};
+    char ep[640];
+    int rc;
+
+    if (!json_object_is_type(o, json_type_array))
+        return bad(path, "must be a list%s", "");
+    size_t n = json_object_array_length(o);
+    if (n == 0 || n > MAX_LIST)
+        return bad(path, "must have 1 to 256 entries (leave it out to require none)%s", "");
+    p->attestations = calloc(n, sizeof(*p->attestations));
+    if (!p->attestations)
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = json_object_array_get_idx(o, i);
+        struct tg_vp_attestation *a = &p->attestations[p->n_attestations++];
+        const char *type;
+        snprintf(ep, sizeof(ep), "%s[%zu]", path, i);
+        if ((rc = want_object(e, ep)) || (rc = check_keys(e, ep, keys)) ||
+            (rc = get_str(e, ep, "predicateType", true, &type)) ||
+            (rc = dup_str(type, &a->predicate_type)) ||
+            (rc = parse_auths(p, e, ep, "authorities", false, &a->auths)))
+            return rc;
+    }
+    return 0;
+}
+
 /* "images" and "namespaces": lists of globs, checked only. */
 static int check_globs(json_object *spec, const char *path, const char *key)
 {
@@ -863,9 +897,9 @@ static int check_globs(json_object *spec, const char *path, const char *key)
 
 int tg_vpolicy_parse(json_object *spec, const char *prefix, struct tg_vpolicy **out)
 {
-    static const char *const keys[] = {"images",      "namespaces",      "mode",
-                                       "authorities", "signature",       "provenance",
-                                       "sbom",        "vulnerabilities", NULL};
+    static const char *const keys[] = {"images",       "namespaces", "mode", "authorities",
+                                       "signature",    "provenance", "sbom", "vulnerabilities",
+                                       "attestations", NULL};
     const char *path = prefix ? prefix : "";
     const char *mode;
     json_object *arr, *sec;
@@ -909,11 +943,12 @@ int tg_vpolicy_parse(json_object *spec, const char *prefix, struct tg_vpolicy **
             goto fail;
         }
     }
-    static const char *const gates[] = {"signature", "provenance", "sbom", "vulnerabilities"};
+    static const char *const gates[] = {"signature", "provenance", "sbom", "vulnerabilities",
+                                        "attestations"};
     static int (*const parsers[])(struct tg_vpolicy *, json_object *, const char *) = {
-        parse_signature, parse_provenance, parse_sbom, parse_vulnerabilities};
+        parse_signature, parse_provenance, parse_sbom, parse_vulnerabilities, parse_attestations};
     bool any = false;
-    for (int g = 0; g < 4; g++) {
+    for (int g = 0; g < 5; g++) {
         if (!json_object_object_get_ex(spec, gates[g], &sec) ||
             json_object_is_type(sec, json_type_null))
             continue;
@@ -925,7 +960,7 @@ int tg_vpolicy_parse(json_object *spec, const char *prefix, struct tg_vpolicy **
     if (!any) {
         rc = bad(*path ? path : "policy",
                  "asks for nothing: give at least one of signature, provenance, sbom, "
-                 "vulnerabilities%s",
+                 "vulnerabilities, attestations%s",
                  "");
         goto fail;
     }

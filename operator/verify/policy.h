@@ -52,6 +52,12 @@ struct tg_vp_builder {
     struct tg_vp_auths auths; /* the signers allowed to vouch for this builder */
 };
 
+/* attestations[i]: a verified in-toto Statement of exactly this predicate type is required. */
+struct tg_vp_attestation {
+    char *predicate_type;
+    struct tg_vp_auths auths;
+};
+
 /* A compiled policy. Owned by the caller of tg_vpolicy_parse; tg_vpolicy_free. */
 struct tg_vpolicy {
     bool warn; /* mode: warn */
@@ -84,6 +90,9 @@ struct tg_vpolicy {
     struct tg_allow_entry *allowlist; /* id, package, reason owned (cast away const to free) */
     bool has_vex;
     struct tg_vp_auths vex_auths;
+
+    struct tg_vp_attestation *attestations; /* none: the gate is not asked for */
+    size_t n_attestations;
 };
 
 /*

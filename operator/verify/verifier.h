@@ -28,6 +28,8 @@
  *                     ignoreUnfixed?: false, unknownSeverity?: high, maxScanAge?: "168h",
  *                     scanners?: [uri prefixes], allowlist?: [{id, package?, expires, reason}],
  *                     vex?: {authorities: [names]}}
+ *   attestations: [{predicateType, authorities?}]   # each: a verified Statement of exactly
+ *                                                   # that predicate type (any predicate)
  *
  * A gate is required when its section is present. Every policy that applies must pass (a
  * Release's own spec.verify is one more policy: it can add checks, never weaken another's).
@@ -87,7 +89,13 @@ struct tg_verify_request {
  *                        "components", "reason"?},
  *    "vulnerabilities": {"result": "Passed" | "Failed" | "Warned", "critical", "high",
  *                        "medium", "low", "unknown", "suppressed", "scanner", "scannedAt",
- *                        "validUntil" (scannedAt + maxScanAge), "reason"?}}
+ *                        "validUntil" (scannedAt + maxScanAge), "reason"?},
+ *    "attestations":    {"result": "Verified" | "Failed" | "Warned", "predicateType" (the
+ *                        types, or the missing one), "authority", "signer", "issuer"?,
+ *                        "format", "reason"?}}
+ * Every gate entry also names the "policy" it comes from. With several policies asking for a
+ * gate, the entry shown is the first enforce-mode failure, else the first warn-mode one, else
+ * the first pass.
  * (a gate no policy asks for is absent). "Warned" is a failure of a policy in warn mode; the
  * whole result is "Failed" when any enforce-mode gate failed.
  * rc < 0: no verdict could be reached (registry unreachable, 5xx, timeout: TG_ETRANSIENT,

@@ -22,11 +22,12 @@
 #define MAX_POLICIES 64
 #define MAX_KEYS     32
 
-enum gate { G_SIGNATURE, G_PROVENANCE, G_SBOM, G_VULN, G_COUNT };
+enum gate { G_SIGNATURE, G_PROVENANCE, G_SBOM, G_VULN, G_ATTEST, G_COUNT };
 static const char *const gate_names[G_COUNT] = {"signature", "provenance", "sbom",
-                                                "vulnerabilities"};
-static const char *const gate_pass[G_COUNT] = {"Verified", "Verified", "Present", "Passed"};
-static const char *const gate_fail[G_COUNT] = {"Failed", "Failed", "Missing", "Failed"};
+                                                "vulnerabilities", "attestations"};
+static const char *const gate_pass[G_COUNT] = {"Verified", "Verified", "Present", "Passed",
+                                               "Verified"};
+static const char *const gate_fail[G_COUNT] = {"Failed", "Failed", "Missing", "Failed", "Failed"};
 
 /* One authority resolved from the materials. */
 struct rauth {
@@ -383,9 +384,8 @@ static size_t builders_for(const struct tg_vpolicy *p, size_t k, const char **id
 
 /* Offers an unverified attestation candidate's reason (closer when its type hint matches). */
 static void offer_failed(struct closest *cl, const struct tg_vm_item *it, const struct cand *c,
-                         const char *auth, bool (*is_type)(const char *))
+                         const char *auth, bool hinted)
 {
-    bool hinted = it->predicate_type && is_type(it->predicate_type);
     closest_offer(cl, hinted ? 2 : 1, "%s (authority %s): %s", it->source ? it->source : "item",
                   auth, cand_reason(c));
 }
@@ -415,7 +415,9 @@ static json_object *gate_provenance(struct pstate *ps)
                 continue;
             struct cand *c = verify_pair(ps, i, k);
             if (c->rc < 0) {
-                offer_failed(&cl, &m->items[i], c, name, tg_pred_is_provenance);
+                offer_failed(&cl, &m->items[i], c, name,
+                             m->items[i].predicate_type &&
+                                 tg_pred_is_provenance(m->items[i].predicate_type));
                 continue;
             }
             if (!c->s.predicate_type || !tg_pred_is_provenance(c->s.predicate_type))
@@ -497,7 +499,9 @@ static json_object *gate_sbom(struct pstate *ps)
                 continue;
             struct cand *c = verify_pair(ps, i, k);
             if (c->rc < 0) {
-                offer_failed(&cl, &m->items[i], c, name, tg_pred_is_sbom);
+                offer_failed(&cl, &m->items[i], c, name,
+                             m->items[i].predicate_type &&
+                                 tg_pred_is_sbom(m->items[i].predicate_type));
                 continue;
             }
             if (!c->s.predicate_type || !tg_pred_is_sbom(c->s.predicate_type))
@@ -593,7 +597,9 @@ static json_object *gate_vulnerabilities(struct pstate *ps)
             }
             struct cand *c = verify_pair(ps, i, k);
             if (c->rc < 0) {
-                offer_failed(&cl, &m->items[i], c, name, tg_pred_is_vuln);
+                offer_failed(&cl, &m->items[i], c, name,
+                             m->items[i].predicate_type &&
+                                 tg_pred_is_vuln(m->items[i].predicate_type));
                 continue;
             }
             if (!c->s.predicate_type || !tg_pred_is_vuln(c->s.predicate_type))
@@ -669,6 +675,75 @@ done:
     return e;
 }
 
+/* The attestations gate: each listed predicate type, verified from one of its authorities. */
+static json_object *gate_attestations(struct pstate *ps)
+{
+    const struct tg_verify_material *m = ps->in->material;
+    const struct tg_vpolicy *p = ps->p;
+    const struct cand *first = NULL;
+    size_t first_k = 0;
+    char types[1024] = "";
+    size_t toff = 0;
+
+    for (size_t a = 0; a < p->n_attestations; a++) {
+        const struct tg_vp_attestation *want = &p->attestations[a];
+        struct closest cl = {.level = 0};
+        const struct cand *found = NULL;
+        for (size_t j = 0; j < want->auths.n && !found; j++) {
+            size_t k = want->auths.idx[j];
+            const char *name = p->authorities[k].name;
+            if (ps->auths[k].error) {
+                closest_offer(&cl, 1, "authority %s: %s", name, ps->auths[k].error);
+                continue;
+            }
+            for (size_t i = 0; i < m->n_items && !found; i++) {
+                if (!is_att_kind(&m->items[i]))
+                    continue;
+                struct cand *c = verify_pair(ps, i, k);
+                if (c->rc < 0) {
+                    offer_failed(&cl, &m->items[i], c, name,
+                                 m->items[i].predicate_type &&
+                                     strcmp(m->items[i].predicate_type, want->predicate_type) == 0);
+                    continue;
+                }
+                if (c->s.predicate_type && strcmp(c->s.predicate_type, want->predicate_type) == 0) {
+                    found = c;
+                    if (!first) {
+                        first = c;
+                        first_k = k;
+                    }
+                }
+            }
+        }
+        if (!found) {
+            char reason[1400], names[512];
+            auth_names(ps, &want->auths, names, sizeof(names));
+            if (cl.level)
+                snprintf(reason, sizeof(reason), "no %s attestation from %s verifies: %s",
+                         want->predicate_type, names, cl.reason);
+            else
+                snprintf(reason, sizeof(reason), "no %s attestation found for %s",
+                         want->predicate_type, m->digest);
+            json_object *e = entry_new(ps, G_ATTEST, false, reason);
+            if (e)
+                put_str(e, "predicateType", want->predicate_type);
+            return e;
+        }
+        if (toff < sizeof(types))
+            toff += (size_t)snprintf(types + toff, sizeof(types) - toff, "%s%s", toff ? ", " : "",
+                                     want->predicate_type);
+    }
+    json_object *e = entry_new(ps, G_ATTEST, true, NULL);
+    if (e) {
+        put_str(e, "predicateType", types);
+        put_str(e, "authority", p->authorities[first_k].name);
+        put_str(e, "signer", first->s.signer);
+        put_str(e, "issuer", first->s.issuer);
+        put_str(e, "format", first->s.format);
+    }
+    return e;
+}
+
 /* --- combining ------------------------------------------------------------------------------ */
 
 static bool entry_failed(json_object *e)
@@ -692,7 +767,8 @@ static int judge_policy(struct pstate *ps, json_object *entries[G_COUNT])
 {
     const struct tg_vpolicy *p = ps->p;
     const struct tg_verify_input *in = ps->in;
-    bool has[G_COUNT] = {p->has_signature, p->has_provenance, p->has_sbom, p->has_vulnerabilities};
+    bool has[G_COUNT] = {p->has_signature, p->has_provenance, p->has_sbom, p->has_vulnerabilities,
+                         p->n_attestations > 0};
 
     for (int g = 0; g < G_COUNT; g++) {
         if (!has[g])
@@ -709,6 +785,9 @@ static int judge_policy(struct pstate *ps, json_object *entries[G_COUNT])
                 break;
             case G_SBOM:
                 entries[g] = gate_sbom(ps);
+                break;
+            case G_ATTEST:
+                entries[g] = gate_attestations(ps);
                 break;
             default:
                 entries[g] = gate_vulnerabilities(ps);

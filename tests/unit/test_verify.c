@@ -498,6 +498,44 @@ static void a_scan_too_old_fails(void **state)
     json_object_put(v);
 }
 
+#define ATT_POLICY                                                                                 \
+    ONE("{\"authorities\":[" KEY1 "],\"attestations\":[{\"predicateType\":"                        \
+        "\"https://example.com/test/v1\"}]}")
+
+static void a_required_attestation_type_passes(void **state)
+{
+    struct fx *f = *state;
+    add_att(f, f->k1, f->digest, "https://example.com/test/v1", "{\"anything\":true}");
+    json_object *v = judge(f, ATT_POLICY);
+    assert_string_equal(at(v, "result"), "Passed");
+    assert_string_equal(at(v, "attestations.result"), "Verified");
+    assert_string_equal(at(v, "attestations.predicateType"), "https://example.com/test/v1");
+    assert_string_equal(at(v, "attestations.authority"), "ci");
+    json_object_put(v);
+}
+
+static void an_attestation_of_another_type_does_not_count(void **state)
+{
+    struct fx *f = *state;
+    add_att(f, f->k1, f->digest, "https://example.com/test/v2", "{}");
+    json_object *v = judge(f, ATT_POLICY);
+    assert_string_equal(at(v, "result"), "Failed");
+    assert_contains(at(v, "attestations.reason"),
+                    "no https://example.com/test/v1 attestation found for sha256:");
+    json_object_put(v);
+}
+
+static void an_attestation_signed_by_another_key_fails(void **state)
+{
+    struct fx *f = *state;
+    add_att(f, f->k2, f->digest, "https://example.com/test/v1", "{}");
+    json_object *v = judge(f, ATT_POLICY);
+    assert_string_equal(at(v, "attestations.result"), "Failed");
+    assert_contains(at(v, "attestations.reason"),
+                    "no https://example.com/test/v1 attestation from ci verifies: ");
+    json_object_put(v);
+}
+
 static void warn_mode_records_and_lets_through(void **state)
 {
     struct fx *f = *state;
@@ -700,6 +738,9 @@ int main(void)
         T(vulnerabilities_over_the_ceiling_fail),
         T(the_newest_scan_wins),
         T(a_scan_too_old_fails),
+        T(a_required_attestation_type_passes),
+        T(an_attestation_of_another_type_does_not_count),
+        T(an_attestation_signed_by_another_key_fails),
         T(warn_mode_records_and_lets_through),
         T(every_policy_must_pass),
         T(two_passing_policies_pass),

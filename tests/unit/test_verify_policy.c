@@ -138,6 +138,13 @@ static void bad_values_are_refused_with_their_path(void **state)
         {"{\"images\":\"x\",\"authorities\":[" KEY_AUTH "],\"signature\":{}}",
          "spec.images: must be a list"},
         {"[]", "must be an object"},
+        {"{\"authorities\":[" KEY_AUTH "],\"attestations\":[]}",
+         "spec.attestations: must have 1 to 256 entries"},
+        {"{\"authorities\":[" KEY_AUTH "],\"attestations\":[{\"authorities\":[\"ci\"]}]}",
+         "spec.attestations[0].predicateType: required"},
+        {"{\"authorities\":[" KEY_AUTH "],\"attestations\":[{\"predicateType\":\"u\","
+         "\"authorities\":[\"x\"]}]}",
+         "spec.attestations[0].authorities[0]: no authority named \"x\""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         assert_refused(cases[i].json, cases[i].want);
