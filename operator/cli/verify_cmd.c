@@ -539,10 +539,14 @@ static void print_gate(const char *gate, json_object *e)
     const char *result = jstr(e, "result");
     char d[2048] = "";
 
-    if (jstr(e, "reason")) {
+    bool counted = json_object_object_get_ex(e, "critical", NULL);
+    if (jstr(e, "reason") && !(strcmp(gate, "vulnerabilities") == 0 && counted)) {
         snprintf(d, sizeof(d), "%s", jstr(e, "reason"));
     } else if (strcmp(gate, "vulnerabilities") == 0) {
-        snprintf(d, sizeof(d),
+        if (jstr(e, "reason"))
+            snprintf(d, sizeof(d), "%s; ", jstr(e, "reason"));
+        size_t off = strlen(d);
+        snprintf(d + off, sizeof(d) - off,
                  "critical %lld, high %lld, medium %lld, low %lld, unknown %lld, suppressed %lld",
                  (long long)jint(e, "critical"), (long long)jint(e, "high"),
                  (long long)jint(e, "medium"), (long long)jint(e, "low"),
@@ -583,7 +587,10 @@ static void print_text(json_object *v)
             print_gate(gates[i], e);
     }
     const char *msg = jstr(v, "message");
-    printf("%-16s %-9s %s\n", "result", jstr(v, "result"), msg ? msg : "");
+    if (msg && *msg)
+        printf("%-16s %-9s %s\n", "result", jstr(v, "result"), msg);
+    else
+        printf("%-16s %s\n", "result", jstr(v, "result"));
 }
 
 int tg_cli_verify(const struct tg_cli_args *a)
