@@ -123,9 +123,10 @@ static const char *lookup(const struct pstate *ps, const struct tg_vp_ref *r, ch
             char tail[700];
             snprintf(tail, sizeof(tail), "/%s/%s", r->name, r->key);
             size_t kl = strlen(key), tl = strlen(tail);
-            if (strncmp(key, kind_name(r->source), klen) == 0 && key[klen] == '/' && kl > tl &&
-                strcmp(key + kl - tl, tail) == 0 &&
-                memchr(key + klen + 1, '/', kl - klen - tl) == NULL &&
+            /* The namespace: key[klen + 1, kl - tl), non-empty and without a '/'. */
+            if (strncmp(key, kind_name(r->source), klen) == 0 && key[klen] == '/' &&
+                kl > klen + 1 + tl && strcmp(key + kl - tl, tail) == 0 &&
+                memchr(key + klen + 1, '/', kl - tl - klen - 1) == NULL &&
                 json_object_is_type(val, json_type_string)) {
                 found = json_object_get_string(val);
                 n++;

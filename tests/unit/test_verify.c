@@ -635,6 +635,37 @@ static void a_resolved_secret_verifies(void **state)
     json_object_put(v);
 }
 
+/* Without the policy's namespace, a reference matches the one entry with its kind, name, key. */
+#define SECRET_POLICY_NO_NS                                                                        \
+    "[{\"name\":\"VerificationPolicy/prod\",\"spec\":{\"authorities\":[{\"name\":\"ci\",\"key\":"  \
+    "{\"secretRef\":{\"name\":\"keys\",\"key\":\"cosign.pub\"}},\"tlog\":\"ignore\"}],"            \
+    "\"signature\":{}}}]"
+
+static void a_reference_without_namespace_finds_its_only_match(void **state)
+{
+    struct fx *f = *state;
+    add_sig(f, f->k1, f->digest);
+    json_object *v = judge_ex(f, f->image, SECRET_POLICY_NO_NS,
+                              "{\"Secret/shop/keys/cosign.pub\":\"@K1\",\"Secret/shop/keys/"
+                              "other\":\"x\",\"ConfigMap/x/keys/cosign.pub\":\"y\"}",
+                              NULL);
+    assert_string_equal(at(v, "result"), "Passed");
+    json_object_put(v);
+}
+
+static void a_reference_without_namespace_matching_twice_is_ambiguous(void **state)
+{
+    struct fx *f = *state;
+    add_sig(f, f->k1, f->digest);
+    json_object *v = judge_ex(f, f->image, SECRET_POLICY_NO_NS,
+                              "{\"Secret/shop/keys/cosign.pub\":\"@K1\",\"Secret/prod/keys/"
+                              "cosign.pub\":\"@K1\"}",
+                              NULL);
+    assert_string_equal(at(v, "result"), "Failed");
+    assert_contains(at(v, "signature.reason"), "Secret keys key cosign.pub is ambiguous");
+    json_object_put(v);
+}
+
 static void material_of_another_image_fails(void **state)
 {
     struct fx *f = *state;
@@ -748,6 +779,8 @@ int main(void)
         T(a_failing_release_policy_fails_a_passing_cluster_policy),
         T(a_missing_secret_fails_its_authority),
         T(a_resolved_secret_verifies),
+        T(a_reference_without_namespace_finds_its_only_match),
+        T(a_reference_without_namespace_matching_twice_is_ambiguous),
         T(material_of_another_image_fails),
         T(malformed_policies_are_refused),
         T(verifier_fails_an_unpinned_image_without_fetching),
