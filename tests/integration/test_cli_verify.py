@@ -39,9 +39,11 @@ def b64(data):
     return base64.b64encode(data).decode()
 
 
-def run(*args, timeout=60):
-    """Runs the binary; returns (exit code, stdout, stderr)."""
-    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout)
+def run(*args, timeout=60, home=None):
+    """Runs the binary (with HOME=home when given: no ~/.docker/config.json of the user's);
+    returns (exit code, stdout, stderr)."""
+    env = dict(os.environ, HOME=home) if home else None
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -276,101 +278,126 @@ vulnerabilities:
         s.close()  # nothing listens there now
         image = "127.0.0.1:%d/shop/web@%s" % (port, DIGEST)
         code, out, err = run("verify", image, "--key", self.k1.pub, "--insecure-ignore-tlog",
-                             "--allow-http-registry", "--dockerconfig", "/dev/null/none")
+                             "--allow-http-registry", home=self.tmp.name)
         self.assertEqual(code, 2, out + err)
         self.assertEqual(out, "")
+        self.assertIn("the registry could not be read", err)
 
-    def test_unreachable_registry_exits_2_without_credentials(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        image = "127.0.0.1:%d/shop/web@%s" % (port, DIGEST)
-        env_home = tempfile.mkdtemp(dir=self.tmp.name)
-        p = subprocess.run([BIN, "verify", image, "--key", self.k1.pub,
-                            "--insecure-ignore-tlog", "--allow-http-registry"],
-                           capture_output=True, text=True, timeout=60,
-                           env=dict(os.environ, HOME=env_home))
-        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
-        self.assertIn("registry", p.stderr)
+    def test_a_bad_dockerconfig_is_a_usage_error(self):
+        bad = self.write("config.json", "not json")
+        code, out, err = run("verify", IMAGE, "--key", self.k1.pub, "--insecure-ignore-tlog",
+                             "--allow-http-registry", "--dockerconfig", bad)
+        self.assertEqual(code, 2, out + err)
+        self.assertIn(bad, err)
 
 
 @unittest.skipUnless(BIN and HAVE_REGISTRY, "registry_harness/cosign_fixtures not available")
 class VerifyAgainstRegistry(unittest.TestCase):
-    """Against a real docker-registry over loopback HTTP.
-
-    Written against the helpers' expected API (tests/lib from wt-reg): a Registry context
-    manager with .host ("127.0.0.1:PORT"), .push_image(repo) -> "host/repo@sha256:...", and
-    cosign_fixtures.KeyPair(dir) with .pub (PEM file) and sign_image / attest_image that push
-    `.sig` / `.att` for an image.
-    """
+    """Against a real docker-registry over loopback HTTP, with cosign-format signatures and
+    attestations pushed by cosign_fixtures (openssl-signed, no cosign)."""
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.reg = registry_harness.Registry(cls.tmp.name)
-        cls.reg.__enter__()
-        cls.key = cosign_fixtures.KeyPair(cls.tmp.name, "ci")
-        cls.other = cosign_fixtures.KeyPair(cls.tmp.name, "other")
+        cls.reg = registry_harness.Registry(os.path.join(cls.tmp.name, "registry"))
+        cls.key = cosign_fixtures.generate_key(cls.tmp.name, "ci")
+        cls.other = cosign_fixtures.generate_key(cls.tmp.name, "other")
+        cls.layout = registry_harness.build_image(os.path.join(cls.tmp.name, "layout"))
 
     @classmethod
     def tearDownClass(cls):
-        cls.reg.__exit__(None, None, None)
+        cls.reg.stop()
         cls.tmp.cleanup()
 
+    def push(self, repo):
+        digest = registry_harness.push_image(self.reg, repo, "v1", self.layout)
+        return digest, self.reg.image(repo, digest)
+
     def verify(self, image, *flags):
-        return run("verify", image, "--allow-http-registry", "--insecure-ignore-tlog",
-                   "--dockerconfig", os.devnull, *flags)
+        return run("verify", image, "--allow-http-registry", *flags, home=self.tmp.name)
 
     def test_signed_image_passes(self):
-        image = self.reg.push_image("shop/signed")
-        cosign_fixtures.sign_image(self.reg, image, self.key)
-        code, out, err = self.verify(image, "--key", self.key.pub)
+        digest, image = self.push("shop/signed")
+        cosign_fixtures.sign_image(self.reg, "shop/signed", digest, self.key)
+        code, out, err = self.verify(image, "--key", self.key.public_path,
+                                     "--insecure-ignore-tlog")
         self.assertEqual(code, 0, out + err)
-        self.assertRegex(out, r"(?m)^signature +Verified")
+        self.assertRegex(out, r"(?m)^signature +Verified +authority key")
+        self.assertRegex(out, r"(?m)^result +Passed")
 
-    def test_unsigned_image_fails(self):
-        image = self.reg.push_image("shop/unsigned")
-        code, out, err = self.verify(image, "--key", self.key.pub)
+    def test_unsigned_image_fails_with_the_reason(self):
+        digest, image = self.push("shop/unsigned")
+        code, out, err = self.verify(image, "--key", self.key.public_path,
+                                     "--insecure-ignore-tlog")
         self.assertEqual(code, 1, out + err)
-        self.assertIn("no signature found", out)
+        self.assertRegex(out, r"(?m)^signature +Failed +no signature found for " + digest)
 
     def test_wrong_key_fails(self):
-        image = self.reg.push_image("shop/wrongkey")
-        cosign_fixtures.sign_image(self.reg, image, self.other)
-        code, out, err = self.verify(image, "--key", self.key.pub)
+        digest, image = self.push("shop/wrongkey")
+        cosign_fixtures.sign_image(self.reg, "shop/wrongkey", digest, self.other)
+        code, out, err = self.verify(image, "--key", self.key.public_path,
+                                     "--insecure-ignore-tlog")
         self.assertEqual(code, 1, out + err)
         self.assertIn("no signature from authority key verifies", out)
 
-    def test_type_cyclonedx_without_sbom_fails(self):
-        image = self.reg.push_image("shop/nosbom")
-        cosign_fixtures.sign_image(self.reg, image, self.key)
-        code, out, err = self.verify(image, "--key", self.key.pub, "--type", "cyclonedx")
+    def test_type_cyclonedx_without_an_sbom_fails(self):
+        digest, image = self.push("shop/nosbom")
+        cosign_fixtures.sign_image(self.reg, "shop/nosbom", digest, self.key)
+        cosign_fixtures.push_sbom_attachment(
+            self.reg, "shop/nosbom", digest,
+            b'{"bomFormat":"CycloneDX","specVersion":"1.5"}', "application/vnd.cyclonedx+json")
+        code, out, err = self.verify(image, "--key", self.key.public_path,
+                                     "--insecure-ignore-tlog", "--type", "cyclonedx")
         self.assertEqual(code, 1, out + err)
-        self.assertRegex(out, r"(?m)^sbom +Missing")
+        self.assertRegex(out, r"(?m)^signature +Verified")
+        self.assertRegex(out, r"(?m)^sbom +Missing +.*unsigned \.sbom attachment")
 
-    def test_vulnerabilities_over_the_ceiling_fail(self):
-        image = self.reg.push_image("shop/vulnerable")
-        cosign_fixtures.sign_image(self.reg, image, self.key)
-        cosign_fixtures.attest_image(self.reg, image, self.key, VULN, vuln_predicate(1))
+    def test_type_cyclonedx_with_a_signed_sbom_passes(self):
+        digest, image = self.push("shop/sbom")
+        cosign_fixtures.sign_image(self.reg, "shop/sbom", digest, self.key)
+        cosign_fixtures.attest_image(self.reg, "shop/sbom", digest, self.key, CDX,
+                                     {"bomFormat": "CycloneDX", "specVersion": "1.5",
+                                      "components": [{"type": "library", "name": "zlib"}]})
+        code, out, err = self.verify(image, "--key", self.key.public_path,
+                                     "--insecure-ignore-tlog", "--type", "cyclonedx")
+        self.assertEqual(code, 0, out + err)
+        self.assertRegex(out, r"(?m)^sbom +Present +CycloneDX, spec 1\.5, components 1")
+
+    def test_vulnerabilities_over_the_ceiling_of_a_policy_fail(self):
+        digest, image = self.push("shop/vulnerable")
+        cosign_fixtures.sign_image(self.reg, "shop/vulnerable", digest, self.key)
+        cosign_fixtures.attest_image(self.reg, "shop/vulnerable", digest, self.key, VULN,
+                                     vuln_predicate(1))
         policy = os.path.join(self.tmp.name, "ceiling.json")
         with open(policy, "w") as f:
-            json.dump({"authorities": [{"name": "ci", "key": {"data": open(self.key.pub).read()},
+            json.dump({"authorities": [{"name": "ci",
+                                        "key": {"data": self.key.public_pem.decode()},
                                         "tlog": "ignore"}],
-                       "vulnerabilities": {"maxCritical": 0}}, f)
+                       "signature": {}, "vulnerabilities": {"maxCritical": 0}}, f)
         code, out, err = self.verify(image, "--policy", policy)
         self.assertEqual(code, 1, out + err)
-        self.assertRegex(out, r"(?m)^vulnerabilities +Failed")
+        self.assertRegex(out, r"(?m)^signature +Verified")
+        self.assertRegex(out, r"(?m)^vulnerabilities +Failed +.*critical 1")
 
     def test_save_material_then_judge_offline(self):
-        image = self.reg.push_image("shop/saved")
-        cosign_fixtures.sign_image(self.reg, image, self.key)
+        digest, image = self.push("shop/saved")
+        cosign_fixtures.sign_image(self.reg, "shop/saved", digest, self.key)
         saved = os.path.join(self.tmp.name, "saved.json")
-        code, out, err = self.verify(image, "--key", self.key.pub, "--save-material", saved)
+        code, out, err = self.verify(image, "--key", self.key.public_path,
+                                     "--insecure-ignore-tlog", "--save-material", saved)
         self.assertEqual(code, 0, out + err)
-        code, out, err = run("verify", image, "--material", saved, "--key", self.key.pub,
-                             "--insecure-ignore-tlog")
+        with open(saved) as f:
+            self.assertEqual(json.load(f)["digest"], digest)
+        code, out, err = run("verify", image, "--material", saved, "--key",
+                             self.key.public_path, "--insecure-ignore-tlog", home=self.tmp.name)
         self.assertEqual(code, 0, out + err)
+
+    def test_unknown_image_exits_2(self):
+        image = self.reg.image("shop/absent", "sha256:" + "3" * 64)
+        code, out, err = self.verify(image, "--key", self.key.public_path,
+                                     "--insecure-ignore-tlog")
+        self.assertEqual(code, 2, out + err)
+        self.assertIn("the registry could not be read", err)
 
 
 if __name__ == "__main__":
