@@ -392,6 +392,39 @@ class VerifyAgainstRegistry(unittest.TestCase):
                              self.key.public_path, "--insecure-ignore-tlog", home=self.tmp.name)
         self.assertEqual(code, 0, out + err)
 
+    def rekor_root(self, rekor):
+        """A trusted_root.json holding only the test Rekor log's key."""
+        spki = rekor.key.spki_der()
+        path = os.path.join(self.tmp.name, "rekor_root.json")
+        with open(path, "w") as f:
+            json.dump({"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+                       "tlogs": [{"baseUrl": "http://127.0.0.1", "hashAlgorithm": "SHA2_256",
+                                  "publicKey": {"rawBytes": b64(spki),
+                                                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                                                "validFor": {"start": "2020-01-01T00:00:00Z"}},
+                                  "logId": {"keyId": b64(hashlib.sha256(spki).digest())}}],
+                       "certificateAuthorities": [], "ctlogs": []}, f)
+        return path
+
+    def test_tlog_required_passes_with_a_logged_signature(self):
+        rekor = cosign_fixtures.RekorLog(self.tmp.name, "rekor-a")
+        digest, image = self.push("shop/logged")
+        cosign_fixtures.sign_image(self.reg, "shop/logged", digest, self.key, rekor=rekor)
+        code, out, err = self.verify(image, "--key", self.key.public_path, "--trusted-root",
+                                     self.rekor_root(rekor))
+        self.assertEqual(code, 0, out + err)
+        self.assertRegex(out, r"(?m)^signature +Verified")
+
+    def test_tlog_required_fails_without_a_log_entry(self):
+        rekor = cosign_fixtures.RekorLog(self.tmp.name, "rekor-b")
+        digest, image = self.push("shop/unlogged")
+        cosign_fixtures.sign_image(self.reg, "shop/unlogged", digest, self.key)
+        code, out, err = self.verify(image, "--key", self.key.public_path, "--trusted-root",
+                                     self.rekor_root(rekor))
+        self.assertEqual(code, 1, out + err)
+        self.assertRegex(out, r"(?m)^signature +Failed +no signature from authority key "
+                              r"verifies: ")
+
     def test_unknown_image_exits_2(self):
         image = self.reg.image("shop/absent", "sha256:" + "3" * 64)
         code, out, err = self.verify(image, "--key", self.key.public_path,
