@@ -314,8 +314,14 @@ static json_object *gate_signature(struct pstate *ps)
     size_t first_k = 0;
     int count = 0;
     char signers[512] = "", failed[1536] = "";
-    size_t soff = 0, foff = 0;
+    size_t soff = 0, foff = 0, n_sig_items = 0;
 
+    for (size_t i = 0; i < m->n_items; i++)
+        n_sig_items += is_sig_kind(&m->items[i]);
+    if (n_sig_items == 0)
+        foff = (size_t)snprintf(failed, sizeof(failed),
+                                "no signature found for %s (no cosign .sig, no Sigstore bundle)",
+                                m->digest);
     for (size_t j = 0; j < p->sig_auths.n; j++) {
         size_t k = p->sig_auths.idx[j];
         struct cand *ok = NULL, *near = NULL;
@@ -340,18 +346,19 @@ static json_object *gate_signature(struct pstate *ps)
                                          soff ? ", " : "", name);
             continue;
         }
-        const char *why = ps->auths[k].error ? ps->auths[k].error : near ? cand_reason(near) : NULL;
+        const char *why = ps->auths[k].error ? ps->auths[k].error
+                          : near             ? cand_reason(near)
+                                             : "what it signed are attestations, not signatures";
         char one[1100];
-        if (why)
-            snprintf(one, sizeof(one), "no signature from authority %s verifies: %s", name, why);
+        if (n_sig_items == 0 && !ps->auths[k].error)
+            continue; /* said once above */
+        if (n_sig_items == 0)
+            snprintf(one, sizeof(one), "authority %s: %s", name, why);
         else
-            snprintf(one, sizeof(one),
-                     "no signature found for %s (no cosign .sig, no Sigstore bundle)", m->digest);
+            snprintf(one, sizeof(one), "no signature from authority %s verifies: %s", name, why);
         if (foff < sizeof(failed))
             foff += (size_t)snprintf(failed + foff, sizeof(failed) - foff, "%s%s", foff ? "; " : "",
                                      one);
-        if (!why)
-            break; /* the same for every authority */
     }
     if (count >= p->threshold) {
         json_object *e = entry_new(ps, G_SIGNATURE, true, NULL);

@@ -625,6 +625,26 @@ static void a_missing_secret_fails_its_authority(void **state)
     json_object_put(v);
 }
 
+static void an_unsigned_image_with_a_missing_secret_says_both(void **state)
+{
+    struct fx *f = *state;
+    json_object *v = judge_ex(f, f->image, SECRET_POLICY, "{}", NULL);
+    assert_contains(at(v, "signature.reason"), "no signature found for sha256:");
+    assert_contains(at(v, "signature.reason"),
+                    "; authority ci: Secret shop/keys key cosign.pub not found");
+    json_object_put(v);
+}
+
+static void attestations_are_not_signatures(void **state)
+{
+    struct fx *f = *state;
+    add_att(f, f->k1, f->digest, CDX, "{\"bomFormat\":\"CycloneDX\",\"specVersion\":\"1.5\"}");
+    json_object *v = judge(f, ONE("{\"authorities\":[" KEY1 "],\"signature\":{}}"));
+    assert_string_equal(at(v, "signature.result"), "Failed");
+    assert_contains(at(v, "signature.reason"), "no signature found for sha256:");
+    json_object_put(v);
+}
+
 static void a_resolved_secret_verifies(void **state)
 {
     struct fx *f = *state;
@@ -778,6 +798,8 @@ int main(void)
         T(a_release_policy_cannot_weaken_a_cluster_policy),
         T(a_failing_release_policy_fails_a_passing_cluster_policy),
         T(a_missing_secret_fails_its_authority),
+        T(an_unsigned_image_with_a_missing_secret_says_both),
+        T(attestations_are_not_signatures),
         T(a_resolved_secret_verifies),
         T(a_reference_without_namespace_finds_its_only_match),
         T(a_reference_without_namespace_matching_twice_is_ambiguous),
