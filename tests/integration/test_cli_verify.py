@@ -271,6 +271,21 @@ vulnerabilities:
         self.assertEqual(code, 2, out + err)
         self.assertIn("spec.signature.threshold: must be at least 1", err)
 
+    def test_yaml_policy_errors_are_usage_errors(self):
+        m = self.material(sig_item(self.k1))
+        cases = [
+            ("dup.yaml", "signature: {}\nsignature: {}\n", "line 2: duplicate key \"signature\""),
+            ("broken.yaml", "authorities: [\n", "policy: line"),
+            ("empty.yaml", "", "the file is empty"),
+            ("quoted.yaml", "authorities:\n- name: ci\n  key: {data: x}\n  tlog: ignore\n"
+             "signature: {threshold: \"1\"}\n", "spec.signature.threshold: must be an integer"),
+        ]
+        for name, text, want in cases:
+            with self.subTest(name=name):
+                code, out, err = self.verify(m, "--policy", self.write(name, text))
+                self.assertEqual(code, 2, out + err)
+                self.assertIn(want, err)
+
     def test_unreachable_registry_exits_2(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
