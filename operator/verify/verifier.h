@@ -63,12 +63,18 @@ void tg_verifier_free(struct tg_verifier *v);
 struct tg_verify_request {
     const char *image;         /* "registry/repo@sha256:<hex>"; unpinned is a failed verdict */
     const char *source_commit; /* the Release's spec.source.commit, or NULL */
-    /* [{"name": "VerificationPolicy/prod" | "Release", "spec": {policy}}, ...] */
+    /*
+     * [{"name": "VerificationPolicy/prod" | "Release", "spec": {policy}, "namespace"?}, ...]:
+     * namespace is where the policy's references without a namespace point (the Release's
+     * namespace for its spec.verify); without it such a reference matches the one entry of
+     * materials with its kind, name and key (several: the authority fails as ambiguous).
+     */
     json_object *policies;
     /*
      * The contents of what the policies reference, resolved by the caller:
      * {"Secret/<ns>/<name>/<key>": "<value>", "ConfigMap/<ns>/<name>/<key>": "<value>"}.
-     * A reference missing here fails its authority with a clear reason.
+     * A reference missing here fails its authority with a clear reason ("Secret ns/name key k
+     * not found"). Values are the decoded contents (a Secret's data already base64-decoded).
      */
     json_object *materials;
     const struct tg_registry_creds *creds; /* may be NULL; must live until the callback */
