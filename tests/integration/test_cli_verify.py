@@ -286,6 +286,28 @@ vulnerabilities:
                 self.assertEqual(code, 2, out + err)
                 self.assertIn(want, err)
 
+    def test_every_prefix_of_a_policy_file_is_handled(self):
+        """The YAML reader and the policy parser on every truncation: a verdict or a usage
+        error, never a crash or a sanitizer report."""
+        text = ("mode: enforce\nauthorities:\n- name: ci\n  key: {data: \"%s\"}\n"
+                "  tlog: ignore\nsignature: {threshold: 1}\nsbom: {formats: [cyclonedx]}\n"
+                "vulnerabilities:\n  maxCritical: 0\n  maxScanAge: 7d\n  allowlist:\n"
+                "  - {id: CVE-1, expires: 2027-01-01, reason: 'not reachable'}\n"
+                % open(self.k1.pub).read().replace("\n", "\\n"))
+        m = self.material(sig_item(self.k1))
+        path = os.path.join(self.tmp.name, "prefix.yaml")
+        for n in range(0, len(text) + 1, 3):
+            with open(path, "w") as f:
+                f.write(text[:n])
+            code, out, err = self.verify(m, "--policy", path)
+            self.assertIn(code, (0, 1, 2), "prefix %d: %s%s" % (n, out, err))
+            self.assertNotIn("Sanitizer", err, "prefix %d" % n)
+            self.assertNotIn("runtime error", err, "prefix %d" % n)
+        with open(path, "w") as f:
+            f.write(text)
+        code, out, err = self.verify(m, "--policy", path)
+        self.assertEqual(code, 1, out + err)  # the whole policy: no SBOM, no scan
+
     def test_unreachable_registry_exits_2(self):
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
