@@ -14,6 +14,7 @@ static const char *const verb_names[] = {
     [TG_CLI_RETRY] = "retry",
     [TG_CLI_ROLLBACK] = "rollback",
     [TG_CLI_HISTORY] = "history",
+    [TG_CLI_VERIFY] = "verify",
 };
 
 const char *tg_cli_verb_name(enum tg_cli_verb verb)
@@ -31,17 +32,63 @@ struct flag {
     unsigned verbs; /* bit (1 << verb); 0: every verb */
 };
 
-enum { F_NAMESPACE, F_KUBECONFIG, F_CONTEXT, F_HELP, F_ALL, F_WATCH, F_FULL, F_TO, F_COUNT };
+enum {
+    F_NAMESPACE,
+    F_KUBECONFIG,
+    F_CONTEXT,
+    F_HELP,
+    F_ALL,
+    F_WATCH,
+    F_FULL,
+    F_TO,
+    F_POLICY,
+    F_KEY,
+    F_CERT_ID,
+    F_CERT_ID_RE,
+    F_CERT_ISSUER,
+    F_CERT_ISSUER_RE,
+    F_TRUSTED_ROOT,
+    F_IGNORE_TLOG,
+    F_ALLOW_HTTP,
+    F_REGISTRY_CA,
+    F_TYPE,
+    F_SOURCE_COMMIT,
+    F_DOCKERCONFIG,
+    F_OUTPUT,
+    F_MATERIAL,
+    F_SAVE_MATERIAL,
+    F_COUNT
+};
+
+#define V (1u << TG_CLI_VERIFY)
+/* The flags every Kubernetes verb takes (verify talks to a registry, never to a cluster). */
+#define KUBE (~V)
 
 static const struct flag flags[F_COUNT] = {
-    [F_NAMESPACE] = {"--namespace", "-n", true, 0},
-    [F_KUBECONFIG] = {"--kubeconfig", NULL, true, 0},
-    [F_CONTEXT] = {"--context", NULL, true, 0},
+    [F_NAMESPACE] = {"--namespace", "-n", true, KUBE},
+    [F_KUBECONFIG] = {"--kubeconfig", NULL, true, KUBE},
+    [F_CONTEXT] = {"--context", NULL, true, KUBE},
     [F_HELP] = {"--help", "-h", false, 0},
     [F_ALL] = {"--all-namespaces", "-A", false, 1u << TG_CLI_LIST},
     [F_WATCH] = {"--watch", "-w", false, 1u << TG_CLI_STATUS},
     [F_FULL] = {"--full", NULL, false, 1u << TG_CLI_PROMOTE},
     [F_TO] = {"--to", NULL, true, 1u << TG_CLI_ROLLBACK},
+    [F_POLICY] = {"--policy", NULL, true, V},
+    [F_KEY] = {"--key", NULL, true, V},
+    [F_CERT_ID_RE] = {"--certificate-identity-regexp", NULL, true, V},
+    [F_CERT_ID] = {"--certificate-identity", NULL, true, V},
+    [F_CERT_ISSUER_RE] = {"--certificate-oidc-issuer-regexp", NULL, true, V},
+    [F_CERT_ISSUER] = {"--certificate-oidc-issuer", NULL, true, V},
+    [F_TRUSTED_ROOT] = {"--trusted-root", NULL, true, V},
+    [F_IGNORE_TLOG] = {"--insecure-ignore-tlog", NULL, false, V},
+    [F_ALLOW_HTTP] = {"--allow-http-registry", NULL, false, V},
+    [F_REGISTRY_CA] = {"--registry-ca", NULL, true, V},
+    [F_TYPE] = {"--type", NULL, true, V},
+    [F_SOURCE_COMMIT] = {"--source-commit", NULL, true, V},
+    [F_DOCKERCONFIG] = {"--dockerconfig", NULL, true, V},
+    [F_OUTPUT] = {"--output", "-o", true, V},
+    [F_MATERIAL] = {"--material", NULL, true, V},
+    [F_SAVE_MATERIAL] = {"--save-material", NULL, true, V},
 };
 
 /* Finds the flag an argument names; *inline_value gets the text after '=' or after "-n". */
@@ -94,6 +141,61 @@ static int set_value(struct tg_cli_args *out, int f, const char *v)
     case F_TO:
         out->to = v;
         break;
+    case F_POLICY:
+        out->policy = v;
+        break;
+    case F_KEY:
+        if (out->n_keys == TG_CLI_MAX_KEYS)
+            return tg_error_set(TG_EINVALID, "more than %d --key flags", TG_CLI_MAX_KEYS);
+        out->keys[out->n_keys++] = v;
+        break;
+    case F_CERT_ID:
+        out->cert_identity = v;
+        break;
+    case F_CERT_ID_RE:
+        out->cert_identity_regexp = v;
+        break;
+    case F_CERT_ISSUER:
+        out->cert_oidc_issuer = v;
+        break;
+    case F_CERT_ISSUER_RE:
+        out->cert_oidc_issuer_regexp = v;
+        break;
+    case F_TRUSTED_ROOT:
+        out->trusted_root = v;
+        break;
+    case F_REGISTRY_CA:
+        out->registry_ca = v;
+        break;
+    case F_TYPE:
+        if (strcmp(v, "slsaprovenance") != 0 && strcmp(v, "slsaprovenance1") != 0 &&
+            strcmp(v, "cyclonedx") != 0 && strcmp(v, "spdx") != 0 && strcmp(v, "vuln") != 0 &&
+            !strstr(v, "://"))
+            return tg_error_set(TG_EINVALID,
+                                "--type %s: must be slsaprovenance, slsaprovenance1, cyclonedx, "
+                                "spdx, vuln or a predicate type URI",
+                                v);
+        if (out->n_types == TG_CLI_MAX_TYPES)
+            return tg_error_set(TG_EINVALID, "more than %d --type flags", TG_CLI_MAX_TYPES);
+        out->types[out->n_types++] = v;
+        break;
+    case F_SOURCE_COMMIT:
+        out->source_commit = v;
+        break;
+    case F_DOCKERCONFIG:
+        out->dockerconfig = v;
+        break;
+    case F_OUTPUT:
+        if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0)
+            return tg_error_set(TG_EINVALID, "-o %s: must be text or json", v);
+        out->output = v;
+        break;
+    case F_MATERIAL:
+        out->material = v;
+        break;
+    case F_SAVE_MATERIAL:
+        out->save_material = v;
+        break;
     default:
         break;
     }
@@ -114,6 +216,9 @@ int tg_cli_parse_args(int argc, char **argv, struct tg_cli_args *out)
             if (npos == 3)
                 return tg_error_set(TG_EINVALID, "too many arguments: %s", arg);
             positional[npos++] = arg;
+            /* The verb as soon as it is known, so that a caller can tell whose error it is. */
+            if (out->verb == TG_CLI_NONE && strcmp(arg, "help") != 0)
+                out->verb = find_verb(arg);
             continue;
         }
         if (strcmp(arg, "--") == 0) {
@@ -136,6 +241,10 @@ int tg_cli_parse_args(int argc, char **argv, struct tg_cli_args *out)
                 out->watch = true;
             else if (f == F_FULL)
                 out->full = true;
+            else if (f == F_IGNORE_TLOG)
+                out->insecure_ignore_tlog = true;
+            else if (f == F_ALLOW_HTTP)
+                out->allow_http_registry = true;
             continue;
         }
         if (!value) {
@@ -158,7 +267,7 @@ int tg_cli_parse_args(int argc, char **argv, struct tg_cli_args *out)
         if (out->verb == TG_CLI_NONE)
             return tg_error_set(TG_EINVALID,
                                 "unknown command \"%s\" (commands: status, list, promote, abort, "
-                                "retry, rollback, history)",
+                                "retry, rollback, history, verify)",
                                 positional[p]);
         p++;
     }
@@ -181,6 +290,10 @@ int tg_cli_parse_args(int argc, char **argv, struct tg_cli_args *out)
             return tg_error_set(TG_EINVALID, "list: takes no rollout name (got %s)", out->name);
         if (out->all_namespaces && seen[F_NAMESPACE])
             return tg_error_set(TG_EINVALID, "list: --namespace and --all-namespaces conflict");
+    } else if (out->verb == TG_CLI_VERIFY) {
+        if (!out->name)
+            return tg_error_set(TG_EINVALID,
+                                "verify: missing the image (registry/repo@sha256:...)");
     } else if (!out->name) {
         return tg_error_set(TG_EINVALID, "%s: missing the rollout's name",
                             tg_cli_verb_name(out->verb));
@@ -203,9 +316,10 @@ static const char *const overview =
     "  retry <rollout>                restart the latest Release after an abort or failure\n"
     "  rollback <rollout> [--to <r>]  redeploy the previous (or the named) Succeeded Release\n"
     "  history <rollout>              the finished Releases, with results and durations\n"
+    "  verify <image@digest>          check an image's signature, provenance, SBOM and scan\n"
     "\n"
     "Flags for every command:\n"
-    "  -n, --namespace <ns>   the namespace (default: the kubeconfig context's)\n"
+    "  -n, --namespace <ns>   the namespace (default: the kubeconfig context's; not verify)\n"
     "      --kubeconfig <f>   the kubeconfig file (default: $KUBECONFIG, ~/.kube/config)\n"
     "      --context <c>      the kubeconfig context (default: current-context)\n"
     "  -h, --help             help; `kubectl tollgate <command> --help` for a command\n"
@@ -260,6 +374,34 @@ static const char *const verb_help[] = {
         "\n"
         "Shows the Rollout's finished Releases, newest first: version, result, start, end and\n"
         "duration.\n",
+    [TG_CLI_VERIFY] =
+        "Usage: kubectl tollgate verify <registry/repo@sha256:...> [flags]\n"
+        "\n"
+        "Checks the image's signature, provenance, SBOM and vulnerability scan in its registry,\n"
+        "with the operator's code, and prints each gate's verdict. Exit code 0 when every gate\n"
+        "passes, 1 when verification failed, 2 for usage errors and when the registry could not\n"
+        "be read.\n"
+        "\n"
+        "  --policy <f>                       a policy, YAML or JSON (a VerificationPolicy's "
+        "spec)\n"
+        "  --key <f>                          a PEM public key (repeatable: any of them)\n"
+        "  --certificate-identity <s>         keyless: the certificate's SAN\n"
+        "  --certificate-identity-regexp <r>  keyless: the SAN, an anchored regexp\n"
+        "  --certificate-oidc-issuer <s>      keyless: the OIDC issuer\n"
+        "  --certificate-oidc-issuer-regexp <r>\n"
+        "  --trusted-root <f>                 trusted_root.json (Fulcio, Rekor, CT keys)\n"
+        "  --insecure-ignore-tlog             do not require a transparency-log entry\n"
+        "  --type <t>                         require an attestation: slsaprovenance,\n"
+        "                                     slsaprovenance1, cyclonedx, spdx, vuln, or a\n"
+        "                                     predicate type URI (repeatable)\n"
+        "  --source-commit <sha>              provenance must name this commit\n"
+        "  --allow-http-registry              plain HTTP to the image's registry\n"
+        "  --registry-ca <f>                  a PEM CA bundle for the registry's TLS\n"
+        "  --dockerconfig <f>                 registry credentials (default\n"
+        "                                     ~/.docker/config.json when present)\n"
+        "  -o, --output text|json             json prints status.verification\n"
+        "  --material <f>                     judge material saved earlier, offline\n"
+        "  --save-material <f>                save what was fetched, as JSON\n",
 };
 
 void tg_cli_usage(enum tg_cli_verb verb, FILE *f)

@@ -8,6 +8,7 @@
 #define TG_CLI_ARGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 enum tg_cli_verb {
@@ -19,7 +20,12 @@ enum tg_cli_verb {
     TG_CLI_RETRY,
     TG_CLI_ROLLBACK,
     TG_CLI_HISTORY,
+    TG_CLI_VERIFY,
 };
+
+/* The most --key and --type flags verify takes. */
+#define TG_CLI_MAX_KEYS  16
+#define TG_CLI_MAX_TYPES 8
 
 /* The parsed command line. Strings are borrowed from argv. */
 struct tg_cli_args {
@@ -32,7 +38,26 @@ struct tg_cli_args {
     bool watch;             /* status -w/--watch */
     bool full;              /* promote --full */
     const char *to;         /* rollback --to */
-    bool help;              /* -h/--help (or the help verb): print help, exit 0 */
+    /* verify (name is the image): cosign's flag names, and ours. */
+    const char *policy;                /* --policy FILE (YAML or JSON) */
+    const char *keys[TG_CLI_MAX_KEYS]; /* --key FILE, repeatable */
+    size_t n_keys;
+    const char *cert_identity;           /* --certificate-identity */
+    const char *cert_identity_regexp;    /* --certificate-identity-regexp */
+    const char *cert_oidc_issuer;        /* --certificate-oidc-issuer */
+    const char *cert_oidc_issuer_regexp; /* --certificate-oidc-issuer-regexp */
+    const char *trusted_root;            /* --trusted-root FILE */
+    bool insecure_ignore_tlog;           /* --insecure-ignore-tlog */
+    bool allow_http_registry;            /* --allow-http-registry */
+    const char *registry_ca;             /* --registry-ca FILE */
+    const char *types[TG_CLI_MAX_TYPES]; /* --type, repeatable */
+    size_t n_types;
+    const char *source_commit; /* --source-commit SHA */
+    const char *dockerconfig;  /* --dockerconfig FILE */
+    const char *output;        /* -o text|json (NULL: text) */
+    const char *material;      /* --material FILE: judge saved material */
+    const char *save_material; /* --save-material FILE */
+    bool help;                 /* -h/--help (or the help verb): print help, exit 0 */
 };
 
 /*

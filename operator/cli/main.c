@@ -17,7 +17,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "error: %s\n", tg_error_last());
         if (argc <= 1)
             tg_cli_usage(TG_CLI_NONE, stderr);
-        return 1;
+        /* verify's usage errors exit 2, as 1 means "verification failed". */
+        return args.verb == TG_CLI_VERIFY ? 2 : 1;
     }
     if (args.help) {
         tg_cli_usage(args.verb, stdout);

@@ -12,6 +12,7 @@
 #include "cli/intent.h"
 #include "cli/jutil.h"
 #include "cli/render.h"
+#include "cli/verify_cmd.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/watch.h"
@@ -650,6 +651,8 @@ int tg_cli_run(const struct tg_cli_args *args)
     struct tg_kubeconfig_options kopt = {.path = args->kubeconfig, .context = args->context};
     int code = 1;
 
+    if (args->verb == TG_CLI_VERIFY)
+        return tg_cli_verify(args);
     if (tg_kubeconfig_load(&kopt, &c.kc) < 0)
         return fail(NULL, tg_error_last());
     c.ns = args->namespace ? args->namespace : c.kc->namespace;

@@ -28,6 +28,8 @@
  *                     ignoreUnfixed?: false, unknownSeverity?: high, maxScanAge?: "168h",
  *                     scanners?: [uri prefixes], allowlist?: [{id, package?, expires, reason}],
  *                     vex?: {authorities: [names]}}
+ *   attestations: [{predicateType, authorities?}]   # each: a verified Statement of exactly
+ *                                                   # that predicate type (any predicate)
  *
  * A gate is required when its section is present. Every policy that applies must pass (a
  * Release's own spec.verify is one more policy: it can add checks, never weaken another's).
@@ -61,12 +63,18 @@ void tg_verifier_free(struct tg_verifier *v);
 struct tg_verify_request {
     const char *image;         /* "registry/repo@sha256:<hex>"; unpinned is a failed verdict */
     const char *source_commit; /* the Release's spec.source.commit, or NULL */
-    /* [{"name": "VerificationPolicy/prod" | "Release", "spec": {policy}}, ...] */
+    /*
+     * [{"name": "VerificationPolicy/prod" | "Release", "spec": {policy}, "namespace"?}, ...]:
+     * namespace is where the policy's references without a namespace point (the Release's
+     * namespace for its spec.verify); without it such a reference matches the one entry of
+     * materials with its kind, name and key (several: the authority fails as ambiguous).
+     */
     json_object *policies;
     /*
      * The contents of what the policies reference, resolved by the caller:
      * {"Secret/<ns>/<name>/<key>": "<value>", "ConfigMap/<ns>/<name>/<key>": "<value>"}.
-     * A reference missing here fails its authority with a clear reason.
+     * A reference missing here fails its authority with a clear reason ("Secret ns/name key k
+     * not found"). Values are the decoded contents (a Secret's data already base64-decoded).
      */
     json_object *materials;
     const struct tg_registry_creds *creds; /* may be NULL; must live until the callback */
@@ -87,7 +95,13 @@ struct tg_verify_request {
  *                        "components", "reason"?},
  *    "vulnerabilities": {"result": "Passed" | "Failed" | "Warned", "critical", "high",
  *                        "medium", "low", "unknown", "suppressed", "scanner", "scannedAt",
- *                        "validUntil" (scannedAt + maxScanAge), "reason"?}}
+ *                        "validUntil" (scannedAt + maxScanAge), "reason"?},
+ *    "attestations":    {"result": "Verified" | "Failed" | "Warned", "predicateType" (the
+ *                        types, or the missing one), "authority", "signer", "issuer"?,
+ *                        "format", "reason"?}}
+ * Every gate entry also names the "policy" it comes from. With several policies asking for a
+ * gate, the entry shown is the first enforce-mode failure, else the first warn-mode one, else
+ * the first pass.
  * (a gate no policy asks for is absent). "Warned" is a failure of a policy in warn mode; the
  * whole result is "Failed" when any enforce-mode gate failed.
  * rc < 0: no verdict could be reached (registry unreachable, 5xx, timeout: TG_ETRANSIENT,
