@@ -485,7 +485,12 @@ void canary_plan(struct plan_ctx *ctx, struct plan_flight *flight)
         return;
     }
     if (jint(ctx->status, "currentStep", 0) >= (int64_t)ctx->spec->canary.n_steps) {
-        finish(ctx, flight);
+        /* A vulnerability verdict that expired during a long canary is checked again first. */
+        enum gate_state gs = verify_recheck(ctx, flight);
+        if (gs == GATE_STOPPED)
+            canary_plan(ctx, NULL);
+        else if (gs == GATE_PASS)
+            finish(ctx, flight);
         return;
     }
     steps(ctx, flight);

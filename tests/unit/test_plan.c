@@ -436,7 +436,7 @@ static void test_orphans(void **state)
     json_object *started = json_tokener_parse(
         "{\"metadata\": {\"name\": \"ghost-0\", \"namespace\": \"shop\"}, "
         "\"spec\": {\"rollout\": \"ghost\"}, \"status\": {\"phase\": \"Succeeded\"}}");
-    struct tg_plan_release rels[2] = {{fresh, NULL, NULL}, {started, NULL, NULL}};
+    struct tg_plan_release rels[2] = {{fresh, NULL, NULL, NULL}, {started, NULL, NULL, NULL}};
     struct tg_plan_input in = {
         .rollout = standin, .releases = rels, .n_releases = 2, .now_ms = 1764151200000};
     struct tg_plan *plan;
