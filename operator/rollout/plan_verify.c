@@ -149,8 +149,8 @@ static void record(struct plan_ctx *ctx, struct plan_rel *rel, json_object *verd
 
     if (!v)
         return;
-    if (!jstr(v, "image"))
-        jset_str(ctx, v, "image", rel->in->spec->image);
+    /* The verdict is about the image as the Release names it, whatever spelling it reports. */
+    jset_str(ctx, v, "image", rel->in->spec->image);
     jset_str(ctx, v, "policyHash", hash);
     jset_int(ctx, v, "attempts", attempts + 1);
     jset(ctx, rel->status, "verification", v);

@@ -200,8 +200,9 @@ static void tl_prom_body(char *buf, size_t n, json_object *values, bool matrix)
  * {"value": n} (an instant query's one sample), {"empty": true} (no data), {"error": "msg"}
  * (the query failed), {"canary": [..], "baseline": [..]} (range samples for a comparison),
  * {"passed": bool, "message": "..."} (an HTTP smoke test), {"verification": {...}} (a
- * verifier's verdict; with "error" instead, no verdict could be reached). A check with no answer
- * gets none. An answer that is an array is used one element per gate run (the last repeats).
+ * verifier's verdict; with "error" instead, no verdict could be reached). An answer keyed by the
+ * whole gate id ("web-v2/verification/verify") wins over one keyed by the check's name. A check
+ * with no answer gets none.
  * Returns the number of results (0: none to plan with).
  */
 static size_t world_answer(struct world *w, const struct tg_plan *p, struct tg_gate_result *res,
@@ -211,13 +212,9 @@ static size_t world_answer(struct world *w, const struct tg_plan *p, struct tg_g
     char body[8192];
     for (size_t i = 0; i < p->n_gates; i++) {
         const char *slash = strrchr(p->gates[i].id, '/');
-        json_object *a = tl_get(w->answers, slash ? slash + 1 : p->gates[i].id);
-        if (a && json_object_is_type(a, json_type_array)) {
-            size_t k = (size_t)w->gates < json_object_array_length(a)
-                           ? (size_t)w->gates
-                           : json_object_array_length(a) - 1;
-            a = json_object_array_get_idx(a, k);
-        }
+        json_object *a = tl_get(w->answers, p->gates[i].id);
+        if (!a)
+            a = tl_get(w->answers, slash ? slash + 1 : p->gates[i].id);
         if (!a)
             continue;
         struct tg_gate_result *r = &res[n];
