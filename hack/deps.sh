@@ -34,6 +34,21 @@ if ((${#missing[@]})); then
     "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
+# The sigstore-js test tooling (tests/sigstore): exactly the versions of the committed
+# package-lock.json, with `npm ci` only, and only when node_modules is missing or older than
+# the lock file. Tests never run npm.
+sigstore_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/sigstore"
+sigstore_stamp="$sigstore_dir/node_modules/.package-lock.json"
+if [[ ! -e "$sigstore_stamp" || "$sigstore_dir/package-lock.json" -nt "$sigstore_stamp" ]]; then
+    if ! command -v npm >/dev/null; then
+        echo "deps: node 20 and npm are needed for tests/sigstore; install nodejs" >&2
+        exit 1
+    fi
+    echo "deps: npm ci --prefix tests/sigstore" >&2
+    npm ci --prefix "$sigstore_dir" --no-audit --no-fund --loglevel=error >&2
+    touch "$sigstore_stamp"
+fi
+
 if ! command -v kubectl >/dev/null; then
     echo "deps: kubectl is not installed and is not in Debian's packages; install kubectl 1.32" >&2
     exit 1

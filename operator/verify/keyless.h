@@ -70,7 +70,7 @@ struct tg_tlog_entry {
     unsigned char root_hash[32];
     unsigned char (*hashes)[32];
     size_t n_hashes;
-    char *checkpoint; /* the signed note, or NULL */
+    char *checkpoint;    /* the signed note, or NULL */
     unsigned char *body; /* canonicalizedBody, decoded */
     size_t body_len;
 };

@@ -14,17 +14,17 @@
 
 /* What one item is. */
 enum tg_vm_kind {
-    TG_VM_SIMPLESIGNING, /* cosign v2 `.sig` layer: data is the simple-signing payload */
-    TG_VM_DSSE,          /* cosign v2 `.att` layer: data is the DSSE envelope JSON */
-    TG_VM_BUNDLE,        /* a Sigstore bundle (v0.1..v0.3) found through referrers: its JSON */
+    TG_VM_SIMPLESIGNING,   /* cosign v2 `.sig` layer: data is the simple-signing payload */
+    TG_VM_DSSE,            /* cosign v2 `.att` layer: data is the DSSE envelope JSON */
+    TG_VM_BUNDLE,          /* a Sigstore bundle (v0.1..v0.3) found through referrers: its JSON */
     TG_VM_SBOM_ATTACHMENT, /* an unsigned, deprecated `.sbom` attachment: never trusted */
 };
 
 /* One signature, attestation or bundle. Every pointer is owned by the material. */
 struct tg_vm_item {
     enum tg_vm_kind kind;
-    char *source;       /* where it was found, for messages: "sha256-<hex>.sig layer 0" */
-    char *media_type;   /* the layer's (or referrer's artifactType) media type */
+    char *source;        /* where it was found, for messages: "sha256-<hex>.sig layer 0" */
+    char *media_type;    /* the layer's (or referrer's artifactType) media type */
     unsigned char *data; /* the blob, exactly as fetched and digest-checked; NUL-terminated */
     size_t len;
     /* Layer annotations of cosign v2 (NULL when absent): */

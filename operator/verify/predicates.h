@@ -28,7 +28,7 @@ struct tg_provenance_policy {
     size_t n_builder_ids;
     const char *const *build_types; /* allowed buildType values (exact) */
     size_t n_build_types;
-    const char *source_repository; /* "https://github.com/org/repo"; git+ and .git forms match */
+    const char *source_repository;  /* "https://github.com/org/repo"; git+ and .git forms match */
     const char *const *source_refs; /* allowed refs ("refs/heads/main"), exact */
     size_t n_source_refs;
     const char *commit; /* must equal the provenance's source commit when both exist */
@@ -79,7 +79,7 @@ struct tg_finding {
 
 /* A parsed vulnerability report. Owned; tg_vuln_report_free. */
 struct tg_vuln_report {
-    char *scanner_uri;  /* predicate.scanner.uri, or the report's own scanner name */
+    char *scanner_uri; /* predicate.scanner.uri, or the report's own scanner name */
     char *scanner_version;
     int64_t scanned_at; /* Unix seconds: scanFinishedOn, Trivy CreatedAt, Grype timestamp; 0 none */
     struct tg_finding *findings;

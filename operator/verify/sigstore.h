@@ -66,7 +66,7 @@ struct tg_authority {
     const struct tg_identity_rule *rules;
     size_t n_rules;
     bool ignore_sct;
-    bool tlog_required; /* a verified tlog entry bound to the signature is required */
+    bool tlog_required;  /* a verified tlog entry bound to the signature is required */
     EVP_PKEY *rekor_key; /* key-based with tlog required: the Rekor key, when no root */
 };
 

@@ -94,8 +94,7 @@ struct tg_verify_request {
  * TG_EUNREACHABLE, TG_ETIMEOUT, TG_ETLS, TG_EUNAUTHORIZED...), message says why; the caller
  * retries with backoff and never passes the Release. TG_ECANCELED when freeing.
  */
-typedef void (*tg_verifier_cb)(int rc, const char *message, json_object *verification,
-                               void *arg);
+typedef void (*tg_verifier_cb)(int rc, const char *message, json_object *verification, void *arg);
 
 /*
  * Starts a verification. Returns 0 (the callback runs exactly once, never before this
