@@ -122,9 +122,18 @@ class VerificationWithoutRegistryTest(E2ETestCase):
         self.port = closed_port()
         self.repo = "127.0.0.1:%d/shop/web" % self.port
 
-    def start(self, *args):
+    def start(self, *args, pull_secret=False):
         self.env.start_operator(["--registry-http", "127.0.0.1:%d" % self.port] + list(args))
-        self.env.apply(rollout_yaml("web", canary_strategy(STEPS), replicas=2))
+        ro = rollout_yaml("web", canary_strategy(STEPS), replicas=2)
+        if pull_secret:  # registry credentials, read with a GET when verifying
+            self.env.apply(json.dumps({
+                "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                "metadata": {"name": "pull", "namespace": "default"},
+                "stringData": {".dockerconfigjson": json.dumps({"auths": {
+                    "127.0.0.1:%d" % self.port: {"username": "ci", "password": "s3cret"}}})}}))
+            ro = ro.replace("    spec:\n      containers:",
+                            "    spec:\n      imagePullSecrets: [{name: pull}]\n      containers:")
+        self.env.apply(ro)
 
     def image(self, n):
         return "%s@%s" % (self.repo, digest(n))
@@ -158,7 +167,7 @@ class VerificationWithoutRegistryTest(E2ETestCase):
 
     def test_unreachable_registry_keeps_verifying_with_backoff(self):
         env = self.env
-        self.start()
+        self.start(pull_secret=True)
         env.apply(secret_yaml("cosign-pub", "cosign.pub", PUBKEY))
         env.apply(policy_yaml("shop", ["127.0.0.1:*/shop/**"]))
         watch = DeploymentWatch(env)
@@ -180,6 +189,13 @@ class VerificationWithoutRegistryTest(E2ETestCase):
                  message="the second retry message")
         self.assertEqual(env.release_phase("web-1"), "Verifying")
         self.assertEqual(watch.stop(), {}, "a Deployment was made before verification passed")
+        # The pull secret and the policy's key were read with GETs, and nothing was listed.
+        reads = [r for r in env.sim.request_log()
+                 if (r.get("userAgent") or "").startswith("tollgate")
+                 and "/secrets" in r.get("path", "")]
+        self.assertTrue(reads, "the operator never read the imagePullSecret")
+        self.assertEqual({r["verb"] for r in reads}, {"get"})
+        self.stop_operator_cleanly()  # a verification in flight is canceled, nothing leaks
 
     def test_release_spec_verify_alone_requires_a_verdict(self):
         env = self.env
