@@ -15,6 +15,7 @@
 
 #define DEFAULT_MAX_BODY           (16u << 20)
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define MAX_KEPT_HEADER            4096u /* the longest header value kept for the response */
 
 /* One socket curl asked us to watch. */
 struct sock_ctx {
@@ -32,6 +33,9 @@ struct tg_http_request {
     char *url;    /* owned, for messages */
     struct tg_buf body;
     long retry_after_s;
+    char *content_type; /* owned copies of the headers of tg_http_response, or NULL */
+    char *www_authenticate;
+    char *location;
     tg_http_data_cb on_data;
     tg_http_done_cb on_done;
     void *arg;
@@ -140,6 +144,9 @@ static void free_request(struct tg_http_request *r)
         curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->headers);
     tg_buf_free(&r->body);
+    free(r->content_type);
+    free(r->www_authenticate);
+    free(r->location);
     free(r->method);
     free(r->url);
     free(r);
@@ -182,6 +189,9 @@ static void finish(struct tg_http_request *r, int rc, const char *msg)
     r->added = false;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
     resp.http_version = response_http_version(r->easy);
+    resp.content_type = r->content_type;
+    resp.www_authenticate = r->www_authenticate;
+    resp.location = r->location;
     curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &resp.new_connections);
     if (r->body.data) {
         resp.body = r->body.data;
@@ -292,6 +302,23 @@ static long parse_retry_after(const char *v, size_t len)
     return when > now ? (long)(when - now) : 0;
 }
 
+/* Keeps a copy of the first header called name (lower case, with the colon) in *slot. */
+static void keep_header(const char *buffer, size_t n, const char *name, char **slot)
+{
+    size_t nl = strlen(name);
+
+    if (*slot || n <= nl || strncasecmp(buffer, name, nl) != 0)
+        return;
+    const char *v = buffer + nl;
+    size_t len = n - nl;
+    while (len && (*v == ' ' || *v == '\t'))
+        v++, len--;
+    while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+        len--;
+    if (len <= MAX_KEPT_HEADER)
+        *slot = strndup(v, len); /* out of memory: treated as absent */
+}
+
 static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata)
 {
     struct tg_http_request *r = userdata;
@@ -301,6 +328,10 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
 
     if (n >= 5 && strncmp(buffer, "HTTP/", 5) == 0) {
         r->retry_after_s = -1; /* a new response (after 100 Continue) starts afresh */
+        free(r->content_type);
+        free(r->www_authenticate);
+        free(r->location);
+        r->content_type = r->www_authenticate = r->location = NULL;
         return n;
     }
     if (n > nl && strncasecmp(buffer, name, nl) == 0) {
@@ -312,6 +343,9 @@ static size_t header_cb(char *buffer, size_t size, size_t nitems, void *userdata
             len--;
         r->retry_after_s = parse_retry_after(v, len);
     }
+    keep_header(buffer, n, "content-type:", &r->content_type);
+    keep_header(buffer, n, "www-authenticate:", &r->www_authenticate);
+    keep_header(buffer, n, "location:", &r->location);
     return n;
 }
 

@@ -48,6 +48,11 @@ struct tg_http_response {
     /* How many connections were opened for this request: 0 when it reused (or, over HTTP/2,
      * multiplexed onto) an open one. */
     long new_connections;
+    /* Headers registries need (the first occurrence, trimmed); NULL when absent or longer than
+     * 4 KiB. */
+    const char *content_type;     /* Content-Type */
+    const char *www_authenticate; /* WWW-Authenticate: the authentication challenge of a 401 */
+    const char *location;         /* Location: the target of a redirect */
 };
 
 /*

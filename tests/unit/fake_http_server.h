@@ -3,6 +3,10 @@
  * requests it receives, in order, with canned raw responses (the last one repeats), keeps
  * connections alive, and records the requests and the connections it accepted. A NULL response
  * never answers (for timeouts and cancellation). Header-only: the tests include it.
+ *
+ * Optionally (set after fake_server_start), a route function picks the response from the
+ * request instead of the script, and the first FAKE_LOG_MAX requests are kept whole (up to
+ * FAKE_LOG_LINE bytes each) in log[], so that tests can read the headers of every request.
  */
 #ifndef TG_TESTS_FAKE_HTTP_SERVER_H
 #define TG_TESTS_FAKE_HTTP_SERVER_H
@@ -14,8 +18,14 @@
 
 #define FAKE_MAX_CONNS 16
 #define FAKE_REQ_MAX   65536
+#define FAKE_LOG_MAX   64
+#define FAKE_LOG_LINE  2048
 
 struct fake_server;
+
+/* Picks the raw response to request (NUL-terminated, headers and body); NULL never answers.
+ * The response must live until the server is stopped. */
+typedef const char *(*fake_route_fn)(struct fake_server *srv, const char *request, void *arg);
 
 struct fake_conn {
     uv_tcp_t tcp;
@@ -36,6 +46,9 @@ struct fake_server {
     char last_request[FAKE_REQ_MAX];
     struct fake_conn conns[FAKE_MAX_CONNS];
     int open_handles;
+    fake_route_fn route; /* or NULL: the script */
+    void *route_arg;
+    char log[FAKE_LOG_MAX][FAKE_LOG_LINE]; /* the first requests, truncated */
 };
 
 static void fake_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -93,10 +106,13 @@ static void fake_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         size_t i = srv->requests < srv->n_script ? srv->requests : srv->n_script - 1;
         memcpy(srv->last_request, c->buf, len);
         srv->last_request[len] = '\0';
+        if (srv->requests < FAKE_LOG_MAX)
+            snprintf(srv->log[srv->requests], FAKE_LOG_LINE, "%s", srv->last_request);
         srv->requests++;
         memmove(c->buf, c->buf + len, c->len - len);
         c->len -= len;
-        const char *resp = srv->script[i];
+        const char *resp =
+            srv->route ? srv->route(srv, srv->last_request, srv->route_arg) : srv->script[i];
         if (!resp)
             continue;
         uv_write_t *w = malloc(sizeof(*w));
@@ -172,6 +188,42 @@ static void fake_server_stop(struct fake_server *srv)
     }
     if (!uv_is_closing((uv_handle_t *)&srv->listener))
         uv_close((uv_handle_t *)&srv->listener, fake_listener_closed);
+}
+
+/* A route table for fake_server.route: the first entry whose match is in the request line and
+ * whose need (NULL: anything) is in the request answers; no match answers fallback (NULL: a
+ * plain 404). hits counts the requests each entry answered. */
+struct fake_route {
+    const char *match;
+    const char *need;
+    const char *response;
+    size_t hits;
+};
+
+struct fake_routes {
+    struct fake_route *routes;
+    size_t n;
+    const char *fallback;
+};
+
+static inline const char *fake_route_table(struct fake_server *srv, const char *request, void *arg)
+{
+    static const char not_found[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    struct fake_routes *t = arg;
+    const char *eol = strstr(request, "\r\n");
+    size_t line = eol ? (size_t)(eol - request) : strlen(request);
+
+    (void)srv;
+    for (size_t i = 0; i < t->n; i++) {
+        const char *m = strstr(request, t->routes[i].match);
+        if (!m || (size_t)(m - request) >= line)
+            continue;
+        if (t->routes[i].need && !strstr(request, t->routes[i].need))
+            continue;
+        t->routes[i].hits++;
+        return t->routes[i].response;
+    }
+    return t->fallback ? t->fallback : not_found;
 }
 
 #endif
