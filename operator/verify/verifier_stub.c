@@ -1,6 +1,6 @@
 /* TEMPORARY: delete when verifier.c lands.
  *
- * Stand-ins for the verification service of verifier.h (and registry.h's credentials) so that the
+ * Stand-ins for the verification service of verifier.h so that the
  * operator links while verifier.c and policy.c are written: a run always answers TG_EUNREACHABLE,
  * validation accepts any object, refs are empty, and matching compares the images globs with
  * fnmatch.
@@ -103,27 +103,4 @@ bool tg_verify_policy_matches(json_object *spec, const char *image, const char *
             return true;
     }
     return false;
-}
-
-/* TEMPORARY as well: registry.h's credential set, until registry.c lands. */
-struct tg_registry_creds {
-    int n;
-};
-
-struct tg_registry_creds *tg_registry_creds_new(void)
-{
-    return calloc(1, sizeof(struct tg_registry_creds));
-}
-
-void tg_registry_creds_free(struct tg_registry_creds *c)
-{
-    free(c);
-}
-
-int tg_registry_creds_add_dockerconfig(struct tg_registry_creds *c, const char *json, size_t len)
-{
-    (void)json;
-    (void)len;
-    c->n++;
-    return 0;
 }
