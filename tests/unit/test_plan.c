@@ -510,9 +510,15 @@ static void test_verify_spec_hash(void **state)
     };
     const char *verifies[] = {
         "",
-        ", \"verify\": {\"mode\": \"warn\", \"sbom\": {\"formats\": [\"spdx\"]}}",
-        ", \"verify\": {\"sbom\": {\"formats\": [\"spdx\"]}, \"mode\": \"warn\"}",
-        ", \"verify\": {\"sbom\": {\"formats\": [\"cyclonedx\"]}, \"mode\": \"warn\"}",
+        ", \"verify\": {\"authorities\": [{\"name\": \"ci\", \"tlog\": \"ignore\", \"key\": "
+        "{\"secretRef\": {\"name\": \"k\", \"key\": \"cosign.pub\"}}}], \"mode\": \"warn\", "
+        "\"sbom\": {\"formats\": [\"spdx\"]}}",
+        ", \"verify\": {\"authorities\": [{\"name\": \"ci\", \"tlog\": \"ignore\", \"key\": "
+        "{\"secretRef\": {\"name\": \"k\", \"key\": \"cosign.pub\"}}}], \"sbom\": {\"formats\": "
+        "[\"spdx\"]}, \"mode\": \"warn\"}",
+        ", \"verify\": {\"authorities\": [{\"name\": \"ci\", \"tlog\": \"ignore\", \"key\": "
+        "{\"secretRef\": {\"name\": \"k\", \"key\": \"cosign.pub\"}}}], \"sbom\": {\"formats\": "
+        "[\"cyclonedx\"]}, \"mode\": \"warn\"}",
     };
     char hashes[4][65];
 
