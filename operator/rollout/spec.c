@@ -1399,7 +1399,16 @@ static void parse_verify(struct tg_field_errors *errs, json_object *spec,
         return;
     }
     if (rc < 0) {
-        tg_field_errors_add(errs, "spec.verify", "%s", tg_error_last());
+        /* The message is "spec.verify.<field>: <problem>": keep the field as the error's path. */
+        const char *m = tg_error_last();
+        const char *sep = strstr(m, ": ");
+        if (strncmp(m, "spec.verify", 11) == 0 && sep && sep - m < PATH_MAX_LEN) {
+            char path[PATH_MAX_LEN];
+            snprintf(path, sizeof(path), "%.*s", (int)(sep - m), m);
+            tg_field_errors_add(errs, path, "%s", sep + 2);
+        } else {
+            tg_field_errors_add(errs, "spec.verify", "%s", m);
+        }
         return;
     }
     out->verify = json_object_get(v);
