@@ -489,6 +489,11 @@ static int render_analysis_metrics(void *ctx, struct tg_buf *out)
     if (!rc)
         rc = tg_metrics_sample(out, "tollgate_gate_rollbacks_total", "reason=\"SmokeTestFailed\"",
                                (double)rs.rollbacks_smoke);
+    if (!rc)
+        rc = tg_metrics_family(out, "tollgate_verifications_total", "counter",
+                               "Image verifications run before a Release starts (and re-checks).");
+    if (!rc)
+        rc = tg_metrics_sample(out, "tollgate_verifications_total", NULL, (double)rs.verifications);
     return rc;
 }
 

@@ -191,6 +191,7 @@ class VerificationWithoutRegistryTest(E2ETestCase):
                  (get(env.release("web-1"), "status", "message") or ""), timeout=30,
                  message="the second retry message")
         self.assertEqual(env.release_phase("web-1"), "Verifying")
+        self.assertGreaterEqual(env.op.metric("tollgate_verifications_total"), 2)
         self.assertEqual(watch.stop(), {}, "a Deployment was made before verification passed")
         # The pull secret and the policy's key were read with GETs, and nothing was listed.
         reads = [r for r in env.sim.request_log()
