@@ -33,7 +33,8 @@ struct tg_plan_release {
     const struct tg_field_errors *errors; /* with spec NULL: every problem found; may be NULL */
     /*
      * The verification policies that apply to it, from tg_plan_release_policies():
-     * [{"name": "VerificationPolicy/<name>" | "Release", "spec": {...}}], or NULL: none.
+     * [{"name": "VerificationPolicy/<name>" | "Release", "spec": {...}, "namespace"?}], or
+     * NULL: none (namespace: the Release's, on its own spec.verify).
      */
     json_object *policies;
 };
@@ -42,7 +43,9 @@ struct tg_plan_release {
  * The policies a Release must pass (docs/api.md, "Verification"): every VerificationPolicy of
  * vpols (objects with metadata.name and spec; borrowed) whose images and namespaces match the
  * Release's image and namespace (tg_verify_policy_matches), ordered by name, then the Release's
- * own spec.verify as "Release". *out is a new array the caller puts (empty: none applies).
+ * own spec.verify as "Release" with "namespace": its namespace (where its references without a
+ * namespace point; a VerificationPolicy's name theirs). *out is a new array the caller puts
+ * (empty: none applies).
  * Returns 0 or TG_ENOMEM.
  */
 int tg_plan_release_policies(json_object *const *vpols, size_t n_vpols, json_object *release,

@@ -40,7 +40,9 @@ static int cmp_named(const void *a, const void *b)
     return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
 }
 
-static int add_policy(json_object *arr, const char *name, json_object *spec)
+/* Appends {"name", "spec", "namespace"?} to arr; namespace: where the policy's references
+ * without one point (a Release's spec.verify: its namespace). */
+static int add_policy(json_object *arr, const char *name, json_object *spec, const char *namespace)
 {
     json_object *e = json_object_new_object();
     json_object *n = json_object_new_string(name);
@@ -51,6 +53,10 @@ static int add_policy(json_object *arr, const char *name, json_object *spec)
         return TG_ENOMEM;
     }
     json_object_object_add(e, "spec", json_object_get(spec));
+    if (namespace && json_object_object_add(e, "namespace", json_object_new_string(namespace))) {
+        json_object_put(e);
+        return TG_ENOMEM;
+    }
     if (json_object_array_add(arr, e) != 0) {
         json_object_put(e);
         return TG_ENOMEM;
@@ -82,10 +88,10 @@ int tg_plan_release_policies(json_object *const *vpols, size_t n_vpols, json_obj
     for (size_t i = 0; i < n && !rc; i++) {
         char name[300];
         snprintf(name, sizeof(name), "VerificationPolicy/%s", m[i].name);
-        rc = add_policy(arr, name, m[i].spec);
+        rc = add_policy(arr, name, m[i].spec, NULL);
     }
     if (!rc && spec && spec->verify)
-        rc = add_policy(arr, "Release", spec->verify);
+        rc = add_policy(arr, "Release", spec->verify, ns);
 out_free:
     free(m);
     if (rc) {

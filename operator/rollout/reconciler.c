@@ -964,9 +964,12 @@ static int start_verify(struct run *run, struct gate_slot *s)
         goto nomem;
     for (size_t i = 0; g->policies && i < json_object_array_length(g->policies); i++) {
         json_object *one = NULL;
-        json_object *spec =
-            json_object_object_get(json_object_array_get_idx(g->policies, i), "spec");
-        if ((rc = tg_verify_policy_refs(spec, ns, &one)) != 0)
+        json_object *entry = json_object_array_get_idx(g->policies, i);
+        const char *pns = jstr(entry, "namespace", NULL);
+        /* A VerificationPolicy names its namespaces (the CRD requires them): never the
+         * Release's, which the Release's author controls. */
+        if ((rc = tg_verify_policy_refs(json_object_object_get(entry, "spec"), pns ? pns : ns,
+                                        &one)) != 0)
             goto fail;
         for (size_t k = 0; k < json_object_array_length(one); k++)
             json_object_array_add(refs, json_object_get(json_object_array_get_idx(one, k)));

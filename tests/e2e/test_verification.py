@@ -80,7 +80,8 @@ def secret_yaml(name, key, value, namespace="default"):
 def policy_yaml(name, images, mode="enforce", extra=None):
     spec = {"images": images, "mode": mode,
             "authorities": [{"name": "ci", "tlog": "ignore",
-                             "key": {"secretRef": {"name": "cosign-pub", "key": "cosign.pub"}}}],
+                             "key": {"secretRef": {"name": "cosign-pub", "namespace": "default",
+                                                   "key": "cosign.pub"}}}],
             "signature": {"authorities": ["ci"]}}
     spec.update(extra or {})
     return json.dumps({"apiVersion": "tollgate.io/v1alpha1", "kind": "VerificationPolicy",
