@@ -15,6 +15,11 @@
 #include "util/error.h"
 #include "util/file.h"
 #include "util/log.h"
+#include "verify/registry.h"
+#include "verify/verifier.h"
+
+/* The most --registry-http and --registry-mirror flags taken. */
+#define MAX_REGISTRY_FLAGS 16
 
 /* The command line, parsed. Strings are borrowed from argv. */
 struct flags {
@@ -38,6 +43,15 @@ struct flags {
     const char *prom_password_file;
     const char *analysis_ca_file; /* run: CA bundle for Prometheus and HTTPS smoke tests */
     bool analysis_insecure;       /* run: skip TLS verification of those */
+    const char *registry_ca;      /* run: CA bundle (PEM) for registries */
+    const char *registry_http[MAX_REGISTRY_FLAGS]; /* run: hosts spoken to over plain HTTP */
+    size_t n_registry_http;
+    const char *mirror_from[MAX_REGISTRY_FLAGS]; /* run: --registry-mirror FROM=TO */
+    const char *mirror_to[MAX_REGISTRY_FLAGS];
+    char mirror_buf[MAX_REGISTRY_FLAGS][256];
+    size_t n_mirrors;
+    bool verify_deny;          /* run: --verify-unmatched deny */
+    uint64_t verify_cache_ttl; /* run: how long a verdict is reused; 0: 10 minutes */
     const char *command;
     enum tg_log_format log_format;
     enum tg_log_level log_level;
@@ -72,6 +86,14 @@ static void usage(FILE *out)
         "  --prometheus-username NAME --prometheus-password-file FILE   basic auth\n"
         "  --analysis-ca-file FILE      CA bundle (PEM) for Prometheus and HTTPS smoke tests\n"
         "  --analysis-insecure-skip-tls-verify   do not verify their certificates\n"
+        "  --registry-ca FILE           CA bundle (PEM) for OCI registries (verification)\n"
+        "  --registry-http HOST         speak plain HTTP to HOST (\"127.0.0.1:5000\"; loopback\n"
+        "                               registries in tests); repeatable\n"
+        "  --registry-mirror FROM=TO    fetch images of registry FROM from TO; repeatable\n"
+        "  --verify-unmatched allow|deny  an image no VerificationPolicy covers (and with no\n"
+        "                               spec.verify) is delivered unverified, or fails (default\n"
+        "                               allow)\n"
+        "  --verify-cache-ttl D         how long a verdict is reused (default 10m)\n"
         "\n"
         "The configuration comes from --kubeconfig, else $KUBECONFIG (the first existing file\n"
         "of the list), else ~/.kube/config, else the in-cluster service account.\n",
@@ -207,6 +229,40 @@ static int parse_flags(int argc, char **argv, struct flags *f)
             f->analysis_ca_file = v;
         } else if (strcmp(argv[i], "--analysis-insecure-skip-tls-verify") == 0) {
             f->analysis_insecure = true;
+        } else if ((v = flag_value("--registry-ca", argc, argv, &i))) {
+            f->registry_ca = v;
+        } else if ((v = flag_value("--registry-http", argc, argv, &i))) {
+            if (f->n_registry_http == MAX_REGISTRY_FLAGS) {
+                fprintf(stderr, "tollgate: at most %d --registry-http flags\n", MAX_REGISTRY_FLAGS);
+                return 2;
+            }
+            f->registry_http[f->n_registry_http++] = v;
+        } else if ((v = flag_value("--registry-mirror", argc, argv, &i))) {
+            const char *eq = strchr(v, '=');
+            size_t k = f->n_mirrors;
+            if (!eq || eq == v || !eq[1] || strlen(v) >= sizeof(f->mirror_buf[0])) {
+                fprintf(stderr, "tollgate: --registry-mirror must be FROM=TO, such as "
+                                "docker.io=mirror.local:5000\n");
+                return 2;
+            }
+            if (k == MAX_REGISTRY_FLAGS) {
+                fprintf(stderr, "tollgate: at most %d --registry-mirror flags\n",
+                        MAX_REGISTRY_FLAGS);
+                return 2;
+            }
+            snprintf(f->mirror_buf[k], sizeof(f->mirror_buf[k]), "%.*s", (int)(eq - v), v);
+            f->mirror_from[k] = f->mirror_buf[k];
+            f->mirror_to[k] = eq + 1;
+            f->n_mirrors++;
+        } else if ((v = flag_value("--verify-unmatched", argc, argv, &i))) {
+            if (strcmp(v, "allow") && strcmp(v, "deny")) {
+                fprintf(stderr, "tollgate: --verify-unmatched must be allow or deny\n");
+                return 2;
+            }
+            f->verify_deny = strcmp(v, "deny") == 0;
+        } else if ((v = flag_value("--verify-cache-ttl", argc, argv, &i))) {
+            if (parse_duration("--verify-cache-ttl", v, &f->verify_cache_ttl))
+                return 2;
         } else if ((v = flag_value("--log-format", argc, argv, &i))) {
             if (tg_log_parse_format(v, &f->log_format) < 0) {
                 fprintf(stderr, "tollgate: --log-format: %s\n", tg_error_last());
@@ -315,6 +371,8 @@ static const struct tg_resource res_ingresses = {"networking.k8s.io", "v1", "ing
 static const struct tg_resource res_jobs = {"batch", "v1", "jobs", true};
 static const struct tg_resource res_httproutes = {"gateway.networking.k8s.io", "v1", "httproutes",
                                                   true};
+static const struct tg_resource res_vpolicies = {"tollgate.io", "v1alpha1", "verificationpolicies",
+                                                 false};
 
 /* With --gateway-api auto, the longest wait between two looks for a Gateway API not served. */
 #define GATEWAY_LOOK_MAX_MS 10000
@@ -391,6 +449,8 @@ static int analysis_options(const struct flags *f, struct tg_checker_options *o,
 struct analysis_metrics {
     struct tg_rollout_reconciler *rec;
     struct tg_checker *checker;
+    struct tg_verifier *verifier;
+    bool verify_deny;
 };
 
 static int render_analysis_metrics(void *ctx, struct tg_buf *out)
@@ -429,6 +489,11 @@ static int render_analysis_metrics(void *ctx, struct tg_buf *out)
     if (!rc)
         rc = tg_metrics_sample(out, "tollgate_gate_rollbacks_total", "reason=\"SmokeTestFailed\"",
                                (double)rs.rollbacks_smoke);
+    if (!rc)
+        rc = tg_metrics_family(out, "tollgate_verifications_total", "counter",
+                               "Image verifications run before a Release starts (and re-checks).");
+    if (!rc)
+        rc = tg_metrics_sample(out, "tollgate_verifications_total", NULL, (double)rs.verifications);
     return rc;
 }
 
@@ -437,10 +502,14 @@ static void cancel_checks(void *arg)
     struct analysis_metrics *am = arg;
 
     /* Queries in flight are called back (canceled) now, so their reconciles can drain. */
-    if (am->rec)
+    if (am->rec) {
         tg_rollout_reconciler_set_checker(am->rec, NULL);
+        tg_rollout_reconciler_set_verifier(am->rec, NULL, am->verify_deny);
+    }
     tg_checker_free(am->checker);
     am->checker = NULL;
+    tg_verifier_free(am->verifier); /* verifications in flight are called back, canceled */
+    am->verifier = NULL;
 }
 
 static int cmd_run(const struct flags *f)
@@ -453,6 +522,8 @@ static int cmd_run(const struct flags *f)
     struct tg_rollout_reconciler *rec = NULL;
     struct tg_checker_options chopt;
     struct analysis_secrets secrets = {0};
+    struct tg_registry_options regopt = {0};
+    char *registry_ca = NULL;
     struct tg_checker *checker = NULL;
     struct analysis_metrics am = {0};
     struct tg_manager *m = NULL;
@@ -468,7 +539,21 @@ static int cmd_run(const struct flags *f)
         fprintf(stderr, "tollgate: %s\n", tg_error_last());
         return 2;
     }
+    if (f->registry_ca &&
+        !(registry_ca = read_small_file("--registry-ca", f->registry_ca, &regopt.ca_len, false))) {
+        free(secrets.token);
+        free(secrets.password);
+        free(secrets.ca);
+        return 2;
+    }
+    regopt.ca_pem = registry_ca;
+    regopt.http_hosts = f->registry_http;
+    regopt.n_http_hosts = f->n_registry_http;
+    regopt.mirror_from = f->mirror_from;
+    regopt.mirror_to = f->mirror_to;
+    regopt.n_mirrors = f->n_mirrors;
     if (analysis_options(f, &chopt, &secrets)) {
+        free(registry_ca);
         free(secrets.token);
         free(secrets.password);
         free(secrets.ca);
@@ -476,6 +561,7 @@ static int cmd_run(const struct flags *f)
     }
     if (tg_kubeconfig_load(&kopt, &kc) < 0) {
         fprintf(stderr, "tollgate: %s\n", tg_error_last());
+        free(registry_ca);
         free(secrets.token);
         free(secrets.password);
         free(secrets.ca);
@@ -504,7 +590,13 @@ static int cmd_run(const struct flags *f)
         goto run_loop;
     }
     am.checker = checker;
+    am.verify_deny = f->verify_deny;
     tg_manager_on_shutdown(m, cancel_checks, &am);
+    if ((rc = tg_verifier_new(&loop, &regopt, (int64_t)f->verify_cache_ttl, &am.verifier))) {
+        fprintf(stderr, "tollgate: %s\n", tg_error_last());
+        tg_manager_shutdown(m, 1);
+        goto run_loop;
+    }
     struct {
         const struct tg_resource *res;
         struct tg_cache **cache;
@@ -516,14 +608,19 @@ static int cmd_run(const struct flags *f)
         {&res_ingresses, &caches.ingresses},
         {&res_httproutes, &caches.httproutes},
         {&res_jobs, &caches.jobs},
+        {&res_vpolicies, &caches.vpolicies},
     };
     rc = 0;
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && !rc; i++) {
         if (kinds[i].res == &res_httproutes && strcmp(gateway, "off") == 0)
             continue;
         ropt.resource = kinds[i].res;
-        /* auto: Gateway API may be installed after the operator started; it is found then. */
-        ropt.optional = kinds[i].res == &res_httproutes && strcmp(gateway, "auto") == 0;
+        /* VerificationPolicies are cluster-scoped: watched whatever --namespace says. */
+        ropt.namespace = kinds[i].res == &res_vpolicies ? NULL : f->namespace;
+        /* auto: Gateway API may be installed after the operator started; it is found then. The
+         * VerificationPolicy CRD may come with an upgrade after the operator's: none until then. */
+        ropt.optional = (kinds[i].res == &res_httproutes && strcmp(gateway, "auto") == 0) ||
+                        kinds[i].res == &res_vpolicies;
         ropt.informer.backoff_max_ms = ropt.optional ? GATEWAY_LOOK_MAX_MS : 0;
         /* Only the smoke-test Jobs tollgate made: not every Job of the cluster. */
         ropt.label_selector =
@@ -537,6 +634,7 @@ static int cmd_run(const struct flags *f)
         rc = tg_rollout_reconciler_new(m, &caches, &rec);
     if (!rc) {
         tg_rollout_reconciler_set_checker(rec, checker);
+        tg_rollout_reconciler_set_verifier(rec, am.verifier, f->verify_deny);
         am.rec = rec;
         tg_manager_add_metrics(m, render_analysis_metrics, &am);
     }
@@ -570,6 +668,7 @@ close_loop:
     if (uv_loop_close(&loop) != 0)
         tg_log(TG_LOG_WARN, "event loop handles left open at exit");
     tg_kubeconfig_free(kc);
+    free(registry_ca);
     free(secrets.token);
     free(secrets.password);
     free(secrets.ca);

@@ -337,7 +337,8 @@ static void release_patches(struct plan_ctx *ctx)
                           streq(now, PHASE_FAILED) ||
                               (streq(now, PHASE_ROLLED_BACK) && rel->reason &&
                                (strncmp(rel->reason, "Analysis", 8) == 0 ||
-                                strncmp(rel->reason, "SmokeTest", 9) == 0)),
+                                strncmp(rel->reason, "SmokeTest", 9) == 0 ||
+                                strncmp(rel->reason, "Verification", 12) == 0)),
                           now, "%s", jstr(rel->status, "message"));
         push_status_patch(ctx, "Release", rel->name, merge_diff(ctx, old, rel->status));
     }
@@ -516,6 +517,10 @@ void tg_plan_free(struct tg_plan *plan)
         free(g->method);
         free(g->url);
         free(g->body_pattern);
+        free(g->image);
+        free(g->namespace);
+        free(g->source_commit);
+        json_object_put(g->policies);
     }
     free(plan->gates);
     free(plan);
@@ -591,8 +596,10 @@ json_object *tg_plan_to_json(const struct tg_plan *plan)
         json_object_array_add(arr, tg_action_to_json(&plan->actions[i]));
     json_object_object_add(o, "actions", arr);
     if (plan->n_gates > 0) {
-        static const char *const kinds[] = {
-            [TG_GATE_QUERY] = "query", [TG_GATE_COMPARE] = "compare", [TG_GATE_HTTP] = "http"};
+        static const char *const kinds[] = {[TG_GATE_QUERY] = "query",
+                                            [TG_GATE_COMPARE] = "compare",
+                                            [TG_GATE_HTTP] = "http",
+                                            [TG_GATE_VERIFY] = "verify"};
         json_object *gates = json_object_new_array();
         for (size_t i = 0; gates && i < plan->n_gates; i++) {
             const struct tg_gate *g = &plan->gates[i];
@@ -607,6 +614,18 @@ json_object *tg_plan_to_json(const struct tg_plan *plan)
                 json_object_object_add(j, "queryBaseline", json_object_new_string(g->query_base));
             if (g->url)
                 json_object_object_add(j, "url", json_object_new_string(g->url));
+            if (g->image)
+                json_object_object_add(j, "image", json_object_new_string(g->image));
+            if (g->kind == TG_GATE_VERIFY) {
+                json_object *names = json_object_new_array();
+                for (size_t k = 0; names && k < json_object_array_length(g->policies); k++)
+                    json_object_array_add(
+                        names,
+                        json_object_get(jkey(json_object_array_get_idx(g->policies, k), "name")));
+                json_object_object_add(j, "policies", names);
+                if (g->no_cache)
+                    json_object_object_add(j, "noCache", json_object_new_boolean(true));
+            }
             json_object_array_add(gates, j);
         }
         json_object_object_add(o, "gates", gates);

@@ -31,7 +31,25 @@ struct tg_plan_release {
     json_object *obj;                     /* the whole object: metadata, spec, status */
     const struct tg_release_spec *spec;   /* its parsed spec, or NULL when it is invalid */
     const struct tg_field_errors *errors; /* with spec NULL: every problem found; may be NULL */
+    /*
+     * The verification policies that apply to it, from tg_plan_release_policies():
+     * [{"name": "VerificationPolicy/<name>" | "Release", "spec": {...}, "namespace"?}], or
+     * NULL: none (namespace: the Release's, on its own spec.verify).
+     */
+    json_object *policies;
 };
+
+/*
+ * The policies a Release must pass (docs/api.md, "Verification"): every VerificationPolicy of
+ * vpols (objects with metadata.name and spec; borrowed) whose images and namespaces match the
+ * Release's image and namespace (tg_verify_policy_matches), ordered by name, then the Release's
+ * own spec.verify as "Release" with "namespace": its namespace (where its references without a
+ * namespace point; a VerificationPolicy's name theirs). *out is a new array the caller puts
+ * (empty: none applies).
+ * Returns 0 or TG_ENOMEM.
+ */
+int tg_plan_release_policies(json_object *const *vpols, size_t n_vpols, json_object *release,
+                             const struct tg_release_spec *spec, json_object **out);
 
 /*
  * The outcome of one gate (see struct tg_gate) the reconciler ran for this plan, matched by id.
@@ -44,6 +62,7 @@ struct tg_gate_result {
     const struct tg_prom_result *answer;   /* QUERY: the answer; COMPARE: the canary's range */
     const struct tg_prom_result *baseline; /* COMPARE: the baseline's range */
     bool passed;                           /* TG_GATE_HTTP: the test passed */
+    json_object *verification;             /* TG_GATE_VERIFY with rc 0: the verifier's verdict */
 };
 
 /*
@@ -71,6 +90,9 @@ struct tg_plan_input {
     /* The API server does not serve the Gateway API (its CRDs are not installed), or the
      * operator does not watch it: an HTTPRoute cannot be read or routed. */
     bool gateway_api_unserved;
+
+    /* --verify-unmatched deny: a Release no policy covers fails (else it needs no verification). */
+    bool verify_unmatched_deny;
 
     /*
      * The gates of a previous plan of this same reconcile, run by the reconciler (none on the
@@ -118,6 +140,7 @@ enum tg_gate_kind {
     TG_GATE_QUERY,   /* a Prometheus instant query */
     TG_GATE_COMPARE, /* two Prometheus range queries: the canary's and the baseline's */
     TG_GATE_HTTP,    /* an HTTP smoke test */
+    TG_GATE_VERIFY,  /* a verification of an image against policies (verify/verifier.h) */
 };
 
 /*
@@ -128,18 +151,23 @@ enum tg_gate_kind {
 struct tg_gate {
     char *id; /* "<release>/<run>/<check>", unique within a plan */
     enum tg_gate_kind kind;
-    char *address;       /* QUERY, COMPARE: Prometheus' base URL, NULL for the operator's */
-    long timeout_ms;     /* per query, or per HTTP attempt */
-    char *query;         /* QUERY: the instant query; COMPARE: the canary's range query */
-    char *query_base;    /* COMPARE: the baseline's range query */
-    int64_t start_ms;    /* COMPARE: the range */
-    int64_t end_ms;      /* COMPARE */
-    int64_t step_ms;     /* COMPARE */
-    char *method;        /* HTTP */
-    char *url;           /* HTTP: rendered */
-    char *body_pattern;  /* HTTP: or NULL */
-    int expected_status; /* HTTP */
-    int retries;         /* HTTP */
+    char *address;         /* QUERY, COMPARE: Prometheus' base URL, NULL for the operator's */
+    long timeout_ms;       /* per query, or per HTTP attempt */
+    char *query;           /* QUERY: the instant query; COMPARE: the canary's range query */
+    char *query_base;      /* COMPARE: the baseline's range query */
+    int64_t start_ms;      /* COMPARE: the range */
+    int64_t end_ms;        /* COMPARE */
+    int64_t step_ms;       /* COMPARE */
+    char *method;          /* HTTP */
+    char *url;             /* HTTP: rendered */
+    char *body_pattern;    /* HTTP: or NULL */
+    int expected_status;   /* HTTP */
+    int retries;           /* HTTP */
+    char *image;           /* VERIFY: the image, pinned by digest */
+    char *namespace;       /* VERIFY: the Release's, for references without one */
+    char *source_commit;   /* VERIFY: the Release's spec.source.commit, or NULL */
+    json_object *policies; /* VERIFY: as tg_plan_release.policies (a reference) */
+    bool no_cache;         /* VERIFY: a re-check: do not reuse a cached verdict */
 };
 
 /* The result of planning. Free it with tg_plan_free(). */
@@ -181,7 +209,8 @@ void tg_plan_free(struct tg_plan *plan);
 json_object *tg_action_to_json(const struct tg_action *action);
 
 /* Renders the whole plan: {"actions": [...], "gates"?: [...], "requeueAfterMs": n}. As
- * tg_action_to_json; gates render as {"id", "kind", "query"?, "queryBaseline"?, "url"?}. */
+ * tg_action_to_json; gates render as {"id", "kind", "query"?, "queryBaseline"?, "url"?, "image"?,
+ * "policies"? (names), "noCache"?}. */
 json_object *tg_plan_to_json(const struct tg_plan *plan);
 
 /*

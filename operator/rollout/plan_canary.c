@@ -209,8 +209,24 @@ static void first(struct plan_ctx *ctx, struct plan_flight *f)
     track_status(ctx, STABLE, stable, f->name, NULL, r, obs);
 }
 
-/* After the steps: the stable track takes the new image. */
+static void promote(struct plan_ctx *ctx, struct plan_flight *f);
+
+/*
+ * After the steps. A vulnerability verdict that expired during a long canary is checked again
+ * first (plan_verify.c); while that runs nothing changes, and its failure rolls back.
+ */
 static void finish(struct plan_ctx *ctx, struct plan_flight *f)
+{
+    enum gate_state gs = verify_recheck(ctx, f);
+
+    if (gs == GATE_STOPPED)
+        canary_plan(ctx, NULL);
+    else if (gs == GATE_PASS)
+        promote(ctx, f);
+}
+
+/* The stable track takes the new image. */
+static void promote(struct plan_ctx *ctx, struct plan_flight *f)
 {
     char stable[80], canary[80], hash[65];
     int r = ctx->spec->replicas;

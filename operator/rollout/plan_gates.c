@@ -221,7 +221,7 @@ static char *render(struct plan_ctx *ctx, const char *tmpl, const struct vars *v
 
 /* ---- gates and results ---------------------------------------------------------------------- */
 
-static struct tg_gate *gate_push(struct plan_ctx *ctx, const char *id, enum tg_gate_kind kind)
+struct tg_gate *gate_push(struct plan_ctx *ctx, const char *id, enum tg_gate_kind kind)
 {
     struct tg_plan *p = ctx->plan;
 
@@ -240,7 +240,7 @@ static struct tg_gate *gate_push(struct plan_ctx *ctx, const char *id, enum tg_g
     return g;
 }
 
-static const struct tg_gate_result *result_for(struct plan_ctx *ctx, const char *id)
+const struct tg_gate_result *result_for(struct plan_ctx *ctx, const char *id)
 {
     for (size_t i = 0; i < ctx->in->n_results; i++) {
         if (streq(ctx->in->results[i].id, id))

@@ -86,9 +86,14 @@
 #define gate_decide               tg_plan_gate_decide
 #define route_at                  tg_plan_route_at
 #define stable_container          tg_plan_stable_container
+#define gate_push                 tg_plan_gate_push
+#define result_for                tg_plan_result_for
+#define verify_release            tg_plan_verify_release
+#define verify_recheck            tg_plan_verify_recheck
 
 /* Release phases, as status.phase spells them. */
 #define PHASE_PENDING     "Pending"
+#define PHASE_VERIFYING   "Verifying"
 #define PHASE_PROGRESSING "Progressing"
 #define PHASE_PAUSED      "Paused"
 #define PHASE_SUCCEEDED   "Succeeded"
@@ -354,5 +359,27 @@ enum gate_state gate_decide(struct plan_ctx *ctx, struct plan_flight *f, const c
                             enum gate_outcome o, bool smoke, const char **reason);
 /* True when the observed router already carries weight (replicas routing: always). */
 bool route_at(struct plan_ctx *ctx, int weight);
+/* Appends a gate of kind with id to the plan; NULL (ENOMEM recorded) when out of memory. */
+struct tg_gate *gate_push(struct plan_ctx *ctx, const char *id, enum tg_gate_kind kind);
+/* The result of the gate id run for this plan, or NULL. */
+const struct tg_gate_result *result_for(struct plan_ctx *ctx, const char *id);
+
+/* ---- verification (plan_verify.c) ---- */
+
+/* What verification says about starting a Release. */
+enum verify_state {
+    VERIFY_GO,     /* verified (or none required): it may start */
+    VERIFY_WAIT,   /* Verifying: a check is due, running, or waiting to be retried */
+    VERIFY_FAILED, /* it ended Failed (VerificationFailed) */
+};
+
+/* Drives the verification of rel before it starts (the Verifying phase). */
+enum verify_state verify_release(struct plan_ctx *ctx, struct plan_rel *rel);
+/*
+ * Before the final promotion of a canary: when the recorded vulnerability scan is no longer
+ * valid, verifies again without the cache. GATE_PASS, GATE_WAIT (checking or retrying), or
+ * GATE_STOPPED after ending the delivery RolledBack (VerificationFailed).
+ */
+enum gate_state verify_recheck(struct plan_ctx *ctx, struct plan_flight *f);
 
 #endif

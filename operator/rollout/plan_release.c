@@ -245,8 +245,8 @@ static void release_intents(struct plan_ctx *ctx, struct plan_flight *f)
             snprintf(p, sizeof(p), "%s", rel_phase(rel));
             if (streq(p, PHASE_ROLLED_BACK) || streq(p, PHASE_FAILED) ||
                 streq(p, PHASE_SUPERSEDED)) {
-                static const char *const keys[] = {"startedAt", "finishedAt", "specHash",
-                                                   "currentStep", "analysis"};
+                static const char *const keys[] = {"startedAt",   "finishedAt", "specHash",
+                                                   "currentStep", "analysis",   "verification"};
                 for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
                     jset(ctx, rel->status, keys[k], NULL);
                 rel_set_phase(ctx, rel, PHASE_PENDING, "Retried", "Retry requested");
@@ -367,13 +367,19 @@ void releases_plan(struct plan_ctx *ctx, struct plan_flight *f)
         rollback(ctx, f);
 
     struct plan_rel *want = NULL;
-    for (size_t i = 0; i < ctx->n_rels; i++) {
-        struct plan_rel *rel = &ctx->rels[i];
-        if (!rel->deleting && rel->in->spec && !rel->spec_changed &&
-            !phase_is_final(rel_phase(rel)) && !rel->blocked)
-            want = rel;
-    }
-    if (want && want != f->rel) {
+    enum verify_state vs = VERIFY_GO;
+    do {
+        want = NULL;
+        for (size_t i = 0; i < ctx->n_rels; i++) {
+            struct plan_rel *rel = &ctx->rels[i];
+            if (!rel->deleting && rel->in->spec && !rel->spec_changed &&
+                !phase_is_final(rel_phase(rel)) && !rel->blocked)
+                want = rel;
+        }
+        /* Verified before anything changes for it; a failure lets the next one be chosen. */
+        vs = want && want != f->rel ? verify_release(ctx, want) : VERIFY_GO;
+    } while (vs == VERIFY_FAILED);
+    if (want && want != f->rel && vs == VERIFY_GO) {
         if (f->name && !f->rollback) {
             char msg[300];
             snprintf(msg, sizeof(msg), "Superseded by %s", want->name);

@@ -12,6 +12,9 @@
 #include "rollout/spec.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "verify/crypto.h"
+#include "verify/registry.h"
+#include "verify/verifier.h"
 
 #define KEY_MAX 512
 
@@ -23,6 +26,8 @@ static const struct tg_resource res_ingresses = {"networking.k8s.io", "v1", "ing
 static const struct tg_resource res_httproutes = {"gateway.networking.k8s.io", "v1", "httproutes",
                                                   true};
 static const struct tg_resource res_jobs = {"batch", "v1", "jobs", true};
+static const struct tg_resource res_secrets = {"", "v1", "secrets", true};
+static const struct tg_resource res_configmaps = {"", "v1", "configmaps", true};
 
 /*
  * Which Releases name which Rollout: "ns/rollout" -> the cache keys of its Releases. Kept from
@@ -41,7 +46,9 @@ struct rel_entry {
 
 struct tg_rollout_reconciler {
     struct tg_manager *manager;
-    struct tg_checker *checker; /* runs the plans' gates; borrowed */
+    struct tg_checker *checker;   /* runs the plans' gates; borrowed */
+    struct tg_verifier *verifier; /* runs the verification gates; borrowed */
+    bool unmatched_deny;          /* --verify-unmatched deny */
     struct tg_rollout_caches caches;
     struct tg_rollout_stats stats;
     struct rel_entry *by_rollout[REL_BUCKETS];
@@ -145,6 +152,7 @@ static void objects_free(struct objects *o)
 }
 
 struct run;
+struct verify_job;
 
 /* One gate of a plan being run, and what came of it. */
 struct gate_slot {
@@ -154,6 +162,7 @@ struct gate_slot {
     struct tg_prom_result baseline;
     char *message;
     int waiting; /* callbacks still to come */
+    const struct tg_gate *gate;
 };
 
 /* One reconcile from observation to the last applied action. */
@@ -270,9 +279,11 @@ struct releases {
     struct tg_plan_release *items;
     struct tg_release_spec **specs;
     struct tg_field_errors *errors;
+    json_object **policies;
     size_t len;
     size_t cap;
     int rc;
+    struct objects *vpols; /* the VerificationPolicies, or NULL */
 };
 
 static int release_visit(void *ctx, const char *key, json_object *obj)
@@ -293,17 +304,30 @@ static int release_visit(void *ctx, const char *key, json_object *obj)
         struct tg_field_errors *errors = realloc(rs->errors, cap * sizeof(*errors));
         if (errors)
             rs->errors = errors;
-        if (!items || !specs || !errors)
+        json_object **pols = realloc(rs->policies, cap * sizeof(*pols));
+        if (pols)
+            rs->policies = pols;
+        if (!items || !specs || !errors || !pols)
             return tg_error_set(TG_ENOMEM, "out of memory gathering releases");
         rs->cap = cap;
     }
     size_t i = rs->len++;
     memset(&rs->errors[i], 0, sizeof(rs->errors[i]));
     rs->specs[i] = NULL;
+    rs->policies[i] = NULL;
+    rs->items[i] = (struct tg_plan_release){json_object_get(obj), NULL, &rs->errors[i], NULL};
     int rc = tg_release_spec_parse(obj, &rs->specs[i], &rs->errors[i]);
     if (rc == TG_ENOMEM)
         return rc;
-    rs->items[i] = (struct tg_plan_release){json_object_get(obj), rs->specs[i], &rs->errors[i]};
+    rs->items[i].spec = rs->specs[i];
+    if (rs->specs[i]) {
+        rc = tg_plan_release_policies(rs->vpols ? rs->vpols->items : NULL,
+                                      rs->vpols ? rs->vpols->len : 0, obj, rs->specs[i],
+                                      &rs->policies[i]);
+        if (rc)
+            return rc;
+        rs->items[i].policies = rs->policies[i];
+    }
     return 0;
 }
 
@@ -313,7 +337,9 @@ static void releases_free(struct releases *rs)
         json_object_put(rs->items[i].obj);
         tg_release_spec_free(rs->specs[i]);
         tg_field_errors_free(&rs->errors[i]);
+        json_object_put(rs->policies[i]);
     }
+    free(rs->policies);
     free(rs->items);
     free(rs->specs);
     free(rs->errors);
@@ -429,6 +455,7 @@ static void slots_free(struct run *run)
         tg_prom_result_free(&run->slots[i].answer);
         tg_prom_result_free(&run->slots[i].baseline);
         free(run->slots[i].message);
+        json_object_put(run->slots[i].res.verification);
     }
     free(run->slots);
     run->slots = NULL;
@@ -609,6 +636,7 @@ static int observe_and_plan(struct run *run, const struct tg_gate_result *result
     struct tg_field_errors errs = {0};
     struct objects objs = {0};
     struct releases rels = {0};
+    struct objects vpols = {0};
     struct tg_plan_input in = {0};
     char key[KEY_MAX];
     int rc;
@@ -625,7 +653,12 @@ static int observe_and_plan(struct run *run, const struct tg_gate_result *result
     if (rc == TG_ENOMEM)
         goto out;
     rels.rollout = run->name;
-    rc = gather_releases(r, run, &rels);
+    rels.vpols = &vpols;
+    rc = r->caches.vpolicies
+             ? tg_cache_each(r->caches.vpolicies, TG_CACHE_ALL, NULL, add_visit, &vpols)
+             : 0;
+    if (!rc)
+        rc = gather_releases(r, run, &rels);
     if (!rc)
         rc = gather_objects(r, rollout, spec, run->ns, &objs);
     if (rc)
@@ -643,6 +676,7 @@ static int observe_and_plan(struct run *run, const struct tg_gate_result *result
         (r->caches.httproutes_source && !tg_reflector_served(r->caches.httproutes_source));
     in.results = results;
     in.n_results = n;
+    in.verify_unmatched_deny = r->unmatched_deny;
     rc = tg_plan_build(&in, &run->plan);
 out:
     if (rc)
@@ -650,6 +684,7 @@ out:
                "error", tg_error_name(rc), "message", tg_error_last());
     objects_free(&objs);
     releases_free(&rels);
+    objects_free(&vpols);
     tg_rollout_spec_free(spec);
     tg_field_errors_free(&errs);
     return rc;
@@ -764,6 +799,235 @@ static void on_smoke(int rc, bool passed, long status, const char *message, void
     slot_done(s, rc == TG_ECANCELED ? rc : 0, NULL);
 }
 
+/* ---- verification gates --------------------------------------------------------------------
+ *
+ * A verification gate reads what its policies reference (tg_verify_policy_refs: Secrets and
+ * ConfigMaps, one GET each) and the registry credentials of the Rollout's imagePullSecrets, then
+ * runs the verifier. A reference that is not found is left out (the verifier fails its authority
+ * with a clear reason); any other failure to read is a gate error, retried by the planner.
+ */
+
+/* One GET of a verification job. */
+struct ref_get {
+    struct verify_job *job;
+    bool secret;
+    bool pull_secret; /* an imagePullSecret: credentials, not material */
+    char ns[128];
+    char name[256];
+    char key[256];
+};
+
+struct verify_job {
+    struct gate_slot *slot;
+    struct tg_rollout_reconciler *r;
+    json_object *materials;
+    struct tg_registry_creds *creds;
+    struct ref_get *gets;
+    size_t n_gets;
+    size_t pending;
+    int rc;
+    char message[512];
+};
+
+static void job_free(struct verify_job *job)
+{
+    json_object_put(job->materials);
+    tg_registry_creds_free(job->creds);
+    free(job->gets);
+    free(job);
+}
+
+static void on_verified(int rc, const char *message, json_object *verification, void *arg)
+{
+    struct verify_job *job = arg;
+    struct gate_slot *s = job->slot;
+
+    if (rc == 0 && verification)
+        s->res.verification = json_object_get(verification);
+    else if (rc == 0)
+        rc = TG_EINVALID;
+    job_free(job);
+    slot_done(s, rc, message);
+}
+
+/* Every GET answered: run the verifier, or end the gate with the first error. */
+static void job_run(struct verify_job *job)
+{
+    struct gate_slot *s = job->slot;
+    const struct tg_gate *g = s->gate;
+    struct tg_verify_request req = {
+        .image = g->image,
+        .source_commit = g->source_commit,
+        .policies = g->policies,
+        .materials = job->materials,
+        .creds = job->creds,
+        .now_ms = tg_clock_wall_ms(tg_manager_clock(job->r->manager)),
+        .no_cache = g->no_cache,
+    };
+    int rc = job->rc;
+
+    if (!rc && !job->r->verifier)
+        rc = tg_error_set(TG_EUNREACHABLE, "the operator has no verifier");
+    if (!rc)
+        rc = tg_verifier_run(job->r->verifier, &req, on_verified, job);
+    if (rc) {
+        char msg[sizeof(job->message)];
+        snprintf(msg, sizeof(msg), "%s", job->rc ? job->message : tg_error_last());
+        job_free(job);
+        slot_done(s, rc, msg);
+    }
+}
+
+/* The value of data[key] of a Secret (base64-decoded) or a ConfigMap (data, else binaryData). */
+static char *ref_value(json_object *obj, bool secret, const char *key, size_t *len)
+{
+    json_object *data = json_object_object_get(obj, "data");
+    const char *v = jstr(data, key, NULL);
+    unsigned char *out = NULL;
+
+    if (!secret && v) {
+        *len = strlen(v);
+        return strdup(v);
+    }
+    if (!v)
+        v = jstr(json_object_object_get(obj, "binaryData"), key, NULL);
+    if (!v || tg_b64_decode(v, strlen(v), &out, len) != 0)
+        return NULL;
+    return (char *)out;
+}
+
+static void on_ref(const struct tg_client_result *res, void *arg)
+{
+    struct ref_get *g = arg;
+    struct verify_job *job = g->job;
+
+    if (res->rc == 0) {
+        size_t len = 0;
+        char *v =
+            ref_value(res->body, g->secret, g->pull_secret ? ".dockerconfigjson" : g->key, &len);
+        if (g->pull_secret && !v)
+            v = ref_value(res->body, true, ".dockercfg", &len);
+        if (v && g->pull_secret) {
+            if (tg_registry_creds_add_dockerconfig(job->creds, v, len) != 0)
+                tg_log(TG_LOG_WARN, "an imagePullSecret holds no docker config", "namespace", g->ns,
+                       "name", g->name, "message", tg_error_last());
+        } else if (v) {
+            char k[700];
+            snprintf(k, sizeof(k), "%s/%s/%s/%s", g->secret ? "Secret" : "ConfigMap", g->ns,
+                     g->name, g->key);
+            json_object_object_add(job->materials, k, json_object_new_string_len(v, (int)len));
+        }
+        free(v);
+    } else if (res->rc != TG_ENOTFOUND && !job->rc) {
+        job->rc = res->rc;
+        snprintf(job->message, sizeof(job->message), "reading %s %s/%s: %s",
+                 g->secret ? "Secret" : "ConfigMap", g->ns, g->name, res->message);
+    }
+    if (--job->pending == 0)
+        job_run(job);
+}
+
+/* The imagePullSecrets of the pod template the Rollout delivers into. */
+static json_object *pull_secrets(struct tg_rollout_reconciler *r, const char *ns, const char *name)
+{
+    json_object *ro = cached(r->caches.rollouts, ns, name);
+    json_object *spec = json_object_object_get(ro, "spec");
+    json_object *tmpl = json_object_object_get(spec, "template");
+
+    if (!tmpl && jstr(spec, "workloadRef", "name"))
+        tmpl = json_object_object_get(
+            json_object_object_get(
+                cached(r->caches.deployments, ns, jstr(spec, "workloadRef", "name")), "spec"),
+            "template");
+    return json_object_object_get(json_object_object_get(tmpl, "spec"), "imagePullSecrets");
+}
+
+/* Starts the verification gate of slot s: the GETs, then the verifier. */
+static int start_verify(struct run *run, struct gate_slot *s)
+{
+    const struct tg_gate *g = s->gate;
+    struct verify_job *job = calloc(1, sizeof(*job));
+    json_object *refs = json_object_new_array();
+    json_object *pulls = pull_secrets(run->r, run->ns, run->name);
+    size_t n_pulls =
+        pulls && json_object_is_type(pulls, json_type_array) ? json_object_array_length(pulls) : 0;
+    const char *ns = g->namespace ? g->namespace : run->ns;
+    int rc = 0;
+
+    if (!job || !refs)
+        goto nomem;
+    job->slot = s;
+    job->r = run->r;
+    job->materials = json_object_new_object();
+    job->creds = tg_registry_creds_new();
+    if (!job->materials || !job->creds)
+        goto nomem;
+    for (size_t i = 0; g->policies && i < json_object_array_length(g->policies); i++) {
+        json_object *one = NULL;
+        json_object *entry = json_object_array_get_idx(g->policies, i);
+        const char *pns = jstr(entry, "namespace", NULL);
+        /* A VerificationPolicy names its namespaces (the CRD requires them): never the
+         * Release's, which the Release's author controls. */
+        if ((rc = tg_verify_policy_refs(json_object_object_get(entry, "spec"), pns ? pns : ns,
+                                        &one)) != 0)
+            goto fail;
+        for (size_t k = 0; k < json_object_array_length(one); k++)
+            json_object_array_add(refs, json_object_get(json_object_array_get_idx(one, k)));
+        json_object_put(one);
+    }
+    size_t n = json_object_array_length(refs) + n_pulls;
+    job->gets = calloc(n ? n : 1, sizeof(*job->gets));
+    if (!job->gets)
+        goto nomem;
+    for (size_t i = 0; i < json_object_array_length(refs); i++) {
+        json_object *ref = json_object_array_get_idx(refs, i);
+        struct ref_get *rg = &job->gets[job->n_gets++];
+        rg->job = job;
+        rg->secret = streq(jstr(ref, "kind", NULL), "Secret");
+        snprintf(rg->ns, sizeof(rg->ns), "%s",
+                 jstr(ref, "namespace", NULL) ? jstr(ref, "namespace", NULL) : ns);
+        snprintf(rg->name, sizeof(rg->name), "%s",
+                 jstr(ref, "name", NULL) ? jstr(ref, "name", NULL) : "");
+        snprintf(rg->key, sizeof(rg->key), "%s",
+                 jstr(ref, "key", NULL) ? jstr(ref, "key", NULL) : "");
+    }
+    for (size_t i = 0; i < n_pulls; i++) {
+        const char *name = jstr(json_object_array_get_idx(pulls, i), "name", NULL);
+        if (!name)
+            continue;
+        struct ref_get *rg = &job->gets[job->n_gets++];
+        rg->job = job;
+        rg->secret = true;
+        rg->pull_secret = true;
+        snprintf(rg->ns, sizeof(rg->ns), "%s", run->ns);
+        snprintf(rg->name, sizeof(rg->name), "%s", name);
+    }
+    json_object_put(refs);
+    refs = NULL;
+    /* One extra count so that GETs answering at once cannot run the job mid-loop. */
+    job->pending = job->n_gets + 1;
+    for (size_t i = 0; i < job->n_gets; i++) {
+        struct ref_get *rg = &job->gets[i];
+        rc = tg_client_get(tg_manager_client(run->r->manager),
+                           rg->secret ? &res_secrets : &res_configmaps, rg->ns, rg->name, on_ref,
+                           rg, NULL);
+        if (rc) {
+            struct tg_client_result fake = {.rc = rc, .message = tg_error_last()};
+            on_ref(&fake, rg);
+        }
+    }
+    if (--job->pending == 0)
+        job_run(job);
+    return 0;
+nomem:
+    rc = tg_error_set(TG_ENOMEM, "out of memory starting a verification");
+fail:
+    json_object_put(refs);
+    if (job)
+        job_free(job);
+    return rc;
+}
+
 /* Starts every gate of run->plan; the plan is kept (run->gated) until the second pass. */
 static void run_gates(struct run *run)
 {
@@ -789,7 +1053,13 @@ static void run_gates(struct run *run)
         int rc = 0;
         s->run = run;
         s->res.id = g->id;
+        s->gate = g;
         run->r->stats.gates++;
+        if (!ck && g->kind != TG_GATE_VERIFY) {
+            s->waiting = 1;
+            slot_done(s, TG_EINVALID, "the operator has no analysis checker");
+            continue;
+        }
         switch (g->kind) {
         case TG_GATE_QUERY:
             s->waiting = 1;
@@ -820,6 +1090,11 @@ static void run_gates(struct run *run)
             rc = tg_checker_http(ck, &h, on_smoke, s); /* a refused test fails, see below */
             break;
         }
+        case TG_GATE_VERIFY:
+            s->waiting = 1;
+            run->r->stats.verifications++;
+            rc = start_verify(run, s);
+            break;
         }
         if (rc) {
             /* Could not even start: an error measurement (a failed smoke test), at once. */
@@ -865,7 +1140,7 @@ static void start(void *ctx, const char *key,
     }
     if (run->plan->n_actions == 0 && run->plan->n_gates == 0)
         r->stats.converged++;
-    if (run->plan->n_gates > 0 && r->checker) {
+    if (run->plan->n_gates > 0 && (r->checker || r->verifier)) {
         run_gates(run);
         return;
     }
@@ -961,6 +1236,26 @@ static void map_referenced(void *ctx, json_object *obj, struct tg_controller *c)
     tg_cache_each(r->caches.rollouts, TG_CACHE_BY_NAMESPACE, ns, referencing_visit, &ref);
 }
 
+static int enqueue_visit(void *ctx, const char *key, json_object *obj)
+{
+    (void)obj;
+    tg_controller_enqueue(ctx, key);
+    return 0;
+}
+
+/*
+ * A VerificationPolicy changed: every Rollout looks again, since a Release waiting to start may
+ * now be covered (or covered differently). Releases already verified keep their verdict unless
+ * their policies changed (status.verification.policyHash).
+ */
+static void map_policy(void *ctx, json_object *obj, struct tg_controller *c)
+{
+    struct tg_rollout_reconciler *r = ctx;
+
+    (void)obj;
+    tg_cache_each(r->caches.rollouts, TG_CACHE_ALL, NULL, enqueue_visit, c);
+}
+
 int tg_rollout_reconciler_watch(struct tg_rollout_reconciler *r, struct tg_controller *c)
 {
     struct tg_cache *owned[] = {r->caches.deployments, r->caches.services, r->caches.ingresses,
@@ -981,6 +1276,8 @@ int tg_rollout_reconciler_watch(struct tg_rollout_reconciler *r, struct tg_contr
         rc = tg_controller_watch_mapped(c, r->caches.ingresses, map_referenced, r);
     if (!rc && r->caches.httproutes)
         rc = tg_controller_watch_mapped(c, r->caches.httproutes, map_referenced, r);
+    if (!rc && r->caches.vpolicies)
+        rc = tg_controller_watch_mapped(c, r->caches.vpolicies, map_policy, r);
     return rc;
 }
 
@@ -1020,6 +1317,13 @@ void tg_rollout_reconciler_free(struct tg_rollout_reconciler *r)
 void tg_rollout_reconciler_set_checker(struct tg_rollout_reconciler *r, struct tg_checker *c)
 {
     r->checker = c;
+}
+
+void tg_rollout_reconciler_set_verifier(struct tg_rollout_reconciler *r, struct tg_verifier *v,
+                                        bool unmatched_deny)
+{
+    r->verifier = v;
+    r->unmatched_deny = unmatched_deny;
 }
 
 struct tg_reconciler tg_rollout_reconciler_as(struct tg_rollout_reconciler *r)

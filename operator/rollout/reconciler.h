@@ -6,6 +6,7 @@
 #ifndef TG_ROLLOUT_RECONCILER_H
 #define TG_ROLLOUT_RECONCILER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kube/cache.h"
@@ -22,7 +23,8 @@ struct tg_rollout_caches {
     struct tg_cache *services;
     struct tg_cache *ingresses;
     struct tg_cache *httproutes;
-    struct tg_cache *jobs; /* smoke-test Jobs the Rollouts own; NULL: none watched */
+    struct tg_cache *jobs;      /* smoke-test Jobs the Rollouts own; NULL: none watched */
+    struct tg_cache *vpolicies; /* VerificationPolicies (cluster-scoped); NULL: none watched */
     struct tg_reflector *httproutes_source; /* fills httproutes and says whether the Gateway
                                                API is served; NULL: always served, or unwatched */
 };
@@ -46,6 +48,17 @@ void tg_rollout_reconciler_free(struct tg_rollout_reconciler *r);
  */
 void tg_rollout_reconciler_set_checker(struct tg_rollout_reconciler *r, struct tg_checker *c);
 
+struct tg_verifier;
+
+/*
+ * The verifier that runs the plans' verification gates (borrowed; NULL: they cannot run and
+ * Releases that need one stay Verifying, retrying). unmatched_deny: --verify-unmatched deny.
+ * Secrets and ConfigMaps the policies reference, and the Rollout's imagePullSecrets, are read
+ * with a GET each when a gate runs (never listed nor watched).
+ */
+void tg_rollout_reconciler_set_verifier(struct tg_rollout_reconciler *r, struct tg_verifier *v,
+                                        bool unmatched_deny);
+
 /* The reconciler as the controller sees it. */
 struct tg_reconciler tg_rollout_reconciler_as(struct tg_rollout_reconciler *r);
 
@@ -66,6 +79,7 @@ struct tg_rollout_stats {
     uint64_t rollbacks_analysis; /* deliveries a failed analysis rolled back */
     uint64_t rollbacks_error;    /* ...an analysis in error (onError: rollback) */
     uint64_t rollbacks_smoke;    /* ...a failed smoke test */
+    uint64_t verifications;      /* verification gates run */
 };
 
 void tg_rollout_reconciler_stats(const struct tg_rollout_reconciler *r,

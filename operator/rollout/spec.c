@@ -3,6 +3,7 @@
 #include "rollout/spec_internal.h"
 
 #include "util/error.h"
+#include "verify/verifier.h"
 
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -1303,6 +1304,8 @@ static bool put_string(json_object *obj, const char *key, const char *s)
  * Hashes the typed view: a JSON document built in a fixed key order from the defaulted
  * fields, then SHA-256. Returns false when out of memory.
  */
+static json_object *canonical(json_object *v);
+
 static bool release_hash(struct tg_release_spec *r)
 {
     bool ok = false;
@@ -1349,6 +1352,13 @@ static bool release_hash(struct tg_release_spec *r)
         goto out_free;
     json_object_object_add(doc, "promotedFrom", from);
     from = NULL;
+    if (r->verify) {
+        json_object *v = canonical(r->verify);
+        if (!v || json_object_object_add(doc, "verify", v) != 0) {
+            json_object_put(v);
+            goto out_free;
+        }
+    }
     const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
     if (!text || !EVP_Digest(text, strlen(text), md, &md_len, EVP_sha256(), NULL) || md_len != 32)
         goto out_free;
@@ -1364,11 +1374,104 @@ out_free:
     return ok;
 }
 
+/*
+ * spec.verify: a policy as verify/verifier.h describes it, checked by the verification module's
+ * own validation; images and namespaces belong to VerificationPolicies only (a Release's policy
+ * applies to its own image).
+ */
+static void parse_verify(struct tg_field_errors *errs, json_object *spec,
+                         struct tg_release_spec *out)
+{
+    json_object *v = get_object(errs, spec, "verify", "spec", false);
+
+    if (!v)
+        return;
+    if (member(v, "images"))
+        tg_field_errors_add(errs, "spec.verify.images",
+                            "a Release's policy applies to its own image: images is for "
+                            "VerificationPolicies only");
+    if (member(v, "namespaces"))
+        tg_field_errors_add(errs, "spec.verify.namespaces",
+                            "namespaces is for VerificationPolicies only");
+    int rc = tg_verify_policy_validate(v, "spec.verify");
+    if (rc == TG_ENOMEM) {
+        errs->nomem = true;
+        return;
+    }
+    if (rc < 0) {
+        /* The message is "spec.verify.<field>: <problem>": keep the field as the error's path. */
+        const char *m = tg_error_last();
+        const char *sep = strstr(m, ": ");
+        if (strncmp(m, "spec.verify", 11) == 0 && sep && sep - m < PATH_MAX_LEN) {
+            char path[PATH_MAX_LEN];
+            snprintf(path, sizeof(path), "%.*s", (int)(sep - m), m);
+            tg_field_errors_add(errs, path, "%s", sep + 2);
+        } else {
+            tg_field_errors_add(errs, "spec.verify", "%s", m);
+        }
+        return;
+    }
+    out->verify = json_object_get(v);
+}
+
+/*
+ * A copy of v with every object's keys sorted, so that a hash over its text does not depend on
+ * the order the keys were written in. NULL when out of memory.
+ */
+static json_object *canonical(json_object *v)
+{
+    if (json_object_is_type(v, json_type_array)) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; a && i < json_object_array_length(v); i++) {
+            json_object *c = canonical(json_object_array_get_idx(v, i));
+            if (!c || json_object_array_add(a, c) != 0) {
+                json_object_put(c);
+                json_object_put(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    if (!json_object_is_type(v, json_type_object)) {
+        json_object *c = NULL;
+        return json_object_deep_copy(v, &c, NULL) == 0 ? c : NULL;
+    }
+    size_t n = (size_t)json_object_object_length(v), k = 0;
+    const char **keys = calloc(n ? n : 1, sizeof(*keys));
+    json_object *o = json_object_new_object();
+    if (!keys || !o)
+        goto fail;
+    json_object_object_foreach(v, key, val)
+    {
+        (void)val;
+        keys[k++] = key;
+    }
+    for (size_t i = 1; i < n; i++) /* insertion sort: policies are small */
+        for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+            const char *t = keys[j];
+            keys[j] = keys[j - 1];
+            keys[j - 1] = t;
+        }
+    for (size_t i = 0; i < n; i++) {
+        json_object *c = canonical(json_object_object_get(v, keys[i]));
+        if (!c || json_object_object_add(o, keys[i], c) != 0) {
+            json_object_put(c);
+            goto fail;
+        }
+    }
+    free(keys);
+    return o;
+fail:
+    free(keys);
+    json_object_put(o);
+    return NULL;
+}
+
 static void parse_release(json_object *obj, struct tg_release_spec *out,
                           struct tg_field_errors *errs)
 {
-    static const char *const known[] = {"rollout", "version", "artifact",    "source",
-                                        "notes",   "changes", "promotedFrom"};
+    static const char *const known[] = {"rollout", "version", "artifact",     "source",
+                                        "notes",   "changes", "promotedFrom", "verify"};
     char *version = NULL;
 
     if (!obj || !json_object_is_type(obj, json_type_object)) {
@@ -1399,6 +1502,7 @@ static void parse_release(json_object *obj, struct tg_release_spec *out,
                    &out->promoted_from_namespace);
         get_string(errs, from, "release", "spec.promotedFrom", true, &out->promoted_from_release);
     }
+    parse_verify(errs, spec, out);
 }
 
 int tg_release_spec_parse(json_object *obj, struct tg_release_spec **out,
@@ -1444,6 +1548,7 @@ void tg_release_spec_free(struct tg_release_spec *spec)
     free(spec->changes);
     free(spec->promoted_from_namespace);
     free(spec->promoted_from_release);
+    json_object_put(spec->verify);
     free(spec);
 }
 

@@ -288,6 +288,10 @@ struct tg_release_spec {
     char *promoted_from_namespace; /* both NULL, or both set */
     char *promoted_from_release;
 
+    /* spec.verify: the Release's own verification policy (verify/verifier.h's shape without
+     * images and namespaces), validated; a reference the spec holds, or NULL. */
+    json_object *verify;
+
     char spec_hash[65]; /* SHA-256 (hex) of the defaulted spec; see tg_release_spec_parse() */
 };
 

@@ -60,9 +60,11 @@ class CRDTest(unittest.TestCase):
                 args += ["-f", f]
             cls.k.kubectl(*args)
             cls.k.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/rollouts.tollgate.io", "crd/releases.tollgate.io")
+                          "crd/rollouts.tollgate.io", "crd/releases.tollgate.io",
+                          "crd/verificationpolicies.tollgate.io")
             cls.crds = {}
-            for name in ("rollouts.tollgate.io", "releases.tollgate.io"):
+            for name in ("rollouts.tollgate.io", "releases.tollgate.io",
+                         "verificationpolicies.tollgate.io"):
                 cls.crds[name] = json.loads(cls.k.kubectl("get", "crd", name, "-o", "json").stdout)
         except BaseException:
             cls.k.stop(check=False)
@@ -250,11 +252,20 @@ class CRDTest(unittest.TestCase):
                      "spec.version", "should match")
         self.refused(release("r", {"rollout": "web", "version": "1.0.0", "artifact": {}}),
                      "spec.artifact.image", "Required value")
-        # Fields v1alpha1 does not enforce are refused, never silently kept.
+        # Fields v1alpha1 does not enforce are refused, never silently kept; so are typos in
+        # spec.verify, which is enforced.
         self.refused(release("r", {"rollout": "web", "version": "1.0.0",
                                    "artifact": {"image": "web@" + DIGEST},
-                                   "verify": {"sbom": "required"}}),
-                     'unknown field "spec.verify"')
+                                   "migration": {"job": {}}}),
+                     'unknown field "spec.migration"')
+        self.refused(release("r", {"rollout": "web", "version": "1.0.0",
+                                   "artifact": {"image": "web@" + DIGEST},
+                                   "verify": {"signatures": {}}}),
+                     'unknown field "spec.verify.signatures"')
+        self.refused(release("r", {"rollout": "web", "version": "1.0.0",
+                                   "artifact": {"image": "web@" + DIGEST},
+                                   "verify": {"mode": "lenient"}}),
+                     "spec.verify.mode", 'Unsupported value: "lenient"')
         self.refused(minimal_canary(analysis={"interval": "30s"}),
                      'unknown field "spec.analysis.interval"')
         metric = {"name": "error-rate", "query": "up"}
@@ -269,6 +280,40 @@ class CRDTest(unittest.TestCase):
         self.refused(bad, "spec.analysis.smokeTests[0].http.expectedStatus",
                      "should be less than or equal to 599")
         self.assertEqual(self.kubectl("get", "tollgate", "-o", "name").stdout.strip(), "")
+
+    def test_verification_policy(self):
+        """Cluster-scoped, short name vpol, Mode and Images columns; typos and bad values are
+        refused by the schema."""
+        pol = {"apiVersion": "tollgate.io/v1alpha1", "kind": "VerificationPolicy",
+               "metadata": {"name": "shop-" + self.ns},
+               "spec": {"images": ["registry.example/shop/**"], "mode": "warn",
+                        "authorities": [{"name": "ci", "key": {"secretRef": {
+                            "name": "cosign", "namespace": "tollgate-system",
+                            "key": "cosign.pub"}}, "tlog": "ignore"}],
+                        "signature": {"authorities": ["ci"]},
+                        "vulnerabilities": {"maxCritical": 0, "maxScanAge": "168h"}}}
+        self.k.kubectl("apply", "-f", "-", input=json.dumps(pol))
+        got = json.loads(self.k.kubectl("get", "vpol", pol["metadata"]["name"],
+                                        "-o", "json").stdout)
+        self.assertNotIn("namespace", got["metadata"])
+        self.assertEqual(got["spec"]["vulnerabilities"]["maxScanAge"], "168h")
+        table = self.k.kubectl("get", "vpol", pol["metadata"]["name"]).stdout
+        self.assertIn("MODE", table)
+        self.assertIn("IMAGES", table)
+        self.assertIn("warn", table)
+        self.k.kubectl("delete", "vpol", pol["metadata"]["name"])
+        for path, value, message in (
+                (("spec", "signatures"), {}, 'unknown field "spec.signatures"'),
+                (("spec", "mode"), "lenient", 'Unsupported value: "lenient"'),
+                (("spec", "vulnerabilities", "maxScanAge"), "1d", "should match")):
+            bad = json.loads(json.dumps(pol))
+            node = bad
+            for k in path[:-1]:
+                node = node[k]
+            node[path[-1]] = value
+            r = self.k.kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
+            self.assertNotEqual(r.returncode, 0, "accepted: %s" % json.dumps(bad))
+            self.assertIn(message, r.stderr)
 
     def test_status_enums_and_conditions_are_validated(self):
         self.apply(minimal_canary())

@@ -32,6 +32,8 @@ struct world {
     json_object *answers;  /* gate answers by check name (see world_answer), or NULL */
     int gates;             /* gates answered so far */
     bool gateway_unserved; /* "gatewayApiUnserved": the Gateway API is not served */
+    json_object *vpols;    /* "verificationPolicies": VerificationPolicy objects (array) */
+    bool unmatched_deny;   /* "verifyUnmatched": "deny" */
 };
 
 static json_object *tl_get(json_object *o, const char *key)
@@ -147,6 +149,11 @@ static void world_from(struct world *w, json_object *fx)
     w->now = tl_time(tl_str(fx, "now"));
     w->answers = tl_copy(tl_get(fx, "answers"));
     w->gateway_unserved = json_object_get_boolean(tl_get(fx, "gatewayApiUnserved"));
+    w->vpols = tl_resolve(tl_get(fx, "verificationPolicies"));
+    if (!w->vpols)
+        w->vpols = json_object_new_array();
+    w->unmatched_deny =
+        tl_str(fx, "verifyUnmatched") && strcmp(tl_str(fx, "verifyUnmatched"), "deny") == 0;
 }
 
 static void world_free(struct world *w)
@@ -155,6 +162,7 @@ static void world_free(struct world *w)
     json_object_put(w->releases);
     json_object_put(w->objects);
     json_object_put(w->answers);
+    json_object_put(w->vpols);
     memset(w, 0, sizeof(*w));
 }
 
@@ -191,7 +199,10 @@ static void tl_prom_body(char *buf, size_t n, json_object *values, bool matrix)
  * Answers the plan's gates from w->answers, keyed by the check's name (the id's last part):
  * {"value": n} (an instant query's one sample), {"empty": true} (no data), {"error": "msg"}
  * (the query failed), {"canary": [..], "baseline": [..]} (range samples for a comparison),
- * {"passed": bool, "message": "..."} (an HTTP smoke test). A check with no answer gets none.
+ * {"passed": bool, "message": "..."} (an HTTP smoke test), {"verification": {...}} (a
+ * verifier's verdict; with "error" instead, no verdict could be reached). An answer keyed by the
+ * whole gate id ("web-v2/verification/verify") wins over one keyed by the check's name. A check
+ * with no answer gets none.
  * Returns the number of results (0: none to plan with).
  */
 static size_t world_answer(struct world *w, const struct tg_plan *p, struct tg_gate_result *res,
@@ -201,7 +212,9 @@ static size_t world_answer(struct world *w, const struct tg_plan *p, struct tg_g
     char body[8192];
     for (size_t i = 0; i < p->n_gates; i++) {
         const char *slash = strrchr(p->gates[i].id, '/');
-        json_object *a = tl_get(w->answers, slash ? slash + 1 : p->gates[i].id);
+        json_object *a = tl_get(w->answers, p->gates[i].id);
+        if (!a)
+            a = tl_get(w->answers, slash ? slash + 1 : p->gates[i].id);
         if (!a)
             continue;
         struct tg_gate_result *r = &res[n];
@@ -211,6 +224,8 @@ static size_t world_answer(struct world *w, const struct tg_plan *p, struct tg_g
         if (tl_get(a, "error")) {
             r->rc = -6; /* any TG_E* code: the query failed */
             r->message = tl_str(a, "error");
+        } else if (p->gates[i].kind == TG_GATE_VERIFY) {
+            r->verification = tl_get(a, "verification");
         } else if (p->gates[i].kind == TG_GATE_HTTP) {
             r->passed = json_object_get_boolean(tl_get(a, "passed"));
             r->message = tl_str(a, "message");
@@ -272,6 +287,9 @@ static int world_plan1(struct world *w, struct tg_plan **out, const struct tg_ga
     struct tg_release_spec **specs = calloc(n ? n : 1, sizeof(*specs));
     struct tg_field_errors *errs = calloc(n ? n : 1, sizeof(*errs));
     json_object **objs = calloc(json_object_array_length(w->objects) + 1, sizeof(*objs));
+    size_t nv = json_object_array_length(w->vpols);
+    json_object **vp = calloc(nv + 1, sizeof(*vp));
+    json_object **pols = calloc(n ? n : 1, sizeof(*pols));
     int rc;
 
     memset(&rerr, 0, sizeof(rerr));
@@ -281,6 +299,12 @@ static int world_plan1(struct world *w, struct tg_plan **out, const struct tg_ga
         tg_release_spec_parse(rels[i].obj, &specs[i], &errs[i]);
         rels[i].spec = specs[i];
         rels[i].errors = &errs[i];
+    }
+    for (size_t i = 0; i < nv; i++)
+        vp[i] = json_object_array_get_idx(w->vpols, i);
+    for (size_t i = 0; i < n; i++) {
+        if (specs[i] && tg_plan_release_policies(vp, nv, rels[i].obj, specs[i], &pols[i]) == 0)
+            rels[i].policies = pols[i];
     }
     for (size_t i = 0; i < json_object_array_length(w->objects); i++)
         objs[i] = json_object_array_get_idx(w->objects, i);
@@ -296,6 +320,7 @@ static int world_plan1(struct world *w, struct tg_plan **out, const struct tg_ga
         .gateway_api_unserved = w->gateway_unserved,
         .results = res,
         .n_results = n_res,
+        .verify_unmatched_deny = w->unmatched_deny,
     };
     rc = tg_plan_build(&in, out);
     for (size_t i = 0; i < n; i++) {
@@ -308,6 +333,10 @@ static int world_plan1(struct world *w, struct tg_plan **out, const struct tg_ga
     free(specs);
     free(errs);
     free(objs);
+    for (size_t i = 0; i < n; i++)
+        json_object_put(pols[i]);
+    free(pols);
+    free(vp);
     return rc;
 }
 

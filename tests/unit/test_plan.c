@@ -436,7 +436,7 @@ static void test_orphans(void **state)
     json_object *started = json_tokener_parse(
         "{\"metadata\": {\"name\": \"ghost-0\", \"namespace\": \"shop\"}, "
         "\"spec\": {\"rollout\": \"ghost\"}, \"status\": {\"phase\": \"Succeeded\"}}");
-    struct tg_plan_release rels[2] = {{fresh, NULL, NULL}, {started, NULL, NULL}};
+    struct tg_plan_release rels[2] = {{fresh, NULL, NULL, NULL}, {started, NULL, NULL, NULL}};
     struct tg_plan_input in = {
         .rollout = standin, .releases = rels, .n_releases = 2, .now_ms = 1764151200000};
     struct tg_plan *plan;
@@ -500,12 +500,55 @@ static void test_action_json(void **state)
     json_object_put(want);
 }
 
+/* spec.verify is part of spec_hash: key order does not change it, a change of meaning does. */
+static void test_verify_spec_hash(void **state)
+{
+    static const char *const docs[] = {
+        "{\"metadata\": {\"name\": \"r\"}, \"spec\": {\"rollout\": \"web\", \"version\": "
+        "\"1.0.0\", \"artifact\": {\"image\": \"web@sha256:"
+        "1111111111111111111111111111111111111111111111111111111111111111\"}%s}}",
+    };
+    const char *verifies[] = {
+        "",
+        ", \"verify\": {\"authorities\": [{\"name\": \"ci\", \"tlog\": \"ignore\", \"key\": "
+        "{\"secretRef\": {\"name\": \"k\", \"key\": \"cosign.pub\"}}}], \"mode\": \"warn\", "
+        "\"sbom\": {\"formats\": [\"spdx\"]}}",
+        ", \"verify\": {\"authorities\": [{\"name\": \"ci\", \"tlog\": \"ignore\", \"key\": "
+        "{\"secretRef\": {\"name\": \"k\", \"key\": \"cosign.pub\"}}}], \"sbom\": {\"formats\": "
+        "[\"spdx\"]}, \"mode\": \"warn\"}",
+        ", \"verify\": {\"authorities\": [{\"name\": \"ci\", \"tlog\": \"ignore\", \"key\": "
+        "{\"secretRef\": {\"name\": \"k\", \"key\": \"cosign.pub\"}}}], \"sbom\": {\"formats\": "
+        "[\"cyclonedx\"]}, \"mode\": \"warn\"}",
+    };
+    char hashes[4][65];
+
+    (void)state;
+    for (size_t i = 0; i < 4; i++) {
+        char text[1024];
+        struct tg_release_spec *spec = NULL;
+        struct tg_field_errors errs;
+        memset(&errs, 0, sizeof(errs));
+        snprintf(text, sizeof(text), docs[0], verifies[i]);
+        json_object *obj = json_tokener_parse(text);
+        assert_non_null(obj);
+        assert_int_equal(tg_release_spec_parse(obj, &spec, &errs), 0);
+        assert_true((spec->verify != NULL) == (i > 0));
+        memcpy(hashes[i], spec->spec_hash, sizeof(hashes[i]));
+        tg_release_spec_free(spec);
+        tg_field_errors_free(&errs);
+        json_object_put(obj);
+    }
+    assert_string_not_equal(hashes[0], hashes[1]);
+    assert_string_equal(hashes[1], hashes[2]);
+    assert_string_not_equal(hashes[2], hashes[3]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures),  cmocka_unit_test(test_canary_rounding),
         cmocka_unit_test(test_bad_input), cmocka_unit_test(test_action_json),
-        cmocka_unit_test(test_orphans),
+        cmocka_unit_test(test_orphans),   cmocka_unit_test(test_verify_spec_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
