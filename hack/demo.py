@@ -182,8 +182,10 @@ class Build:
         self.name, self.version, self.notes, self.signed, self.scan = \
             name, version, notes, signed, scan
         tag = version.split("-")[0]
-        # commits as a CI system has them; the provenance and the Release both name it
-        self.commit = hashlib.sha1(version.encode()).hexdigest()
+        # the commit the version names (its last part), as 40 hex digits: the provenance and the
+        # Release both name it, and the policy wants them equal
+        short_sha = version.rsplit("-", 1)[1]
+        self.commit = short_sha + hashlib.sha1(version.encode()).hexdigest()[len(short_sha):]
         # different contents per version, hence a different digest per image
         layout = build_image(workdir, "checkout-" + tag, files={
             "app/VERSION": (version + "\n").encode(),
