@@ -27,6 +27,8 @@ Scenarios, each its own test:
     signer's identity; no Deployment was ever made;
   - an unanchored-looking pattern (the repository's URL only) matches nothing: patterns are
     anchored, so a prefix is not enough;
+  - `kubectl tollgate verify` with cosign's flag names agrees (the identity passes, another
+    fails with the same reason);
   - no imagePullSecret: the registry answers 401, the Release waits in Verifying ("registry
     ... requires credentials", retried with backoff) and is never passed.
 """
@@ -292,6 +294,25 @@ class KeylessVerificationTest(E2ETestCase):
         env.wait_for_event("VerificationRetrying", "web-1", "Release", type="Warning")
         self.assertEqual(watch.stop(), {}, "a Deployment was made before verification passed")
         self.stop_operator_cleanly()
+
+    def test_kubectl_tollgate_verify_agrees(self):
+        # The same checks from a workstation: cosign's flag names, the registry's credentials
+        # from a docker config, the merged trusted root from a file.
+        root = os.path.join(self.work, "trusted_root.json")
+        with open(root, "w") as f:
+            f.write(self.trusted_root)
+        cfg = self.reg.docker_config(os.path.join(self.work, "cli-config.json"))
+        common = ["verify", self.image, "--certificate-oidc-issuer", ISSUER, "--trusted-root",
+                  root, "--allow-http-registry", "--dockerconfig", cfg]
+        ok = self.env.plugin(*common, "--certificate-identity-regexp", SUBJECT_RE, "--type",
+                             "slsaprovenance1", check=False)
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        self.assertRegex(ok.stdout, r"(?m)^signature +Verified .*%s" % SUBJECT_RE[1:-1])
+        self.assertRegex(ok.stdout, r"(?m)^result +Passed")
+        bad = self.env.plugin(*common, "--certificate-identity", OTHER_SUBJECT, check=False)
+        self.assertEqual(bad.returncode, 1, bad.stdout + bad.stderr)
+        self.assertIn("identity (issuer %s, subject %s) does not match" % (ISSUER, SUBJECT),
+                      bad.stdout)
 
 
 if __name__ == "__main__":
