@@ -1,15 +1,22 @@
-"""The tollgate demo, narrated: kubesim, real Prometheus, the operator, a canary Release that
-passes every gate to success, and a bad one rolled back automatically by its analysis. Started
-by hack/demo.sh, which installs and builds first.
+"""The tollgate demo, narrated: kubesim, real Prometheus, a real OCI registry, the operator, a
+signed canary Release that passes every gate to success, a bad one rolled back automatically by
+its analysis, and an unsigned one and one with a critical vulnerability stopped in Verifying
+before any pod changed. Started by hack/demo.sh, which installs and builds first.
 
 Everything runs on this machine: kubesim (tests/kubesim, the local API server) on a loopback
-port with TLS and a token, the traffic simulator (tests/trafficsim) sending requests into the
-Rollout's Service with each image's error rate and latency, Debian's Prometheus scraping it
-every second, the operator as a child process querying Prometheus, and real kubectl applying
-the CRDs and manifests as a user would. It cleans up after itself and can be run again.
+port with TLS and a token, Debian's docker-registry on a loopback port holding the images (small
+OCI images built here and pushed with skopeo; tests/lib/registry_harness.py) with their cosign
+signatures and attestations (SLSA provenance, a CycloneDX SBOM, a Trivy scan in a cosign vuln
+predicate), signed with an ECDSA key made by openssl (tests/lib/cosign_fixtures.py) whose
+public half is in a Secret a VerificationPolicy names, the traffic simulator (tests/trafficsim)
+sending requests into the Rollout's Service with each image's error rate and latency, Debian's
+Prometheus scraping it every second, the operator as a child process querying Prometheus and the
+registry, and real kubectl applying the CRDs and manifests as a user would. It cleans up after
+itself and can be run again.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -21,11 +28,16 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 os.environ.setdefault("TOLLGATE_SOURCE_DIR", ROOT)
+import cosign_fixtures as cf  # noqa: E402
 from harness import Kubesim  # noqa: E402
 from promharness import Prometheus, TrafficSim  # noqa: E402
+from registry_harness import Registry, build_image, push_image  # noqa: E402
 
 BOLD, DIM, GREEN, RED, RESET = ("\033[1m", "\033[2m", "\033[32m", "\033[31m", "\033[0m") \
     if sys.stdout.isatty() else ("", "", "", "", "")
+
+REPO = "shop/checkout"  # the image repository in the demo's registry
+SOURCE = "https://github.com/shop/checkout"
 
 ROLLOUT = """
 apiVersion: tollgate.io/v1alpha1
@@ -38,7 +50,7 @@ spec:
     spec:
       containers:
         - name: checkout
-          image: registry.example/shop/checkout
+          image: %(registry)s/shop/checkout
           ports: [{name: http, containerPort: 8080}]
   service: {name: checkout, port: 80, targetPort: http}
   strategy:
@@ -89,10 +101,10 @@ spec:
   rollout: checkout
   version: %(version)s
   artifact:
-    image: registry.example/shop/checkout@sha256:%(digest)s
+    image: %(image)s
     container: checkout
   source:
-    repository: https://git.example/shop/checkout
+    repository: https://github.com/shop/checkout
     commit: %(commit)s
     committedAt: "2026-11-25T10:00:00Z"
   notes: %(notes)s
@@ -107,14 +119,109 @@ def note(text):
     print("    %s%s%s" % (DIM, text, RESET), flush=True)
 
 
-def release(name, version, digest_char, notes):
-    return RELEASE % {"name": name, "version": version, "digest": digest_char * 64,
-                      "commit": (digest_char * 40), "notes": json.dumps(notes)}
+# The images CI builds, in the order the demo releases them. scan: the Trivy findings attested
+# with the image (id, package, installed, fixed, severity); signed False: pushed, never signed.
+BASE_SCAN = [("CVE-2023-5678", "openssl", "3.0.11-1~deb12u2", "3.0.13-1~deb12u1", "HIGH"),
+             ("CVE-2024-0727", "openssl", "3.0.11-1~deb12u2", "3.0.13-1~deb12u1", "MEDIUM"),
+             ("CVE-2022-0563", "util-linux", "2.38.1-5+b1", "", "LOW")]
+CRITICAL = ("CVE-2024-45491", "libexpat1", "2.5.0-1", "2.5.0-1+deb12u1", "CRITICAL")
+BUILDS = [
+    # release name, version, notes, signed, scan
+    ("checkout-1-4-2", "v1.4.2-build.1187-9f3c2ab", "First release.", True, BASE_SCAN),
+    ("checkout-1-4-3", "v1.4.3-build.1190-4d2e1f0",
+     "Card payments retry once on a gateway timeout.", True, BASE_SCAN),
+    ("checkout-1-4-4", "v1.4.4-build.1201-77aa0c1", "A change we will not keep.", True, BASE_SCAN),
+    ("checkout-1-4-5", "v1.4.5-build.1206-0be11e5", "Built on a laptop, pushed by hand.", False,
+     BASE_SCAN),
+    ("checkout-1-4-6", "v1.4.6-build.1210-c0ffee1", "Rebased on a new base image.", True,
+     BASE_SCAN + [CRITICAL]),
+]
+SBOM_COMPONENTS = [
+    ("libc6", "2.36-9+deb12u4", "pkg:deb/debian/libc6@2.36-9+deb12u4"),
+    ("libexpat1", "2.5.0-1", "pkg:deb/debian/libexpat1@2.5.0-1"),
+    ("openssl", "3.0.11-1~deb12u2", "pkg:deb/debian/openssl@3.0.11-1~deb12u2"),
+    ("util-linux", "2.38.1-5+b1", "pkg:deb/debian/util-linux@2.38.1-5+b1"),
+    ("zlib1g", "1:1.2.13.dfsg-1", "pkg:deb/debian/zlib1g@1:1.2.13.dfsg-1"),
+    ("checkout", "1.4", "pkg:golang/github.com/shop/checkout@v1.4"),
+    ("github.com/shop/payments-client", "v0.9.3",
+     "pkg:golang/github.com/shop/payments-client@v0.9.3"),
+    ("golang.org/x/net", "v0.33.0", "pkg:golang/golang.org/x/net@v0.33.0"),
+]
+
+POLICY = """
+apiVersion: tollgate.io/v1alpha1
+kind: VerificationPolicy
+metadata: {name: shop}
+spec:
+  images: ["%(registry)s/shop/**"]
+  mode: enforce
+  authorities:
+    - name: ci
+      key: {secretRef: {name: cosign-pub, namespace: tollgate-system, key: cosign.pub}}
+      tlog: ignore
+  signature: {authorities: [ci]}
+  provenance:
+    authorities: [ci]
+    builders: [{id: "%(builder)s"}]
+    sourceRepository: https://github.com/shop/checkout
+    sourceRefs: [refs/heads/main]
+  sbom: {authorities: [ci], formats: [cyclonedx]}
+  vulnerabilities: {authorities: [ci], maxCritical: 0, maxHigh: 2, maxScanAge: 168h}
+"""
+
+
+def short(image):
+    """host/repo@sha256:<first 12 hex>..."""
+    return image.split("@")[0] + "@" + image.split("@")[1][:19] + "..."
+
+
+class Build:
+    """One image CI built: pushed to the registry, and unless unsigned, signed and attested."""
+
+    def __init__(self, reg, key, workdir, name, version, notes, signed, scan):
+        self.name, self.version, self.notes, self.signed, self.scan = \
+            name, version, notes, signed, scan
+        tag = version.split("-")[0]
+        # the commit the version names (its last part), as 40 hex digits: the provenance and the
+        # Release both name it, and the policy wants them equal
+        short_sha = version.rsplit("-", 1)[1]
+        self.commit = short_sha + hashlib.sha1(version.encode()).hexdigest()[len(short_sha):]
+        # different contents per version, hence a different digest per image
+        layout = build_image(workdir, "checkout-" + tag, files={
+            "app/VERSION": (version + "\n").encode(),
+            "app/checkout": ("#!/bin/sh\nexec echo checkout %s\n" % version).encode()})
+        self.digest = push_image(reg, REPO, tag, layout)
+        self.image = reg.image(REPO, self.digest)
+        if not signed:
+            return
+        cf.sign_image(reg, REPO, self.digest, key)
+        cf.attest_image(reg, REPO, self.digest, key, cf.PROVENANCE_V1,
+                        cf.slsa_v1_predicate(SOURCE, self.commit))
+        cf.attest_image(reg, REPO, self.digest, key, cf.CYCLONEDX,
+                        cf.cyclonedx_predicate(REPO, self.digest, SBOM_COMPONENTS))
+        cf.attest_image(reg, REPO, self.digest, key, cf.COSIGN_VULN,
+                        cf.trivy_vuln_predicate(self.image, scan))
+
+    def describe(self):
+        if not self.signed:
+            return "NOT signed, no attestations"
+        sev = {}
+        for v in self.scan:
+            sev[v[4]] = sev.get(v[4], 0) + 1
+        return "signed; SLSA provenance, CycloneDX SBOM, Trivy scan: %s" % ", ".join(
+            "%d %s" % (sev.get(k, 0), k.lower()) for k in ("CRITICAL", "HIGH", "MEDIUM", "LOW"))
+
+    def release(self):
+        return RELEASE % {"name": self.name, "version": self.version, "image": self.image,
+                          "commit": self.commit, "notes": json.dumps(self.notes)}
 
 
 class Demo:
-    def __init__(self, sim, tollgate, plugin_dir, prom, traffic):
+    def __init__(self, sim, tollgate, plugin_dir, prom, traffic, reg, key, builds):
         self.sim = sim
+        self.reg = reg
+        self.key = key
+        self.builds = {b.name: b for b in builds}
         self.tollgate = tollgate
         self.prom = prom
         self.traffic = traffic
@@ -142,7 +249,8 @@ class Demo:
         self.op = subprocess.Popen([self.tollgate, "--kubeconfig", self.sim.kubeconfig,
                                     "--log-format", "text", "run", "--listen", "127.0.0.1:0",
                                     "--leader-elect", "false",
-                                    "--prometheus-url", self.prom.url],
+                                    "--prometheus-url", self.prom.url,
+                                    "--registry-http", self.reg.host],
                                    stdout=self.oplog, stderr=self.oplog)
 
     def costs(self):
@@ -190,8 +298,13 @@ class Demo:
         return line
 
     def gates(self, release):
-        """Prints each new measurement and smoke-test result of the Release's gates."""
+        """Prints the Release's phase when it changes, and each new measurement and smoke-test
+        result of its gates."""
         rel = self.get("release", release) or {}
+        phase = rel.get("status", {}).get("phase")
+        if phase and (release, "phase", phase) not in self.seen:
+            self.seen.add((release, "phase", phase))
+            note("release %s: %s" % (release, phase))
         for run in rel.get("status", {}).get("analysis", {}).get("runs", []):
             for m in run.get("metrics", []):
                 for x in m.get("measurements", []):
@@ -228,6 +341,85 @@ class Demo:
             time.sleep(0.25)
         raise SystemExit("demo: timed out; operator log: %s" % self.oplog.name)
 
+    def tracks(self):
+        """{Deployment: (metadata.generation, image, spec.replicas)} of the Rollout's tracks."""
+        out = {}
+        for track in ("stable", "canary", "baseline"):
+            d = self.get("deployment", "checkout-" + track)
+            if d:
+                c = d["spec"]["template"]["spec"]["containers"][0]
+                out[d["metadata"]["name"]] = (d["metadata"].get("generation"), c.get("image"),
+                                              d["spec"].get("replicas", 0))
+        return out
+
+    def verification(self, name):
+        """Prints the Release's status.verification, one line per gate."""
+        v = (self.get("release", name) or {}).get("status", {}).get("verification") or {}
+        color = GREEN if v.get("result") == "Passed" else RED
+        note("verification %s%s%s  (policies: %s)" % (color, v.get("result"), RESET + DIM,
+                                                     ", ".join(v.get("policies", []))))
+        g = v.get("signature")
+        if g:
+            signer = g.get("signer") or ""
+            if signer.startswith("key sha256:"):  # the key's fingerprint: its first 16 digits
+                signer = signer[:27] + "..."
+            note("  signature        %-9s %s" % (g.get("result"), g.get("reason") or
+                                                 "authority %s, signer %s, %s" % (
+                                                     g.get("authority"), signer,
+                                                     g.get("format"))))
+        g = v.get("provenance")
+        if g:
+            note("  provenance       %-9s %s" % (g.get("result"), g.get("reason") or
+                                                 "builder %s\n%s source %s@%s, commit %s" % (
+                                                     g.get("builder"), " " * 31,
+                                                     g.get("sourceRepository"), g.get("ref"),
+                                                     (g.get("commit") or "")[:12])))
+        g = v.get("sbom")
+        if g:
+            note("  sbom             %-9s %s" % (g.get("result"), g.get("reason") or
+                                                 "%s %s, %s components" % (
+                                                     g.get("format"), g.get("specVersion"),
+                                                     g.get("components"))))
+        g = v.get("vulnerabilities")
+        if g and g.get("critical") is None:
+            note("  vulnerabilities  %-9s %s" % (g.get("result"), g.get("reason")))
+        elif g:
+            counts = "%s critical, %s high, %s medium, %s low; %s, scanned %s" % (
+                g.get("critical"), g.get("high"), g.get("medium"), g.get("low"),
+                g.get("scanner"), g.get("scannedAt"))
+            note("  vulnerabilities  %-9s %s" % (g.get("result"), counts))
+            if g.get("reason"):
+                note("                             %s" % g["reason"])
+
+    def stopped_in_verifying(self, name):
+        """Applies a Release that must fail verification, and shows that it stopped in Verifying
+        before any Deployment changed."""
+        before = self.tracks()
+        changes = []
+
+        def done():
+            now = self.tracks()
+            if now != before:
+                changes.append(now)
+            return self.phase(name) == "Failed"
+        self.kubectl("apply", "-f", "-", input=self.builds[name].release())
+        self.watch_until(done, release=name, timeout=60)
+        time.sleep(1)  # the operator had its chance to do more: it must have done nothing
+        done()
+        rel = self.get("release", name) or {}
+        cond = [c for c in rel.get("status", {}).get("conditions", [])
+                if c.get("type") == "Failed"]
+        print("    %sRelease %s Failed in Verifying (reason %s): %s%s" % (
+            RED, name, cond[0].get("reason") if cond else "-",
+            rel.get("status", {}).get("message", ""), RESET))
+        self.verification(name)
+        if changes:
+            raise SystemExit("demo: a Deployment changed although %s failed verification: "
+                             "%r -> %r" % (name, before, changes[-1]))
+        for dep, (gen, image, replicas) in before.items():
+            note("%s unchanged: generation %s, %d replicas, image %s" % (
+                dep, gen, replicas, short(image)))
+
     def phase(self, name):
         r = self.get("release", name) or {}
         return r.get("status", {}).get("phase")
@@ -246,23 +438,38 @@ class Demo:
         say("installing the CRDs")
         self.kubectl("apply", "-f", os.path.join(ROOT, "crds"))
         self.kubectl("wait", "--for=condition=Established", "crd/rollouts.tollgate.io",
-                     "crd/releases.tollgate.io")
-        say("starting the operator, querying Prometheus at %s (log: %s)"
-            % (self.prom.url, self.oplog.name))
+                     "crd/releases.tollgate.io", "crd/verificationpolicies.tollgate.io")
+        say("the platform team's VerificationPolicy 'shop' for %s/shop/**:" % self.reg.host)
+        note("signed by the CI key (its public half in Secret tollgate-system/cosign-pub), SLSA "
+             "provenance from")
+        note("slsa-github-generator for github.com/shop/checkout@refs/heads/main and the "
+             "Release's commit,")
+        note("a signed CycloneDX SBOM, a signed scan at most 7 days old with 0 critical and at "
+             "most 2 high")
+        self.kubectl("create", "namespace", "tollgate-system")
+        self.kubectl("create", "secret", "generic", "cosign-pub", "-n", "tollgate-system",
+                     "--from-file=cosign.pub=" + self.key.public_path)
+        self.kubectl("apply", "-f", "-", input=POLICY % {"registry": self.reg.host,
+                                                        "builder": cf.GITHUB_SLSA_BUILDER})
+        say("starting the operator, querying Prometheus at %s and the registry at %s (log: %s)"
+            % (self.prom.url, self.reg.host, self.oplog.name))
         self.start_operator()
         say("applying the Rollout 'checkout': 5 replicas; canary 20% -> analysis -> 50% -> "
             "pause until promote;")
         note("gates: error-rate <= 5%, latency against a baseline of the stable version "
              "(Mann-Whitney, median ratio <= 1.2), an HTTP smoke test after each shift")
-        self.kubectl("apply", "-f", "-", input=ROLLOUT % {"smoke": self.traffic.url})
-        say("Release v1.4.2: the first Release of a Rollout goes straight to stable")
-        self.kubectl("apply", "-f", "-", input=release(
-            "checkout-1-4-2", "v1.4.2-build.1187-9f3c2ab", "a", "First release."))
-        self.watch_until(lambda: self.phase("checkout-1-4-2") == "Succeeded")
-        say("Release v1.4.3 (good: no errors, as fast as stable): a canary, gate by gate")
-        self.kubectl("apply", "-f", "-", input=release(
-            "checkout-1-4-3", "v1.4.3-build.1190-4d2e1f0", "b",
-            "Card payments retry once on a gateway timeout."))
+        self.kubectl("apply", "-f", "-", input=ROLLOUT % {"smoke": self.traffic.url,
+                                                         "registry": self.reg.host})
+        say("Release v1.4.2: verified in the registry, then, as the first Release of a Rollout, "
+            "straight to stable")
+        b = self.builds
+        self.kubectl("apply", "-f", "-", input=b["checkout-1-4-2"].release())
+        self.watch_until(lambda: self.phase("checkout-1-4-2") == "Succeeded",
+                         release="checkout-1-4-2")
+        self.verification("checkout-1-4-2")
+        say("Release v1.4.3 (signed; good: no errors, as fast as stable): verified, then a "
+            "canary, gate by gate")
+        self.kubectl("apply", "-f", "-", input=b["checkout-1-4-3"].release())
         self.watch_until(lambda: self.state().startswith("rollout Paused") and
                          (self.get("rollout", "checkout") or {}).get("status", {})
                          .get("currentStep") == 3, release="checkout-1-4-3")
@@ -271,19 +478,35 @@ class Demo:
         self.watch_until(lambda: self.phase("checkout-1-4-3") == "Succeeded",
                          release="checkout-1-4-3")
         print("    %sRelease checkout-1-4-3 Succeeded: v1.4.3 is stable%s" % (GREEN, RESET))
-        say("Release v1.4.4 (bad: 20% of its requests fail): nobody is watching")
-        self.traffic.set_images({"registry.example/shop/checkout@sha256:" + "c" * 64:
-                                 {"errorRate": 0.2}})
-        self.kubectl("apply", "-f", "-", input=release(
-            "checkout-1-4-4", "v1.4.4-build.1201-77aa0c1", "c", "A change we will not keep."))
+        say("Release v1.4.4 (signed, but bad: 20% of its requests fail): nobody is watching")
+        self.traffic.set_images({b["checkout-1-4-4"].image: {"errorRate": 0.2}})
+        self.kubectl("apply", "-f", "-", input=b["checkout-1-4-4"].release())
         self.watch_until(lambda: self.phase("checkout-1-4-4") == "RolledBack",
                          release="checkout-1-4-4")
         rel = self.get("release", "checkout-1-4-4") or {}
         print("    %sRelease checkout-1-4-4 RolledBack by its analysis: %s%s"
               % (RED, rel.get("status", {}).get("message", ""), RESET))
         self.watch_until(lambda: self.state().startswith("rollout Healthy"))
+        say("Release v1.4.5: an image nobody signed (pushed by hand)")
+        self.stopped_in_verifying("checkout-1-4-5")
+        say("Release v1.4.6: signed and attested, but its scan found a critical vulnerability")
+        self.stopped_in_verifying("checkout-1-4-6")
+        if self.plugin:
+            say("the same checks from a workstation or CI, with the operator's code")
+            img = b["checkout-1-4-6"].image
+            note("$ kubectl tollgate verify %s --key cosign.pub --insecure-ignore-tlog "
+                 "--allow-http-registry --type slsaprovenance1 --type cyclonedx --type vuln"
+                 % short(img))
+            p = subprocess.run(["kubectl", "tollgate", "verify", img, "--key",
+                                self.key.public_path, "--insecure-ignore-tlog",
+                                "--allow-http-registry", "--type", "slsaprovenance1", "--type",
+                                "cyclonedx", "--type", "vuln"],
+                               text=True, capture_output=True, env=self.env)
+            for line in (p.stdout + p.stderr).splitlines():
+                note("  " + line)
+            note("(exit code %d)" % p.returncode)
         say("what kubectl shows")
-        print(self.kubectl("get", "rollouts,releases"))
+        print(self.kubectl("get", "verificationpolicies,rollouts,releases"))
         print(self.kubectl("get", "events", "--sort-by=.lastTimestamp"))
         if self.plugin:
             print(self.kubectl("tollgate", "status", "checkout"))
@@ -303,6 +526,33 @@ def main():
         plugin_dir = tempfile.mkdtemp(prefix="tollgate-demo-bin-")
         os.symlink(os.path.abspath(args.plugin), os.path.join(plugin_dir, "kubectl-tollgate"))
     started = time.monotonic()
+    work = tempfile.mkdtemp(prefix="tollgate-demo-registry-")
+    try:
+        say("starting a local OCI registry (Debian's docker-registry)")
+        with Registry(os.path.join(work, "registry")) as reg:
+            note("registry at %s" % reg.url)
+            say("CI builds five images of %s, pushes them with skopeo, signs and attests "
+                "them" % REPO)
+            note("with an ECDSA P-256 key made by openssl, stored as cosign stores them: "
+                 ".sig, .att (DSSE)")
+            key = cf.generate_key(os.path.join(work, "keys"))
+            builds = []
+            for spec in BUILDS:
+                builds.append(Build(reg, key, os.path.join(work, "images"), *spec))
+                note("%-7s %s  %s" % (builds[-1].version.split("-")[0],
+                                      short(builds[-1].image), builds[-1].describe()))
+            demo = run_cluster(args, plugin_dir, reg, key, builds)
+    finally:
+        if plugin_dir:
+            shutil.rmtree(plugin_dir, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    os.unlink(demo.oplog.name)
+    say("done in %.0f s: the demo cleaned up after itself (run it again any time)"
+        % (time.monotonic() - started))
+
+
+def run_cluster(args, plugin_dir, reg, key, builds):
+    """kubesim, the traffic simulator, Prometheus and the operator; returns the Demo."""
     say("starting kubesim, the local Kubernetes API server (TLS, token auth)")
     with Kubesim(tls=True, token="demo-token", ready_delay=0.5) as sim:
         note("API server at %s" % sim.url)
@@ -313,16 +563,12 @@ def main():
             prom.wait_for('up{job="trafficsim"}', lambda v: v == 1, timeout=30,
                           message="Prometheus scraping the traffic simulator")
             note("Prometheus at %s scrapes %s every second" % (prom.url, traffic.url))
-            demo = Demo(sim, args.tollgate, plugin_dir, prom, traffic)
+            demo = Demo(sim, args.tollgate, plugin_dir, prom, traffic, reg, key, builds)
             try:
                 demo.run()
             finally:
                 demo.stop_operator()
-                if plugin_dir:
-                    shutil.rmtree(plugin_dir, ignore_errors=True)
-    os.unlink(demo.oplog.name)
-    say("done in %.0f s: the demo cleaned up after itself (run it again any time)"
-        % (time.monotonic() - started))
+    return demo
 
 
 if __name__ == "__main__":

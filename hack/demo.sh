@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The tollgate demo: installs what is missing, builds, starts kubesim (a local Kubernetes API
-# server) and the operator, applies the CRDs and a Rollout, and narrates a canary Release
-# going step by step to success, then a second one aborted back to stable. Cleans up after
-# itself; run it as often as you like.
+# The tollgate demo: installs what is missing, builds, starts a local OCI registry holding the
+# demo's signed and attested images, kubesim (a local Kubernetes API server) and the operator,
+# applies the CRDs, a VerificationPolicy and a Rollout, and narrates a verified canary Release
+# going step by step to success, a second one rolled back to stable by its analysis, and an
+# unsigned one and one with a critical vulnerability stopped in Verifying before any pod
+# changed. Cleans up after itself; run it as often as you like.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -269,3 +269,87 @@ def push_referrer_bundle(registry, repo, digest, bundle_bytes, predicate_type,
     registry.put_manifest(repo, tag, index, OCI_INDEX)
     return {"manifest": manifest, "manifest_digest": md,
             "bundle_digest": sha256_digest(bundle_bytes)}
+
+
+# --- predicates, as the tools that make them write them ------------------------------------
+# Realistic predicate bodies for attest_image() (and for mkbundle.mjs --predicate): the shapes
+# of ../shared/supply-chain-formats.md §3 and §6.
+
+PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
+CYCLONEDX = "https://cyclonedx.org/bom"
+COSIGN_VULN = "https://cosign.sigstore.dev/attestation/vuln/v1"
+COSIGN_SIGN_V1 = "https://sigstore.dev/cosign/sign/v1"
+GITHUB_SLSA_BUILDER = ("https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
+                       "generator_container_slsa3.yml@refs/tags/v2.0.0")
+GITHUB_BUILD_TYPE = "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1"
+TRIVY_URI = "pkg:github/aquasecurity/trivy@0.57.1"
+
+
+def rfc3339(t=None):
+    """Seconds since the epoch (default now) as "YYYY-MM-DDTHH:MM:SSZ"."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if t is None else t))
+
+
+def slsa_v1_predicate(repository, commit, ref="refs/heads/main", builder_id=GITHUB_SLSA_BUILDER,
+                      workflow=".github/workflows/release.yml", build_type=GITHUB_BUILD_TYPE):
+    """A SLSA provenance v1 predicate as slsa-github-generator writes it: GitHub's workflow
+    buildType (externalParameters.workflow.{repository, ref, path}), the source as
+    resolvedDependencies[0] (git+<repo>@<ref>, digest.gitCommit), runDetails.builder.id."""
+    return {
+        "buildDefinition": {
+            "buildType": build_type,
+            "externalParameters": {"workflow": {"repository": repository, "ref": ref,
+                                                "path": workflow}},
+            "internalParameters": {"github": {"event_name": "push",
+                                              "runner_environment": "github-hosted"}},
+            "resolvedDependencies": [{"uri": "git+%s@%s" % (repository, ref),
+                                      "digest": {"gitCommit": commit}}]},
+        "runDetails": {"builder": {"id": builder_id},
+                       "metadata": {"invocationId": repository + "/actions/runs/1/attempts/1"}}}
+
+
+def cyclonedx_predicate(name, digest, components):
+    """A CycloneDX 1.5 BOM (syft's shape) of an image. components: [(name, version, purl)]."""
+    return {
+        "$schema": "http://cyclonedx.org/schema/bom-1.5.schema.json",
+        "bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+        "serialNumber": "urn:uuid:3e671687-395b-41f5-a30f-"
+                        + hashlib.sha256(digest.encode()).hexdigest()[:12],
+        "metadata": {"timestamp": rfc3339(),
+                     "tools": {"components": [{"type": "application", "author": "anchore",
+                                               "name": "syft", "version": "1.4.1"}]},
+                     "component": {"bom-ref": "image", "type": "container", "name": name,
+                                   "version": digest}},
+        "components": [{"bom-ref": purl, "type": "library", "name": n, "version": v,
+                        "purl": purl} for n, v, purl in components]}
+
+
+def trivy_vuln_predicate(artifact, vulnerabilities, scanned_at=None):
+    """The cosign vuln predicate `trivy image --format cosign-vuln` writes: scanner.result is a
+    Trivy report (SchemaVersion 2). vulnerabilities: [(id, package, installed, fixed or "",
+    severity)]; scanned_at: seconds since the epoch (default now)."""
+    t = time.time() if scanned_at is None else scanned_at
+    vulns = [{"VulnerabilityID": i, "PkgName": p, "InstalledVersion": inst,
+              "FixedVersion": fixed, "Status": "fixed" if fixed else "affected",
+              "Severity": sev} for i, p, inst, fixed, sev in vulnerabilities]
+    result = {"Target": "%s (debian 12.8)" % artifact, "Class": "os-pkgs", "Type": "debian"}
+    if vulns:
+        result["Vulnerabilities"] = vulns
+    return {
+        "invocation": {"parameters": None, "uri": "", "event_id": "", "builder.id": ""},
+        "scanner": {"uri": TRIVY_URI, "version": "0.57.1", "db": {"uri": "", "version": ""},
+                    "result": {"SchemaVersion": 2, "CreatedAt": rfc3339(t - 5),
+                               "ArtifactName": artifact, "ArtifactType": "container_image",
+                               "Results": [result]}},
+        "metadata": {"scanStartedOn": rfc3339(t - 20), "scanFinishedOn": rfc3339(t)}}
+
+
+def merge_trusted_roots(*roots):
+    """One trusted_root.json (a dict) trusting every CA, Rekor log and CT log of roots (dicts),
+    e.g. those of two mkbundle.mjs runs, each with its own mock Fulcio and Rekor."""
+    out = {"mediaType": roots[0].get("mediaType"), "tlogs": [], "certificateAuthorities": [],
+           "ctlogs": [], "timestampAuthorities": []}
+    for r in roots:
+        for k in ("tlogs", "certificateAuthorities", "ctlogs", "timestampAuthorities"):
+            out[k] += r.get(k) or []
+    return out
