@@ -276,13 +276,13 @@ static int parse_logs(struct json_object *root, const char *name, struct log_key
         }
         rc = get_b64(pk, "rawBytes", &der, &der_len);
         if (rc < 0) {
-            tg_error_wrap(rc, "trusted root: %s[%zu].publicKey: ", name, i);
+            tg_error_wrap(rc, "trusted root: %s[%zu].publicKey", name, i);
             goto fail;
         }
         rc = tg_pubkey_from_der(der, der_len, &keys[i].key);
         if (rc < 0) {
             free(der);
-            tg_error_wrap(rc, "trusted root: %s[%zu].publicKey: ", name, i);
+            tg_error_wrap(rc, "trusted root: %s[%zu].publicKey", name, i);
             goto fail;
         }
         tg_sha256(der, der_len, keys[i].key_id);
@@ -291,13 +291,13 @@ static int parse_logs(struct json_object *root, const char *name, struct log_key
         json_object_object_get_ex(pk, "validFor", &vf);
         rc = parse_window(vf, &keys[i].valid);
         if (rc < 0) {
-            tg_error_wrap(rc, "trusted root: %s[%zu]: ", name, i);
+            tg_error_wrap(rc, "trusted root: %s[%zu]", name, i);
             goto fail;
         }
         if (json_object_object_get_ex(item, "logId", &lid)) {
             rc = get_b64(lid, "keyId", &kid, &kid_len);
             if (rc < 0) {
-                tg_error_wrap(rc, "trusted root: %s[%zu].logId: ", name, i);
+                tg_error_wrap(rc, "trusted root: %s[%zu].logId", name, i);
                 goto fail;
             }
             if (kid_len != 32 || memcmp(kid, keys[i].key_id, 32) != 0) {
@@ -373,7 +373,7 @@ static int parse_cas(struct json_object *root, struct ca **out, size_t *n_out)
 
             rc = get_b64(json_object_array_get_idx(certs, j), "rawBytes", &der, &der_len);
             if (rc < 0) {
-                tg_error_wrap(rc, "trusted root: certificateAuthorities[%zu]: ", i);
+                tg_error_wrap(rc, "trusted root: certificateAuthorities[%zu]", i);
                 goto fail;
             }
             p = der;
@@ -398,7 +398,7 @@ static int parse_cas(struct json_object *root, struct ca **out, size_t *n_out)
         json_object_object_get_ex(item, "validFor", &vf);
         rc = parse_window(vf, &cas[i].valid);
         if (rc < 0) {
-            tg_error_wrap(rc, "trusted root: certificateAuthorities[%zu]: ", i);
+            tg_error_wrap(rc, "trusted root: certificateAuthorities[%zu]", i);
             goto fail;
         }
     }
@@ -481,7 +481,7 @@ int tg_trusted_root_parse(const char *json, size_t len, struct tg_trusted_root *
     *out = NULL;
     rc = parse_json(json, len, &doc);
     if (rc < 0)
-        return tg_error_wrap(rc, "trusted root: ");
+        return tg_error_wrap(rc, "trusted root");
     mt = get_str(doc, "mediaType");
     if (mt && strncmp(mt, "application/vnd.dev.sigstore.trustedroot", 40) != 0) {
         rc = tg_error_set(TG_EINVALID, "trusted root: unknown mediaType %s", mt);
@@ -935,10 +935,10 @@ static int parse_proof(struct json_object *p, struct tg_tlog_entry *out)
 
     if ((rc = get_i64(p, "logIndex", &out->proof_index)) < 0 ||
         (rc = get_i64(p, "treeSize", &out->tree_size)) < 0)
-        return tg_error_wrap(rc, "tlog entry: inclusionProof: ");
+        return tg_error_wrap(rc, "tlog entry: inclusionProof");
     rc = get_b64(p, "rootHash", &b, &blen);
     if (rc < 0)
-        return tg_error_wrap(rc, "tlog entry: inclusionProof: ");
+        return tg_error_wrap(rc, "tlog entry: inclusionProof");
     if (blen != 32) {
         free(b);
         return tg_error_set(TG_EINVALID, "tlog entry: inclusionProof.rootHash is not 32 bytes");
@@ -992,7 +992,7 @@ int tg_tlog_entry_from_bundle(struct json_object *obj, struct tg_tlog_entry *out
         return tg_error_set(TG_EINVALID, "tlog entry: not an object");
     if ((rc = get_i64(obj, "logIndex", &out->log_index)) < 0 ||
         (rc = get_i64(obj, "integratedTime", &out->integrated_time)) < 0) {
-        tg_error_wrap(rc, "tlog entry: ");
+        tg_error_wrap(rc, "tlog entry");
         goto fail;
     }
     if (!json_object_object_get_ex(obj, "logId", &v) || (rc = get_b64(v, "keyId", &b, &blen)) < 0) {
@@ -1016,7 +1016,7 @@ int tg_tlog_entry_from_bundle(struct json_object *obj, struct tg_tlog_entry *out
     if (json_object_object_get_ex(obj, "inclusionPromise", &v)) {
         rc = get_b64(v, "signedEntryTimestamp", &out->set, &out->set_len);
         if (rc < 0) {
-            tg_error_wrap(rc, "tlog entry: inclusionPromise: ");
+            tg_error_wrap(rc, "tlog entry: inclusionPromise");
             goto fail;
         }
     }
@@ -1027,7 +1027,7 @@ int tg_tlog_entry_from_bundle(struct json_object *obj, struct tg_tlog_entry *out
     }
     rc = get_b64(obj, "canonicalizedBody", &out->body, &out->body_len);
     if (rc < 0) {
-        tg_error_wrap(rc, "tlog entry: ");
+        tg_error_wrap(rc, "tlog entry");
         goto fail;
     }
     if (out->body_len > MAX_BODY) {
@@ -1047,7 +1047,7 @@ static int kind_from_body(struct tg_tlog_entry *e)
     int rc = parse_json((const char *)e->body, e->body_len, &doc);
 
     if (rc < 0)
-        return tg_error_wrap(rc, "tlog entry body: ");
+        return tg_error_wrap(rc, "tlog entry body");
     if ((rc = copy_field(e->kind, sizeof(e->kind), get_str(doc, "kind"), "kind")) == 0)
         rc = copy_field(e->version, sizeof(e->version), get_str(doc, "apiVersion"), "apiVersion");
     json_object_put(doc);
@@ -1063,9 +1063,9 @@ int tg_tlog_entry_from_legacy(const char *json, size_t len, struct tg_tlog_entry
     memset(out, 0, sizeof(*out));
     rc = parse_json(json, len, &doc);
     if (rc < 0)
-        return tg_error_wrap(rc, "cosign bundle: ");
+        return tg_error_wrap(rc, "cosign bundle");
     if ((rc = get_b64(doc, "SignedEntryTimestamp", &out->set, &out->set_len)) < 0) {
-        tg_error_wrap(rc, "cosign bundle: ");
+        tg_error_wrap(rc, "cosign bundle");
         goto fail;
     }
     if (!json_object_object_get_ex(doc, "Payload", &payload) ||
@@ -1075,7 +1075,7 @@ int tg_tlog_entry_from_legacy(const char *json, size_t len, struct tg_tlog_entry
     }
     if ((rc = get_i64(payload, "logIndex", &out->log_index)) < 0 ||
         (rc = get_i64(payload, "integratedTime", &out->integrated_time)) < 0) {
-        tg_error_wrap(rc, "cosign bundle: ");
+        tg_error_wrap(rc, "cosign bundle");
         goto fail;
     }
     hex = get_str(payload, "logID");
@@ -1094,7 +1094,7 @@ int tg_tlog_entry_from_legacy(const char *json, size_t len, struct tg_tlog_entry
         out->log_id[i] = (unsigned char)byte;
     }
     if ((rc = get_b64(payload, "body", &out->body, &out->body_len)) < 0) {
-        tg_error_wrap(rc, "cosign bundle: ");
+        tg_error_wrap(rc, "cosign bundle");
         goto fail;
     }
     if (out->body_len > MAX_BODY) {

@@ -917,7 +917,7 @@ fail:
     ictx_free(&c);
     if (rc != 0) {
         if (item->source)
-            tg_error_wrap(rc, "%s: ", item->source);
+            tg_error_wrap(rc, "%s", item->source);
         tg_signed_clear(out);
     }
     return rc;
