@@ -1393,7 +1393,7 @@ static void parse_verify(struct tg_field_errors *errs, json_object *spec,
     if (member(v, "namespaces"))
         tg_field_errors_add(errs, "spec.verify.namespaces",
                             "namespaces is for VerificationPolicies only");
-    int rc = tg_verify_policy_validate(v, "spec.verify");
+    int rc = tg_verify_policy_validate_release(v, "spec.verify");
     if (rc == TG_ENOMEM) {
         errs->nomem = true;
         return;

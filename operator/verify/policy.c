@@ -615,6 +615,13 @@ static int parse_auths(const struct tg_vpolicy *p, json_object *obj, const char 
     size_t n = arr ? json_object_array_length(arr) : p->n_authorities;
     if (arr && n == 0)
         return bad(ap, "must not be empty (leave it out to accept every authority)%s", "");
+    if (arr && p->borrowing)
+        return bad(ap,
+                   "names an authority, but the policy borrows the VerificationPolicies' "
+                   "authorities (it defines none)%s",
+                   "");
+    if (n == 0 && p->borrowing)
+        return 0;
     if (n == 0)
         return bad(path, "needs an authority: spec.authorities is empty%s", "");
     out->idx = calloc(n, sizeof(*out->idx));
@@ -897,6 +904,12 @@ static int check_globs(json_object *spec, const char *path, const char *key)
 
 int tg_vpolicy_parse(json_object *spec, const char *prefix, struct tg_vpolicy **out)
 {
+    return tg_vpolicy_parse_ex(spec, prefix, false, out);
+}
+
+int tg_vpolicy_parse_ex(json_object *spec, const char *prefix, bool may_borrow,
+                        struct tg_vpolicy **out)
+{
     static const char *const keys[] = {"images",       "namespaces", "mode", "authorities",
                                        "signature",    "provenance", "sbom", "vulnerabilities",
                                        "attestations", NULL};
@@ -923,6 +936,7 @@ int tg_vpolicy_parse(json_object *spec, const char *prefix, struct tg_vpolicy **
     p->warn = mode && strcmp(mode, "warn") == 0;
     if ((rc = get_array(spec, path, "authorities", false, &arr)))
         goto fail;
+    p->borrowing = may_borrow && !arr;
     size_t n = arr ? json_object_array_length(arr) : 0;
     if (n) {
         p->authorities = calloc(n, sizeof(*p->authorities));
@@ -977,6 +991,15 @@ int tg_verify_policy_validate(json_object *spec, const char *prefix)
 {
     struct tg_vpolicy *p;
     int rc = tg_vpolicy_parse(spec, prefix, &p);
+
+    tg_vpolicy_free(p);
+    return rc;
+}
+
+int tg_verify_policy_validate_release(json_object *spec, const char *prefix)
+{
+    struct tg_vpolicy *p;
+    int rc = tg_vpolicy_parse_ex(spec, prefix, true, &p);
 
     tg_vpolicy_free(p);
     return rc;

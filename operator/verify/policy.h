@@ -60,7 +60,8 @@ struct tg_vp_attestation {
 
 /* A compiled policy. Owned by the caller of tg_vpolicy_parse; tg_vpolicy_free. */
 struct tg_vpolicy {
-    bool warn; /* mode: warn */
+    bool warn;      /* mode: warn */
+    bool borrowing; /* defines no authorities: uses the VerificationPolicies' (a Release's) */
     struct tg_vp_authority *authorities;
     size_t n_authorities;
 
@@ -101,6 +102,14 @@ struct tg_vpolicy {
  * TG_EINVALID (the first problem), TG_ENOMEM.
  */
 int tg_vpolicy_parse(json_object *spec, const char *prefix, struct tg_vpolicy **out);
+
+/*
+ * As tg_vpolicy_parse; with may_borrow, a spec without "authorities" is valid (borrowing: its
+ * gates then name no authority), for a Release's policy, which borrows the authorities of the
+ * VerificationPolicies that apply (tg_verify_judge lends them).
+ */
+int tg_vpolicy_parse_ex(json_object *spec, const char *prefix, bool may_borrow,
+                        struct tg_vpolicy **out);
 
 void tg_vpolicy_free(struct tg_vpolicy *p);
 

@@ -124,6 +124,16 @@ int tg_verifier_run(struct tg_verifier *v, const struct tg_verify_request *req, 
 int tg_verify_policy_validate(json_object *spec, const char *prefix);
 
 /*
+ * Validates a Release's spec.verify: as tg_verify_policy_validate, but the spec may leave
+ * "authorities" out. It then borrows the authorities of every VerificationPolicy that applies to
+ * the image (their names, and on a clash "<policy>/<name>"), and its gates must name none: a
+ * Release that only tightens a ceiling need not repeat the platform team's keys. With no
+ * VerificationPolicy to lend any, its gates fail ("borrows ... but no VerificationPolicy that
+ * applies has authorities").
+ */
+int tg_verify_policy_validate_release(json_object *spec, const char *prefix);
+
+/*
  * The Secrets and ConfigMaps a policy spec references, as a new array of
  * {"kind": "Secret" | "ConfigMap", "namespace", "name", "key"}; a reference without a namespace
  * gets default_namespace. *out is the caller's (json_object_put). Returns 0, TG_ENOMEM.

@@ -827,6 +827,95 @@ static void pstate_clear(struct pstate *ps)
     tg_vpolicy_free(ps->p);
 }
 
+/*
+ * Gives every secretRef and configMapRef in obj without a namespace the namespace ns. False when
+ * one has none and ns is NULL: such an authority cannot be lent, since the borrower would read
+ * the reference in its own namespace.
+ */
+static bool stamp_refs(json_object *obj, const char *ns)
+{
+    if (!json_object_is_type(obj, json_type_object))
+        return true;
+    json_object_object_foreach(obj, k, v)
+    {
+        if ((strcmp(k, "secretRef") == 0 || strcmp(k, "configMapRef") == 0) &&
+            json_object_is_type(v, json_type_object) &&
+            !json_object_object_get_ex(v, "namespace", NULL)) {
+            if (!ns)
+                return false;
+            json_object_object_add(v, "namespace", json_object_new_string(ns));
+        } else if (!stamp_refs(v, ns)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when arr holds an authority named name. */
+static bool has_authority(json_object *arr, const char *name)
+{
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *n;
+        if (json_object_object_get_ex(json_object_array_get_idx(arr, i), "name", &n) &&
+            strcmp(json_object_get_string(n), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * A borrowing policy's spec (policies[self], which defines no authorities) with the authorities
+ * of every other policy that defines some: their names, "<policy>/<name>" on a clash, their
+ * references pinned to the lender's namespace. *out is a new spec (the caller puts it); it has
+ * no "authorities" when nothing could be lent.
+ */
+static int lend(json_object *policies, size_t self, json_object *spec, json_object **out)
+{
+    json_object *copy = NULL, *lent = json_object_new_array();
+
+    *out = NULL;
+    if (!lent || json_object_deep_copy(spec, &copy, NULL) != 0) {
+        json_object_put(lent);
+        json_object_put(copy);
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    }
+    for (size_t j = 0; j < json_object_array_length(policies); j++) {
+        json_object *e = json_object_array_get_idx(policies, j), *sp, *auths, *n, *ns;
+        if (j == self || !json_object_object_get_ex(e, "spec", &sp) ||
+            !json_object_object_get_ex(sp, "authorities", &auths) ||
+            !json_object_is_type(auths, json_type_array))
+            continue;
+        json_object_object_get_ex(e, "name", &n);
+        const char *lender_ns =
+            json_object_object_get_ex(e, "namespace", &ns) ? json_object_get_string(ns) : NULL;
+        for (size_t k = 0; k < json_object_array_length(auths); k++) {
+            json_object *a = NULL, *an;
+            if (json_object_deep_copy(json_object_array_get_idx(auths, k), &a, NULL) != 0) {
+                json_object_put(lent);
+                json_object_put(copy);
+                return tg_error_set(TG_ENOMEM, "out of memory");
+            }
+            if (!json_object_object_get_ex(a, "name", &an) || !stamp_refs(a, lender_ns)) {
+                json_object_put(a);
+                continue;
+            }
+            if (has_authority(lent, json_object_get_string(an))) {
+                char renamed[300];
+                snprintf(renamed, sizeof(renamed), "%s/%s", json_object_get_string(n),
+                         json_object_get_string(an));
+                json_object_object_add(a, "name", json_object_new_string(renamed));
+            }
+            json_object_array_add(lent, a);
+        }
+    }
+    if (json_object_array_length(lent) > 0)
+        json_object_object_add(copy, "authorities", lent);
+    else
+        json_object_put(lent);
+    *out = copy;
+    return 0;
+}
+
 /* Reads policies[i]: its name, spec and namespace, and compiles the spec. */
 static int policy_at(json_object *policies, size_t i, const char **name, const char **ns,
                      struct tg_vpolicy **out)
@@ -856,7 +945,20 @@ static int policy_at(json_object *policies, size_t i, const char **name, const c
     if (!json_object_object_get_ex(e, "spec", &spec))
         return tg_error_set(TG_EINVALID, "policies[%zu] (%s).spec: required", i, *name);
     snprintf(prefix, sizeof(prefix), "%s: spec", *name);
-    return tg_vpolicy_parse(spec, prefix, out);
+    /* A Release's own policy (it has a namespace) may borrow the others' authorities. */
+    int rc = tg_vpolicy_parse_ex(spec, prefix, *ns != NULL, out);
+    if (rc || !(*out)->borrowing)
+        return rc;
+    json_object *lent;
+    if ((rc = lend(policies, i, spec, &lent)))
+        return rc;
+    if (json_object_object_get_ex(lent, "authorities", NULL)) {
+        tg_vpolicy_free(*out);
+        *out = NULL;
+        rc = tg_vpolicy_parse_ex(lent, prefix, false, out);
+    }
+    json_object_put(lent);
+    return rc;
 }
 
 int tg_verify_policies_validate(json_object *policies)
@@ -935,7 +1037,13 @@ int tg_verify_judge(const struct tg_verify_input *in, json_object **out)
             pstate_clear(&ps);
             goto fail;
         }
-        for (size_t k = 0; k < ps.p->n_authorities && rc == 0 && !local.failure; k++)
+        struct tg_verify_input lone = local;
+        if (ps.p->borrowing && !local.failure) {
+            lone.failure = "the policy defines no authorities and borrows those of the "
+                           "VerificationPolicies that apply, but none has any";
+            ps.in = &lone;
+        }
+        for (size_t k = 0; k < ps.p->n_authorities && rc == 0 && !ps.in->failure; k++)
             rc = resolve(&ps, &ps.p->authorities[k], &ps.auths[k]);
         if (rc == 0)
             rc = judge_policy(&ps, entries[i]);

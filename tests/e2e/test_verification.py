@@ -406,6 +406,22 @@ class VerificationWithRegistryTest(E2ETestCase):
         self.assertEqual(v["signature"]["result"], "Verified")
         self.assertEqual(v["sbom"]["result"], "Missing")
 
+    def test_release_spec_verify_borrows_the_cluster_authorities(self):
+        """A Release tightens the vulnerability ceiling without repeating the platform's key:
+        its spec.verify defines no authorities and borrows the VerificationPolicy's."""
+        env = self.env
+        self.policy(gates=("signature",))  # the cluster policy passes: the image is signed
+        extra = "  verify:\n    vulnerabilities: {maxCritical: 0}\n"
+        env.apply(release_yaml("web-1", "web", "1.0.0", self.push(1, critical=1), extra))
+        rel = self.failed("web-1")
+        v = rel["status"]["verification"]
+        self.assertEqual(v["policies"], ["VerificationPolicy/shop", "Release"])
+        self.assertEqual(v["signature"]["result"], "Verified")
+        vul = v["vulnerabilities"]
+        self.assertEqual((vul["result"], vul["policy"], vul["authority"], vul["critical"]),
+                         ("Failed", "Release", "ci", 1))
+        self.assertIsNone(env.deployment("web-stable"))
+
 
 if __name__ == "__main__":
     unittest.main()

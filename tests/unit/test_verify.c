@@ -610,6 +610,65 @@ static void a_failing_release_policy_fails_a_passing_cluster_policy(void **state
     json_object_put(v);
 }
 
+/* A Release's policy (it has a namespace) that defines no authorities borrows the cluster's. */
+#define BORROWING(release_spec)                                                                    \
+    "[{\"name\":\"VerificationPolicy/prod\",\"spec\":{\"authorities\":[" KEY1 "],"                 \
+    "\"vulnerabilities\":{\"maxCritical\":5}}},{\"name\":\"Release\",\"namespace\":\"shop\","      \
+    "\"spec\":" release_spec "}]"
+
+static void a_release_policy_borrows_the_cluster_authorities(void **state)
+{
+    struct fx *f = *state;
+    add_att(f, f->k1, f->digest, VULN, vuln_report(2, 2));
+    /* The cluster allows 5 critical; the Release tightens it to 0 without naming a key. */
+    json_object *v = judge(f, BORROWING("{\"vulnerabilities\":{\"maxCritical\":0}}"));
+    assert_string_equal(at(v, "result"), "Failed");
+    assert_string_equal(at(v, "vulnerabilities.policy"), "Release");
+    assert_string_equal(at(v, "vulnerabilities.critical"), "2");
+    assert_string_equal(at(v, "vulnerabilities.authority"), "ci");
+    json_object_put(v);
+    v = judge(f, BORROWING("{\"vulnerabilities\":{\"maxCritical\":2}}"));
+    assert_string_equal(at(v, "result"), "Passed");
+    json_object_put(v);
+}
+
+static void a_borrowed_authority_verifies_only_what_it_signed(void **state)
+{
+    struct fx *f = *state;
+    /* Signed by another key than the cluster's: borrowing lends trust in ci only. */
+    add_att(f, f->k2, f->digest, VULN, vuln_report(0, 2));
+    json_object *v = judge(f, BORROWING("{\"vulnerabilities\":{\"maxCritical\":0}}"));
+    assert_string_equal(at(v, "result"), "Failed");
+    assert_string_equal(at(v, "vulnerabilities.result"), "Failed");
+    json_object_put(v);
+}
+
+static void a_borrowing_release_policy_alone_fails(void **state)
+{
+    struct fx *f = *state;
+    add_att(f, f->k1, f->digest, VULN, vuln_report(0, 2));
+    json_object *v = judge(f, "[{\"name\":\"Release\",\"namespace\":\"shop\",\"spec\":"
+                              "{\"vulnerabilities\":{\"maxCritical\":0}}}]");
+    assert_string_equal(at(v, "result"), "Failed");
+    assert_contains(at(v, "vulnerabilities.reason"), "borrows");
+    json_object_put(v);
+}
+
+static void only_a_release_policy_may_borrow(void **state)
+{
+    (void)state;
+    json_object *spec = json_tokener_parse("{\"vulnerabilities\":{\"maxCritical\":0}}");
+    json_object *named = json_tokener_parse("{\"signature\":{\"authorities\":[\"ci\"]}}");
+    assert_int_equal(tg_verify_policy_validate_release(spec, "spec.verify"), 0);
+    assert_int_equal(tg_verify_policy_validate(spec, "spec"), TG_EINVALID);
+    assert_contains(tg_error_last(), "needs an authority");
+    /* Borrowed authorities cannot be named: the Release does not know them. */
+    assert_int_equal(tg_verify_policy_validate_release(named, "spec.verify"), TG_EINVALID);
+    assert_contains(tg_error_last(), "spec.verify.signature.authorities");
+    json_object_put(spec);
+    json_object_put(named);
+}
+
 #define SECRET_POLICY                                                                              \
     "[{\"name\":\"VerificationPolicy/prod\",\"namespace\":\"shop\",\"spec\":{\"authorities\":["    \
     "{\"name\":\"ci\",\"key\":{\"secretRef\":{\"name\":\"keys\",\"key\":\"cosign.pub\"}},"         \
@@ -797,6 +856,10 @@ int main(void)
         T(two_passing_policies_pass),
         T(a_release_policy_cannot_weaken_a_cluster_policy),
         T(a_failing_release_policy_fails_a_passing_cluster_policy),
+        T(a_release_policy_borrows_the_cluster_authorities),
+        T(a_borrowed_authority_verifies_only_what_it_signed),
+        T(a_borrowing_release_policy_alone_fails),
+        T(only_a_release_policy_may_borrow),
         T(a_missing_secret_fails_its_authority),
         T(an_unsigned_image_with_a_missing_secret_says_both),
         T(attestations_are_not_signatures),
