@@ -256,4 +256,14 @@ static inline const char *fake_route_table(struct fake_server *srv, const char *
     return t->fallback ? t->fallback : not_found;
 }
 
+/* Starts srv on loop answering through table, which gets routes (no entry yet) as its array. */
+static inline void fake_server_start_routed(struct fake_server *srv, uv_loop_t *loop,
+                                            struct fake_routes *table, struct fake_route *routes)
+{
+    fake_server_start(srv, loop, NULL, 0);
+    table->routes = routes;
+    srv->route = fake_route_table;
+    srv->route_arg = table;
+}
+
 #endif

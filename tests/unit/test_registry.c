@@ -80,10 +80,7 @@ static void world_start_opt(struct world *w, struct tg_registry_options *o)
 
     memset(w, 0, sizeof(*w));
     assert_int_equal(uv_loop_init(&w->loop), 0);
-    fake_server_start(&w->srv, &w->loop, NULL, 0);
-    w->table.routes = w->routes;
-    w->srv.route = fake_route_table;
-    w->srv.route_arg = &w->table;
+    fake_server_start_routed(&w->srv, &w->loop, &w->table, w->routes);
     snprintf(w->host, sizeof(w->host), "127.0.0.1:%d", w->srv.port);
     hosts[0] = w->host;
     o->http_hosts = hosts;

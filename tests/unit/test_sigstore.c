@@ -1369,22 +1369,6 @@ static X509 *make_cert(EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, long n
     return x;
 }
 
-static char *cert_pem(X509 *x)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out;
-    long n;
-    assert_non_null(bio);
-    assert_int_equal(PEM_write_bio_X509(bio, x), 1);
-    n = BIO_get_mem_data(bio, &data);
-    out = malloc((size_t)n + 1);
-    assert_non_null(out);
-    memcpy(out, data, (size_t)n);
-    out[n] = '\0';
-    BIO_free(bio);
-    return out;
-}
-
 static char *cert_b64(X509 *x)
 {
     unsigned char *der = NULL;
@@ -1483,7 +1467,7 @@ static int verify_keyless_sig(struct keyless_fixture *f, long integrated_time,
 {
     char *payload = simplesigning(digest),
          *sig = vt_sign_b64(f->leaf_key, payload, strlen(payload));
-    char *pem = cert_pem(f->leaf), *chain = cert_pem(f->ca), *pem_b64 = b64s(pem);
+    char *pem = vt_cert_pem(f->leaf), *chain = vt_cert_pem(f->ca), *pem_b64 = b64s(pem);
     char hex[65], *body, *annotation;
     struct tg_vm_item it = item_of(TG_VM_SIMPLESIGNING, payload);
     struct tg_authority auth = keyless_authority(f);
@@ -1555,7 +1539,7 @@ static void keyless_certificate_expired_at_signing_time_is_refused(void **state)
 static char *keyless_bundle(struct keyless_fixture *f, long integrated_time)
 {
     char *st = statement(digest, SIGN_PREDICATE), *st_b64 = b64s(st), *env, *sig, *body, *body_b64;
-    char *leaf_b64 = cert_b64(f->leaf), *pem = cert_pem(f->leaf), *pem_b64 = b64s(pem);
+    char *leaf_b64 = cert_b64(f->leaf), *pem = vt_cert_pem(f->leaf), *pem_b64 = b64s(pem);
     char *canon, *set, *rekor_spki, *rekor_id, log_hex[65], env_hex[65], payload_hex[65], *b;
     unsigned char *pae, *id = NULL;
     size_t pae_len, id_len = 0;

@@ -72,10 +72,7 @@ static void world_start(struct world *w, int64_t ttl_ms, const char *manifest_re
 
     memset(w, 0, sizeof(*w));
     assert_int_equal(uv_loop_init(&w->loop), 0);
-    fake_server_start(&w->srv, &w->loop, NULL, 0);
-    w->table.routes = w->routes;
-    w->srv.route = fake_route_table;
-    w->srv.route_arg = &w->table;
+    fake_server_start_routed(&w->srv, &w->loop, &w->table, w->routes);
     snprintf(w->host, sizeof(w->host), "127.0.0.1:%d", w->srv.port);
     tg_sha256_hex(MANIFEST, strlen(MANIFEST), hex);
     snprintf(w->image, sizeof(w->image), "%s/shop/web@sha256:%s", w->host, hex);

@@ -1,6 +1,6 @@
 /*
- * Helpers the verification tests share: ECDSA/SHA-256 signatures and public-key PEMs made with
- * OpenSSL in the test. Header-only (static inline, so a test uses what it needs); include it
+ * Helpers the verification tests share: ECDSA/SHA-256 signatures, key and certificate PEMs made
+ * with OpenSSL in the test. Header-only (static inline, so a test uses what it needs); include it
  * after cmocka.h. Every helper asserts its own success; what it returns is the caller's to
  * free().
  */
@@ -13,6 +13,7 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "verify/crypto.h"
 
@@ -45,22 +46,38 @@ static inline char *vt_sign_b64(EVP_PKEY *key, const void *msg, size_t len)
     return b;
 }
 
-/* The PEM (SubjectPublicKeyInfo) of key's public half. */
-static inline char *vt_pub_pem(EVP_PKEY *key)
+/* The bytes written to the memory BIO bio as a NUL-terminated string; frees bio. */
+static inline char *vt_bio_string(BIO *bio)
 {
-    BIO *bio = BIO_new(BIO_s_mem());
     char *data, *out;
-    long n;
+    long n = BIO_get_mem_data(bio, &data);
 
-    assert_non_null(bio);
-    assert_int_equal(PEM_write_bio_PUBKEY(bio, key), 1);
-    n = BIO_get_mem_data(bio, &data);
     out = malloc((size_t)n + 1);
     assert_non_null(out);
     memcpy(out, data, (size_t)n);
     out[n] = '\0';
     BIO_free(bio);
     return out;
+}
+
+/* The PEM (SubjectPublicKeyInfo) of key's public half. */
+static inline char *vt_pub_pem(EVP_PKEY *key)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_PUBKEY(bio, key), 1);
+    return vt_bio_string(bio);
+}
+
+/* The PEM of certificate x. */
+static inline char *vt_cert_pem(X509 *x)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_X509(bio, x), 1);
+    return vt_bio_string(bio);
 }
 
 #endif
