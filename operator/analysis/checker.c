@@ -3,10 +3,7 @@
 
 #include <curl/curl.h>
 #include <inttypes.h>
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,30 +204,6 @@ out:
     return rc;
 }
 
-/*
- * Checks that pem holds at least one PEM certificate, so that a bad CA is an error at start-up
- * rather than a TLS failure on every request.
- */
-static int check_ca(const char *pem, size_t len)
-{
-    BIO *bio;
-    X509 *x;
-    int n = 0;
-
-    if (len > INT32_MAX)
-        return tg_error_set(TG_EINVALID, "CA bundle: too large");
-    if (!(bio = BIO_new_mem_buf(pem, (int)len)))
-        return tg_error_set(TG_ENOMEM, "out of memory");
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-        n++;
-        X509_free(x);
-    }
-    BIO_free(bio);
-    if (n == 0)
-        return tg_error_set(TG_EINVALID, "CA bundle: no PEM certificate in %zu bytes", len);
-    return 0;
-}
-
 /* --- lifecycle ----------------------------------------------------------------------------- */
 
 int tg_checker_new(uv_loop_t *loop, const struct tg_checker_options *o, struct tg_checker **out)
@@ -241,7 +214,7 @@ int tg_checker_new(uv_loop_t *loop, const struct tg_checker_options *o, struct t
 
     if (!o)
         o = &none;
-    if (o->ca_pem && o->ca_len && (rc = check_ca(o->ca_pem, o->ca_len)) < 0)
+    if (o->ca_pem && o->ca_len && (rc = tg_http_check_ca(o->ca_pem, o->ca_len, "CA bundle")) < 0)
         return rc;
     if (!(c = calloc(1, sizeof(*c))))
         return tg_error_set(TG_ENOMEM, "out of memory");

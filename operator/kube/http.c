@@ -3,6 +3,10 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -785,4 +789,25 @@ void tg_http_close(struct tg_http *h, void (*closed_cb)(void *arg), void *arg)
     h->closed_arg = arg;
     uv_timer_stop(&h->timer);
     uv_timer_start(&h->close_timer, on_close_timer, 0, 0);
+}
+
+int tg_http_check_ca(const char *pem, size_t len, const char *what)
+{
+    BIO *bio;
+    X509 *x;
+    int n = 0;
+
+    if (len > INT32_MAX)
+        return tg_error_set(TG_EINVALID, "%s: too large", what);
+    if (!(bio = BIO_new_mem_buf(pem, (int)len)))
+        return tg_error_set(TG_ENOMEM, "out of memory");
+    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+        n++;
+        X509_free(x);
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    if (n == 0)
+        return tg_error_set(TG_EINVALID, "%s: no PEM certificate in %zu bytes", what, len);
+    return 0;
 }

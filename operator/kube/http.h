@@ -124,4 +124,11 @@ void tg_http_close(struct tg_http *h, void (*closed_cb)(void *arg), void *arg);
 /* Maps a libcurl result code to a TG_E* code (for tests and callers that use curl directly). */
 int tg_http_map_curl_error(int curl_code);
 
+/*
+ * Checks that pem (len bytes, for tg_http_options.ca) holds at least one PEM certificate, so
+ * that a bad CA is an error at start-up rather than a TLS failure on every request. what
+ * starts the message ("registry CA"). Returns 0, TG_EINVALID or TG_ENOMEM.
+ */
+int tg_http_check_ca(const char *pem, size_t len, const char *what);
+
 #endif

@@ -6,10 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/bn.h>
-#include <openssl/ecdsa.h>
-#include <openssl/err.h>
-
 #include "util/error.h"
 #include "verify/crypto.h"
 #include "verify/sigstore.h"
@@ -258,66 +254,13 @@ put_root:
 
 /* ---- messageSignature ------------------------------------------------------------------ */
 
-/* Re-encodes a P1363 r||s ECDSA signature as DER; *der is the caller's (OPENSSL_free). */
-static int p1363_to_der(const unsigned char *sig, size_t len, unsigned char **der, int *der_len)
-{
-    ECDSA_SIG *es = ECDSA_SIG_new();
-    BIGNUM *r, *s;
-
-    *der = NULL;
-    if (!es)
-        return TG_ENOMEM;
-    r = BN_bin2bn(sig, (int)(len / 2), NULL);
-    s = BN_bin2bn(sig + len / 2, (int)(len / 2), NULL);
-    if (!r || !s || !ECDSA_SIG_set0(es, r, s)) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(es);
-        return TG_ENOMEM;
-    }
-    *der_len = i2d_ECDSA_SIG(es, der);
-    ECDSA_SIG_free(es);
-    return *der_len > 0 ? 0 : TG_EINVALID;
-}
-
-/* One verification of a signature over a SHA-256 digest; 1 verified, 0 not, -1 no memory. */
-static int prehash_verify_once(EVP_PKEY *key, const unsigned char *md, const unsigned char *sig,
-                               size_t sig_len)
-{
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
-    int ok;
-    if (!ctx)
-        return -1;
-    ok = EVP_PKEY_verify_init(ctx) == 1 && EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
-         EVP_PKEY_verify(ctx, sig, sig_len, md, 32) == 1;
-    EVP_PKEY_CTX_free(ctx);
-    ERR_clear_error();
-    return ok ? 1 : 0;
-}
-
 int tg_bundle_verify_message(EVP_PKEY *key, const struct tg_bundle *b)
 {
-    const unsigned char *md = b->message_digest, *sig = b->signature;
-    size_t sig_len = b->signature_len;
-    int ok;
-
     if (!b->has_message_signature)
         return tg_error_set(TG_EINVALID, "bundle: no messageSignature");
     if (EVP_PKEY_get_base_id(key) != EVP_PKEY_EC && EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
         return tg_error_set(TG_EINVALID, "messageSignature needs an ECDSA or RSA key");
-    ok = prehash_verify_once(key, md, sig, sig_len);
-    if (ok == 0 && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && sig_len % 2 == 0 && sig_len <= 132) {
-        unsigned char *der = NULL;
-        int der_len = 0;
-        if (p1363_to_der(sig, sig_len, &der, &der_len) == 0)
-            ok = prehash_verify_once(key, md, der, (size_t)der_len);
-        OPENSSL_free(der);
-    }
-    if (ok < 0)
-        return tg_error_set(TG_ENOMEM, "out of memory verifying a signature");
-    if (ok != 1)
-        return tg_error_set(TG_EINVALID, "the signature does not verify with the key");
-    return 0;
+    return tg_sig_verify_digest(key, b->message_digest, b->signature, b->signature_len);
 }
 
 int tg_bundle_bind_message(const struct tg_tlog_entry *e, const struct tg_bundle *b)

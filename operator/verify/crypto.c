@@ -4,6 +4,7 @@
 #include "verify/crypto.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,43 +243,66 @@ static int p1363_to_der(const unsigned char *sig, size_t len, unsigned char **de
     return *der_len > 0 ? 0 : TG_EINVALID;
 }
 
-/* One EVP_DigestVerify; 1 verified, 0 not, negative on allocation failure. */
-static int digest_verify(EVP_PKEY *key, const unsigned char *msg, size_t msg_len,
-                         const unsigned char *sig, size_t sig_len)
+/*
+ * One verification of sig: over msg hashed with SHA-256 (Ed25519 hashes itself), or, when
+ * prehashed, over msg as the 32-byte SHA-256 digest. 1 verified, 0 not, -1 no memory.
+ */
+static int verify_once(EVP_PKEY *key, bool prehashed, const unsigned char *msg, size_t msg_len,
+                       const unsigned char *sig, size_t sig_len)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    const EVP_MD *md = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
     int ok;
 
-    if (!ctx)
-        return -1;
-    ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1 &&
-         EVP_DigestVerify(ctx, sig, sig_len, msg, msg_len) == 1;
-    EVP_MD_CTX_free(ctx);
+    if (prehashed) {
+        EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(key, NULL);
+        if (!pctx)
+            return -1;
+        ok = EVP_PKEY_verify_init(pctx) == 1 &&
+             EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) == 1 &&
+             EVP_PKEY_verify(pctx, sig, sig_len, msg, msg_len) == 1;
+        EVP_PKEY_CTX_free(pctx);
+    } else {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        const EVP_MD *md = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
+        if (!ctx)
+            return -1;
+        ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key) == 1 &&
+             EVP_DigestVerify(ctx, sig, sig_len, msg, msg_len) == 1;
+        EVP_MD_CTX_free(ctx);
+    }
     ERR_clear_error();
     return ok ? 1 : 0;
+}
+
+/* verify_once, then, for an ECDSA key, once more with sig read as P1363 r||s. */
+static int verify_any_encoding(EVP_PKEY *key, bool prehashed, const unsigned char *msg,
+                               size_t msg_len, const unsigned char *sig, size_t sig_len)
+{
+    int ok = verify_once(key, prehashed, msg, msg_len, sig, sig_len);
+
+    if (ok == 0 && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && sig_len % 2 == 0 && sig_len <= 132) {
+        unsigned char *der = NULL;
+        int der_len = 0;
+        if (p1363_to_der(sig, sig_len, &der, &der_len) == 0)
+            ok = verify_once(key, prehashed, msg, msg_len, der, (size_t)der_len);
+        OPENSSL_free(der);
+    }
+    if (ok < 0)
+        return tg_error_set(TG_ENOMEM, "out of memory verifying a signature");
+    if (ok != 1)
+        return tg_error_set(TG_EINVALID, "the signature does not verify with the key");
+    return 0;
 }
 
 int tg_sig_verify(EVP_PKEY *key, const unsigned char *msg, size_t msg_len, const unsigned char *sig,
                   size_t sig_len)
 {
-    int ok;
-
     if (!key || !sig || sig_len == 0)
         return tg_error_set(TG_EINVALID, "no signature");
-    ok = digest_verify(key, msg, msg_len, sig, sig_len);
-    if (ok < 0)
-        return tg_error_set(TG_ENOMEM, "out of memory verifying a signature");
-    if (ok == 0 && EVP_PKEY_get_base_id(key) == EVP_PKEY_EC && sig_len % 2 == 0 && sig_len <= 132) {
-        unsigned char *der = NULL;
-        int der_len = 0;
-        if (p1363_to_der(sig, sig_len, &der, &der_len) == 0)
-            ok = digest_verify(key, msg, msg_len, der, (size_t)der_len);
-        OPENSSL_free(der);
-        if (ok < 0)
-            return tg_error_set(TG_ENOMEM, "out of memory verifying a signature");
-    }
-    if (ok != 1)
-        return tg_error_set(TG_EINVALID, "the signature does not verify with the key");
-    return 0;
+    return verify_any_encoding(key, false, msg, msg_len, sig, sig_len);
+}
+
+int tg_sig_verify_digest(EVP_PKEY *key, const unsigned char digest[32], const unsigned char *sig,
+                         size_t sig_len)
+{
+    return verify_any_encoding(key, true, digest, 32, sig, sig_len);
 }

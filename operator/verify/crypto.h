@@ -67,4 +67,12 @@ int tg_pubkey_to_der(EVP_PKEY *key, unsigned char **out, size_t *out_len);
 int tg_sig_verify(EVP_PKEY *key, const unsigned char *msg, size_t msg_len, const unsigned char *sig,
                   size_t sig_len);
 
+/*
+ * Verifies sig over an already computed SHA-256 digest (32 bytes) with an ECDSA or RSA
+ * PKCS#1 v1.5 key (a sigstore messageSignature). An ECDSA signature may be DER or P1363 r||s.
+ * Returns 0 when it verifies, TG_EINVALID when it does not, TG_ENOMEM.
+ */
+int tg_sig_verify_digest(EVP_PKEY *key, const unsigned char digest[32], const unsigned char *sig,
+                         size_t sig_len);
+
 #endif

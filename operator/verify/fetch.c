@@ -8,6 +8,7 @@
 
 #include "util/error.h"
 #include "verify/crypto.h"
+#include "verify/jsonutil.h"
 
 #define DEFAULT_MAX_ITEMS 64
 #define JSON_DEPTH        32
@@ -64,30 +65,17 @@ static bool is_bundle_type(const char *t)
                  strncmp(t, BUNDLE_OLD_PREFIX, sizeof(BUNDLE_OLD_PREFIX) - 1) == 0);
 }
 
-static void free_item(struct tg_vm_item *it)
-{
-    free(it->source);
-    free(it->media_type);
-    free(it->data);
-    free(it->signature_b64);
-    free(it->certificate_pem);
-    free(it->chain_pem);
-    free(it->rekor_bundle);
-    free(it->predicate_type);
-    memset(it, 0, sizeof(*it));
-}
-
 static void free_step(struct step *s)
 {
     free(s->label);
-    free_item(&s->item);
+    tg_vm_item_clear(&s->item);
     free(s);
 }
 
 static void free_fetch(struct fetch *f)
 {
     for (size_t i = 0; i < f->n_found; i++)
-        free_item(&f->found[i].item);
+        tg_vm_item_clear(&f->found[i].item);
     free(f->found);
     tg_verify_material_free(f->m);
     tg_image_ref_free(f->ref);
@@ -220,15 +208,6 @@ static json_object *parse_doc(const unsigned char *body, size_t len)
     return o;
 }
 
-static const char *str_field(json_object *o, const char *key)
-{
-    json_object *v;
-
-    if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
 /* Copies an optional string into *dst. Returns false when out of memory. */
 static bool dup_opt(const char *s, char **dst)
 {
@@ -236,12 +215,29 @@ static bool dup_opt(const char *s, char **dst)
     return !s || (*dst = strdup(s)) != NULL;
 }
 
+/*
+ * Launches blob step b (counted as planned) when its item's strings were copied; otherwise
+ * records no memory, frees b and returns false.
+ */
+static bool launch_blob(struct fetch *f, struct step *b, bool copied, const char *digest,
+                        long long size)
+{
+    if (!copied) {
+        record(f, TG_ENOMEM, "out of memory");
+        free_step(b);
+        return false;
+    }
+    f->planned++;
+    launch(f, b, digest, size);
+    return true;
+}
+
 /* A descriptor's digest and size; false when malformed. */
 static bool descriptor(json_object *d, const char **digest, long long *size)
 {
     json_object *v;
 
-    *digest = str_field(d, "digest");
+    *digest = tg_json_str(d, "digest");
     if (!*digest || !tg_digest_valid(*digest))
         return false;
     *size = -1;
@@ -265,7 +261,7 @@ static void on_tag(struct fetch *f, struct step *s, const char *media_type,
         record(f, TG_EINVALID, "%s: the manifest is not a JSON object", s->label);
         return;
     }
-    const char *mt = str_field(doc, "mediaType");
+    const char *mt = tg_json_str(doc, "mediaType");
     if (!mt)
         mt = media_type;
     if (!mt || (strcmp(mt, OCI_MANIFEST) != 0 && strcmp(mt, DOCKER_MANIFEST) != 0)) {
@@ -301,20 +297,18 @@ static void on_tag(struct fetch *f, struct step *s, const char *media_type,
         if (!b)
             break;
         b->item.kind = kinds[s->group];
-        if (!dup_opt(label, &b->item.source) ||
-            !dup_opt(str_field(l, "mediaType"), &b->item.media_type) ||
-            !dup_opt(str_field(ann, "dev.cosignproject.cosign/signature"),
-                     &b->item.signature_b64) ||
-            !dup_opt(str_field(ann, "dev.sigstore.cosign/certificate"), &b->item.certificate_pem) ||
-            !dup_opt(str_field(ann, "dev.sigstore.cosign/chain"), &b->item.chain_pem) ||
-            !dup_opt(str_field(ann, "dev.sigstore.cosign/bundle"), &b->item.rekor_bundle) ||
-            !dup_opt(str_field(ann, "predicateType"), &b->item.predicate_type)) {
-            record(f, TG_ENOMEM, "out of memory");
-            free_step(b);
+        bool copied =
+            dup_opt(label, &b->item.source) &&
+            dup_opt(tg_json_str(l, "mediaType"), &b->item.media_type) &&
+            dup_opt(tg_json_str(ann, "dev.cosignproject.cosign/signature"),
+                    &b->item.signature_b64) &&
+            dup_opt(tg_json_str(ann, "dev.sigstore.cosign/certificate"),
+                    &b->item.certificate_pem) &&
+            dup_opt(tg_json_str(ann, "dev.sigstore.cosign/chain"), &b->item.chain_pem) &&
+            dup_opt(tg_json_str(ann, "dev.sigstore.cosign/bundle"), &b->item.rekor_bundle) &&
+            dup_opt(tg_json_str(ann, "predicateType"), &b->item.predicate_type);
+        if (!launch_blob(f, b, copied, digest, size))
             break;
-        }
-        f->planned++;
-        launch(f, b, digest, size);
     }
 out:
     json_object_put(doc);
@@ -344,7 +338,7 @@ static void on_referrers(struct fetch *f, struct step *s, const unsigned char *b
             record(f, TG_EINVALID, "%s: entry %zu has no valid digest", s->label, i);
             break;
         }
-        const char *at = str_field(d, "artifactType");
+        const char *at = tg_json_str(d, "artifactType");
         if (at && *at && !is_bundle_type(at))
             continue; /* another kind of referrer (an SBOM, a scan): not ours */
         if (++f->referrers > f->max_items) {
@@ -369,7 +363,7 @@ static void on_referrer(struct fetch *f, struct step *s, const unsigned char *bo
         record(f, TG_EINVALID, "%s: the manifest is not a JSON object", s->label);
         return;
     }
-    const char *at = str_field(doc, "artifactType");
+    const char *at = tg_json_str(doc, "artifactType");
     if (!json_object_object_get_ex(doc, "layers", &layers) ||
         !json_object_is_type(layers, json_type_array))
         goto out; /* an index or something else: no bundle here */
@@ -380,7 +374,7 @@ static void on_referrer(struct fetch *f, struct step *s, const unsigned char *bo
     for (size_t i = 0; i < n && f->rc == 0; i++) {
         json_object *l = json_object_array_get_idx(layers, i);
         const char *lt =
-            json_object_is_type(l, json_type_object) ? str_field(l, "mediaType") : NULL;
+            json_object_is_type(l, json_type_object) ? tg_json_str(l, "mediaType") : NULL;
         if (!is_bundle_type(lt) && !(i == 0 && is_bundle_type(at) && n == 1))
             continue;
         const char *digest;
@@ -400,16 +394,12 @@ static void on_referrer(struct fetch *f, struct step *s, const unsigned char *bo
         if (!b)
             break;
         b->item.kind = TG_VM_BUNDLE;
-        if (!dup_opt(label, &b->item.source) ||
-            !dup_opt(is_bundle_type(lt) ? lt : at, &b->item.media_type) ||
-            !dup_opt(str_field(ann, "dev.sigstore.bundle.predicateType"),
-                     &b->item.predicate_type)) {
-            record(f, TG_ENOMEM, "out of memory");
-            free_step(b);
+        bool copied =
+            dup_opt(label, &b->item.source) &&
+            dup_opt(is_bundle_type(lt) ? lt : at, &b->item.media_type) &&
+            dup_opt(tg_json_str(ann, "dev.sigstore.bundle.predicateType"), &b->item.predicate_type);
+        if (!launch_blob(f, b, copied, digest, size))
             break;
-        }
-        f->planned++;
-        launch(f, b, digest, size);
     }
 out:
     json_object_put(doc);
@@ -477,7 +467,7 @@ static void step_done(int rc, const char *message, const char *media_type, const
         switch (s->kind) {
         case S_IMAGE: {
             json_object *doc = parse_doc(body, len);
-            const char *mt = str_field(doc, "mediaType");
+            const char *mt = tg_json_str(doc, "mediaType");
             if (!mt)
                 mt = media_type;
             if (!doc)

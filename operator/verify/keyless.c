@@ -26,6 +26,7 @@
 
 #include "util/error.h"
 #include "verify/crypto.h"
+#include "verify/jsonutil.h"
 
 #define MAX_LOGS         64        /* tlogs or ctlogs in one trusted root */
 #define MAX_CAS          64        /* certificate authorities in one trusted root */
@@ -150,29 +151,6 @@ static int parse_window(struct json_object *obj, struct window *w)
     return 0;
 }
 
-/* The string member key of obj, or NULL when absent or not a string. */
-static const char *get_str(struct json_object *obj, const char *key)
-{
-    struct json_object *v;
-
-    if (!obj || !json_object_object_get_ex(obj, key, &v) ||
-        !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-/* Decodes the base64 string member key of obj. */
-static int get_b64(struct json_object *obj, const char *key, unsigned char **out, size_t *len)
-{
-    const char *s = get_str(obj, key);
-
-    if (!s)
-        return tg_error_set(TG_EINVALID, "%s is missing or not a string", key);
-    if (tg_b64_decode(s, strlen(s), out, len) < 0)
-        return tg_error_set(TG_EINVALID, "%s is not base64", key);
-    return 0;
-}
-
 /*
  * Reads an int64 member that protobuf JSON writes as a string (or a number); absent is 0 (the
  * protobuf default). Negative values are refused.
@@ -274,7 +252,7 @@ static int parse_logs(struct json_object *root, const char *name, struct log_key
             rc = tg_error_set(TG_EINVALID, "trusted root: %s[%zu] has no publicKey", name, i);
             goto fail;
         }
-        rc = get_b64(pk, "rawBytes", &der, &der_len);
+        rc = tg_json_b64(pk, "rawBytes", true, NULL, &der, &der_len);
         if (rc < 0) {
             tg_error_wrap(rc, "trusted root: %s[%zu].publicKey", name, i);
             goto fail;
@@ -295,7 +273,7 @@ static int parse_logs(struct json_object *root, const char *name, struct log_key
             goto fail;
         }
         if (json_object_object_get_ex(item, "logId", &lid)) {
-            rc = get_b64(lid, "keyId", &kid, &kid_len);
+            rc = tg_json_b64(lid, "keyId", true, NULL, &kid, &kid_len);
             if (rc < 0) {
                 tg_error_wrap(rc, "trusted root: %s[%zu].logId", name, i);
                 goto fail;
@@ -371,7 +349,8 @@ static int parse_cas(struct json_object *root, struct ca **out, size_t *n_out)
             size_t der_len;
             X509 *x;
 
-            rc = get_b64(json_object_array_get_idx(certs, j), "rawBytes", &der, &der_len);
+            rc = tg_json_b64(json_object_array_get_idx(certs, j), "rawBytes", true, NULL, &der,
+                             &der_len);
             if (rc < 0) {
                 tg_error_wrap(rc, "trusted root: certificateAuthorities[%zu]", i);
                 goto fail;
@@ -482,7 +461,7 @@ int tg_trusted_root_parse(const char *json, size_t len, struct tg_trusted_root *
     rc = parse_json(json, len, &doc);
     if (rc < 0)
         return tg_error_wrap(rc, "trusted root");
-    mt = get_str(doc, "mediaType");
+    mt = tg_json_str(doc, "mediaType");
     if (mt && strncmp(mt, "application/vnd.dev.sigstore.trustedroot", 40) != 0) {
         rc = tg_error_set(TG_EINVALID, "trusted root: unknown mediaType %s", mt);
         json_object_put(doc);
@@ -936,7 +915,7 @@ static int parse_proof(struct json_object *p, struct tg_tlog_entry *out)
     if ((rc = get_i64(p, "logIndex", &out->proof_index)) < 0 ||
         (rc = get_i64(p, "treeSize", &out->tree_size)) < 0)
         return tg_error_wrap(rc, "tlog entry: inclusionProof");
-    rc = get_b64(p, "rootHash", &b, &blen);
+    rc = tg_json_b64(p, "rootHash", true, NULL, &b, &blen);
     if (rc < 0)
         return tg_error_wrap(rc, "tlog entry: inclusionProof");
     if (blen != 32) {
@@ -969,7 +948,7 @@ static int parse_proof(struct json_object *p, struct tg_tlog_entry *out)
         free(b);
     }
     out->n_hashes = n;
-    if (!json_object_object_get_ex(p, "checkpoint", &cp) || !(env = get_str(cp, "envelope")))
+    if (!json_object_object_get_ex(p, "checkpoint", &cp) || !(env = tg_json_str(cp, "envelope")))
         return tg_error_set(TG_EINVALID, "tlog entry: inclusionProof has no checkpoint");
     if (strlen(env) > MAX_NOTE)
         return tg_error_set(TG_EINVALID, "tlog entry: checkpoint too large");
@@ -995,7 +974,8 @@ int tg_tlog_entry_from_bundle(struct json_object *obj, struct tg_tlog_entry *out
         tg_error_wrap(rc, "tlog entry");
         goto fail;
     }
-    if (!json_object_object_get_ex(obj, "logId", &v) || (rc = get_b64(v, "keyId", &b, &blen)) < 0) {
+    if (!json_object_object_get_ex(obj, "logId", &v) ||
+        (rc = tg_json_b64(v, "keyId", true, NULL, &b, &blen)) < 0) {
         rc = tg_error_set(TG_EINVALID, "tlog entry: logId.keyId is missing or not base64");
         goto fail;
     }
@@ -1007,14 +987,14 @@ int tg_tlog_entry_from_bundle(struct json_object *obj, struct tg_tlog_entry *out
     memcpy(out->log_id, b, 32);
     free(b);
     if (!json_object_object_get_ex(obj, "kindVersion", &v) ||
-        (rc = copy_field(out->kind, sizeof(out->kind), get_str(v, "kind"), "kind")) < 0 ||
-        (rc = copy_field(out->version, sizeof(out->version), get_str(v, "version"), "version")) <
-            0) {
+        (rc = copy_field(out->kind, sizeof(out->kind), tg_json_str(v, "kind"), "kind")) < 0 ||
+        (rc = copy_field(out->version, sizeof(out->version), tg_json_str(v, "version"),
+                         "version")) < 0) {
         rc = tg_error_set(TG_EINVALID, "tlog entry: kindVersion is missing or bad");
         goto fail;
     }
     if (json_object_object_get_ex(obj, "inclusionPromise", &v)) {
-        rc = get_b64(v, "signedEntryTimestamp", &out->set, &out->set_len);
+        rc = tg_json_b64(v, "signedEntryTimestamp", true, NULL, &out->set, &out->set_len);
         if (rc < 0) {
             tg_error_wrap(rc, "tlog entry: inclusionPromise");
             goto fail;
@@ -1025,7 +1005,7 @@ int tg_tlog_entry_from_bundle(struct json_object *obj, struct tg_tlog_entry *out
         if (rc < 0)
             goto fail;
     }
-    rc = get_b64(obj, "canonicalizedBody", &out->body, &out->body_len);
+    rc = tg_json_b64(obj, "canonicalizedBody", true, NULL, &out->body, &out->body_len);
     if (rc < 0) {
         tg_error_wrap(rc, "tlog entry");
         goto fail;
@@ -1048,8 +1028,9 @@ static int kind_from_body(struct tg_tlog_entry *e)
 
     if (rc < 0)
         return tg_error_wrap(rc, "tlog entry body");
-    if ((rc = copy_field(e->kind, sizeof(e->kind), get_str(doc, "kind"), "kind")) == 0)
-        rc = copy_field(e->version, sizeof(e->version), get_str(doc, "apiVersion"), "apiVersion");
+    if ((rc = copy_field(e->kind, sizeof(e->kind), tg_json_str(doc, "kind"), "kind")) == 0)
+        rc = copy_field(e->version, sizeof(e->version), tg_json_str(doc, "apiVersion"),
+                        "apiVersion");
     json_object_put(doc);
     return rc;
 }
@@ -1064,7 +1045,7 @@ int tg_tlog_entry_from_legacy(const char *json, size_t len, struct tg_tlog_entry
     rc = parse_json(json, len, &doc);
     if (rc < 0)
         return tg_error_wrap(rc, "cosign bundle");
-    if ((rc = get_b64(doc, "SignedEntryTimestamp", &out->set, &out->set_len)) < 0) {
+    if ((rc = tg_json_b64(doc, "SignedEntryTimestamp", true, NULL, &out->set, &out->set_len)) < 0) {
         tg_error_wrap(rc, "cosign bundle");
         goto fail;
     }
@@ -1078,7 +1059,7 @@ int tg_tlog_entry_from_legacy(const char *json, size_t len, struct tg_tlog_entry
         tg_error_wrap(rc, "cosign bundle");
         goto fail;
     }
-    hex = get_str(payload, "logID");
+    hex = tg_json_str(payload, "logID");
     if (!hex || strlen(hex) != 64) {
         rc = tg_error_set(TG_EINVALID, "cosign bundle: logID is not 64 hex digits");
         goto fail;
@@ -1093,7 +1074,7 @@ int tg_tlog_entry_from_legacy(const char *json, size_t len, struct tg_tlog_entry
         }
         out->log_id[i] = (unsigned char)byte;
     }
-    if ((rc = get_b64(payload, "body", &out->body, &out->body_len)) < 0) {
+    if ((rc = tg_json_b64(payload, "body", true, NULL, &out->body, &out->body_len)) < 0) {
         tg_error_wrap(rc, "cosign bundle");
         goto fail;
     }
@@ -1367,7 +1348,7 @@ static bool b64_equals_str(const char *s, size_t n, const unsigned char *want, s
 static bool hash_equals(struct json_object *hash, const unsigned char *payload, size_t len)
 {
     char want[65];
-    const char *alg = get_str(hash, "algorithm"), *val = get_str(hash, "value");
+    const char *alg = tg_json_str(hash, "algorithm"), *val = tg_json_str(hash, "value");
 
     if (!alg || strcmp(alg, "sha256") != 0 || !val)
         return false;
@@ -1399,8 +1380,8 @@ int tg_tlog_bind(const struct tg_tlog_entry *e, const unsigned char *sig, size_t
     rc = parse_json((const char *)e->body, e->body_len, &doc);
     if (rc < 0)
         return tg_error_wrap(TG_EINVALID, "tlog entry body: ");
-    kind = get_str(doc, "kind");
-    ver = get_str(doc, "apiVersion");
+    kind = tg_json_str(doc, "kind");
+    ver = tg_json_str(doc, "apiVersion");
     if (!kind || !ver || strcmp(kind, e->kind) != 0 || strcmp(ver, e->version) != 0) {
         rc = tg_error_set(TG_EINVALID, "tlog entry body: kind %s %s is not the entry's %s %s",
                           kind ? kind : "?", ver ? ver : "?", e->kind, e->version);

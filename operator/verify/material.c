@@ -44,7 +44,7 @@ static char *dup_opt(const char *s, bool *ok)
     return d;
 }
 
-static void item_clear(struct tg_vm_item *it)
+void tg_vm_item_clear(struct tg_vm_item *it)
 {
     free(it->source);
     free(it->media_type);
@@ -86,7 +86,7 @@ int tg_verify_material_add(struct tg_verify_material *m, const struct tg_vm_item
         it.data[item->len] = '\0';
     }
     if (!ok) {
-        item_clear(&it);
+        tg_vm_item_clear(&it);
         return tg_error_set(TG_ENOMEM, "out of memory collecting signatures");
     }
     m->items[m->n_items++] = it;
@@ -98,7 +98,7 @@ void tg_verify_material_free(struct tg_verify_material *m)
     if (!m)
         return;
     for (size_t i = 0; i < m->n_items; i++)
-        item_clear(&m->items[i]);
+        tg_vm_item_clear(&m->items[i]);
     free(m->items);
     free(m->image);
     free(m->digest);

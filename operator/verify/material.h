@@ -57,6 +57,9 @@ int tg_verify_material_add(struct tg_verify_material *m, const struct tg_vm_item
 /* Frees material and everything it holds. NULL is fine. */
 void tg_verify_material_free(struct tg_verify_material *m);
 
+/* Frees the strings and data item owns and zeroes it; item itself stays the caller's. */
+void tg_vm_item_clear(struct tg_vm_item *it);
+
 /*
  * The JSON form, for fixtures, `kubectl tollgate verify --save-material` and debugging:
  * {"image","digest","manifestMediaType","items":[{"kind":"simplesigning"|"dsse"|"bundle"|

@@ -65,19 +65,32 @@ static int want_object(json_object *o, const char *path)
 }
 
 /* A non-empty string member (required or not). *out is borrowed from obj, NULL when absent. */
+/*
+ * Member key of obj: *v borrowed, NULL when absent or null (an error when required); p gets
+ * its path for messages.
+ */
+static int member(json_object *obj, const char *path, const char *key, bool required, char *p,
+                  size_t p_size, json_object **v)
+{
+    path_join(p, p_size, path, key);
+    if (!json_object_object_get_ex(obj, key, v) || json_object_is_type(*v, json_type_null)) {
+        *v = NULL;
+        if (required)
+            return bad(p, "required%s", "");
+    }
+    return 0;
+}
+
 static int get_str(json_object *obj, const char *path, const char *key, bool required,
                    const char **out)
 {
     json_object *v;
     char p[600];
+    int rc;
 
     *out = NULL;
-    path_join(p, sizeof(p), path, key);
-    if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null)) {
-        if (required)
-            return bad(p, "required%s", "");
-        return 0;
-    }
+    if ((rc = member(obj, path, key, required, p, sizeof(p), &v)) < 0 || !v)
+        return rc;
     if (!json_object_is_type(v, json_type_string))
         return bad(p, "must be a string%s", "");
     const char *s = json_object_get_string(v);
@@ -104,9 +117,9 @@ static int get_bool(json_object *obj, const char *path, const char *key, bool de
     char p[600];
 
     *out = def;
-    if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
+    (void)member(obj, path, key, false, p, sizeof(p), &v);
+    if (!v)
         return 0;
-    path_join(p, sizeof(p), path, key);
     if (!json_object_is_type(v, json_type_boolean))
         return bad(p, "must be true or false%s", "");
     *out = json_object_get_boolean(v);
@@ -120,9 +133,9 @@ static int get_int(json_object *obj, const char *path, const char *key, int def,
     char p[600];
 
     *out = def;
-    if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
+    (void)member(obj, path, key, false, p, sizeof(p), &v);
+    if (!v)
         return 0;
-    path_join(p, sizeof(p), path, key);
     if (!json_object_is_type(v, json_type_int))
         return bad(p, "must be an integer%s", "");
     int64_t n = json_object_get_int64(v);
@@ -141,14 +154,11 @@ static int get_array(json_object *obj, const char *path, const char *key, bool r
 {
     json_object *v;
     char p[600];
+    int rc;
 
     *out = NULL;
-    path_join(p, sizeof(p), path, key);
-    if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null)) {
-        if (required)
-            return bad(p, "required%s", "");
-        return 0;
-    }
+    if ((rc = member(obj, path, key, required, p, sizeof(p), &v)) < 0 || !v)
+        return rc;
     if (!json_object_is_type(v, json_type_array))
         return bad(p, "must be a list%s", "");
     if (json_object_array_length(v) > MAX_LIST)

@@ -2,11 +2,7 @@
 
 #include <ctype.h>
 #include <json-c/json.h>
-#include <openssl/bio.h>
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -559,28 +555,6 @@ static char **dup_strv(const char *const *v, size_t n, bool hosts)
     return out;
 }
 
-/* The extra CA must hold at least one PEM certificate. Returns 0, TG_EINVALID, TG_ENOMEM. */
-static int check_ca(const char *pem, size_t len)
-{
-    BIO *bio;
-    X509 *x;
-    int n = 0;
-
-    if (len > INT32_MAX)
-        return tg_error_set(TG_EINVALID, "registry CA: too large");
-    if (!(bio = BIO_new_mem_buf(pem, (int)len)))
-        return tg_error_set(TG_ENOMEM, "out of memory");
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-        n++;
-        X509_free(x);
-    }
-    BIO_free(bio);
-    ERR_clear_error();
-    if (n == 0)
-        return tg_error_set(TG_EINVALID, "registry CA: no PEM certificate in %zu bytes", len);
-    return 0;
-}
-
 /* The extra CA appended to the system's bundle, since http.h takes one bundle. */
 static int build_ca(const struct tg_registry_options *opt, struct tg_buf *ca)
 {
@@ -614,7 +588,8 @@ int tg_registry_new(uv_loop_t *loop, const struct tg_registry_options *opt,
     *out = NULL;
     if (!opt)
         opt = &none;
-    if (opt->ca_pem && opt->ca_len && (rc = check_ca(opt->ca_pem, opt->ca_len)) < 0)
+    if (opt->ca_pem && opt->ca_len &&
+        (rc = tg_http_check_ca(opt->ca_pem, opt->ca_len, "registry CA")) < 0)
         return rc;
     if (!(reg = calloc(1, sizeof(*reg))))
         return tg_error_set(TG_ENOMEM, "out of memory");

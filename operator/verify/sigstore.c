@@ -16,6 +16,7 @@
 
 #include "util/error.h"
 #include "verify/crypto.h"
+#include "verify/jsonutil.h"
 
 /* Nesting limit of a payload (a Statement with its predicate, a simple-signing payload). */
 #define PAYLOAD_MAX_DEPTH 64
@@ -184,15 +185,6 @@ int tg_sigstore_json_parse(const char *what, const char *text, size_t len, int d
     return 0;
 }
 
-/* The string member k of o, or NULL when absent or not a string. */
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
-}
-
 /* ---- DSSE ------------------------------------------------------------------------------- */
 
 void tg_dsse_free(struct tg_dsse *d)
@@ -209,27 +201,6 @@ void tg_dsse_free(struct tg_dsse *d)
     free(d);
 }
 
-/* Decodes the base64 string member k of o (non-empty unless allow_empty). */
-static int b64_member(json_object *o, const char *k, bool allow_empty, const char *what,
-                      unsigned char **out, size_t *out_len)
-{
-    json_object *v;
-    const char *s;
-    int rc;
-
-    *out = NULL;
-    *out_len = 0;
-    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-        return tg_error_set(TG_EINVALID, "%s: %s missing or not a string", what, k);
-    s = json_object_get_string(v);
-    if (!allow_empty && s[0] == '\0')
-        return tg_error_set(TG_EINVALID, "%s: %s is empty", what, k);
-    rc = tg_b64_decode(s, strlen(s), out, out_len);
-    if (rc == TG_EINVALID)
-        return tg_error_set(TG_EINVALID, "%s: %s is not base64", what, k);
-    return rc;
-}
-
 int tg_dsse_from_json(json_object *obj, struct tg_dsse **out)
 {
     struct tg_dsse *d;
@@ -241,7 +212,7 @@ int tg_dsse_from_json(json_object *obj, struct tg_dsse **out)
     *out = NULL;
     if (!json_object_is_type(obj, json_type_object))
         return tg_error_set(TG_EINVALID, "dsse: not an object");
-    type = jstr(obj, "payloadType");
+    type = tg_json_str(obj, "payloadType");
     if (!type || type[0] == '\0')
         return tg_error_set(TG_EINVALID, "dsse: payloadType missing");
     if (!json_object_object_get_ex(obj, "signatures", &sigs) ||
@@ -261,7 +232,7 @@ int tg_dsse_from_json(json_object *obj, struct tg_dsse **out)
         rc = tg_error_set(TG_ENOMEM, "out of memory parsing dsse");
         goto free_dsse;
     }
-    rc = b64_member(obj, "payload", true, "dsse", &d->payload, &d->payload_len);
+    rc = tg_json_b64(obj, "payload", true, "dsse", &d->payload, &d->payload_len);
     if (rc != 0)
         goto free_dsse;
     for (size_t i = 0; i < n; i++) {
@@ -272,10 +243,10 @@ int tg_dsse_from_json(json_object *obj, struct tg_dsse **out)
             goto free_dsse;
         }
         d->n_sigs = i + 1;
-        rc = b64_member(s, "sig", false, "dsse signature", &d->sigs[i].sig, &d->sigs[i].sig_len);
+        rc = tg_json_b64(s, "sig", false, "dsse signature", &d->sigs[i].sig, &d->sigs[i].sig_len);
         if (rc != 0)
             goto free_dsse;
-        keyid = jstr(s, "keyid");
+        keyid = tg_json_str(s, "keyid");
         d->sigs[i].keyid = strdup(keyid ? keyid : "");
         if (!d->sigs[i].keyid) {
             rc = tg_error_set(TG_ENOMEM, "out of memory parsing dsse");
@@ -365,7 +336,7 @@ int tg_statement_check(const unsigned char *payload, size_t len, const char *dig
         tg_error_set(rc, "statement: not an object");
         goto put_statement;
     }
-    type = jstr(st, "_type");
+    type = tg_json_str(st, "_type");
     if (!type || (strcmp(type, "https://in-toto.io/Statement/v0.1") != 0 &&
                   strcmp(type, "https://in-toto.io/Statement/v1") != 0)) {
         tg_error_set(rc, "statement: _type %s is not an in-toto Statement v0.1 or v1",
@@ -395,7 +366,7 @@ int tg_statement_check(const unsigned char *payload, size_t len, const char *dig
             tg_error_set(rc, "statement: subject[%zu] has no digest", i);
             goto put_statement;
         }
-        hex = jstr(dg, "sha256");
+        hex = tg_json_str(dg, "sha256");
         if (hex && strlen(hex) == 64 && strcasecmp(hex, digest + 7) == 0) {
             *out = st;
             return 0;
@@ -443,7 +414,7 @@ int tg_simplesigning_check(const unsigned char *payload, size_t len, const char 
         tg_error_set(rc, "simple signing: unexpected key critical.%s", bad);
         goto put_payload;
     }
-    type = jstr(critical, "type");
+    type = tg_json_str(critical, "type");
     if (!type || strcmp(type, "cosign container image signature") != 0) {
         tg_error_set(rc,
                      "simple signing: critical.type is %s, not cosign container image signature",
@@ -461,7 +432,7 @@ int tg_simplesigning_check(const unsigned char *payload, size_t len, const char 
         tg_error_set(rc, "simple signing: critical.image missing or with unexpected keys");
         goto put_payload;
     }
-    got = jstr(image, "docker-manifest-digest");
+    got = tg_json_str(image, "docker-manifest-digest");
     if (!got || strcmp(got, digest) != 0) {
         tg_error_set(rc, "simple signing: payload is for %s, not %s", got ? got : "(no digest)",
                      digest);

@@ -398,6 +398,29 @@ static void offer_failed(struct closest *cl, const struct tg_vm_item *it, const 
                   auth, cand_reason(c));
 }
 
+/*
+ * The verified statement of attestation item i under authority k (named name) when is_kind
+ * accepts its predicate type; NULL otherwise, after offering a failed verification to cl.
+ * Borrowed from ps.
+ */
+static struct cand *kind_cand(struct pstate *ps, struct closest *cl, size_t i, size_t k,
+                              const char *name, bool (*is_kind)(const char *))
+{
+    const struct tg_vm_item *it = &ps->in->material->items[i];
+    struct cand *c;
+
+    if (!is_att_kind(it))
+        return NULL;
+    c = verify_pair(ps, i, k);
+    if (c->rc < 0) {
+        offer_failed(cl, it, c, name, it->predicate_type && is_kind(it->predicate_type));
+        return NULL;
+    }
+    if (!c->s.predicate_type || !is_kind(c->s.predicate_type))
+        return NULL;
+    return c;
+}
+
 static json_object *gate_provenance(struct pstate *ps)
 {
     const struct tg_verify_material *m = ps->in->material;
@@ -419,16 +442,8 @@ static json_object *gate_provenance(struct pstate *ps)
             continue;
         }
         for (size_t i = 0; i < m->n_items; i++) {
-            if (!is_att_kind(&m->items[i]))
-                continue;
-            struct cand *c = verify_pair(ps, i, k);
-            if (c->rc < 0) {
-                offer_failed(&cl, &m->items[i], c, name,
-                             m->items[i].predicate_type &&
-                                 tg_pred_is_provenance(m->items[i].predicate_type));
-                continue;
-            }
-            if (!c->s.predicate_type || !tg_pred_is_provenance(c->s.predicate_type))
+            struct cand *c = kind_cand(ps, &cl, i, k, name, tg_pred_is_provenance);
+            if (!c)
                 continue;
             struct tg_provenance_policy pol = {
                 .builder_ids = ids,
@@ -503,16 +518,8 @@ static json_object *gate_sbom(struct pstate *ps)
             continue;
         }
         for (size_t i = 0; i < m->n_items; i++) {
-            if (!is_att_kind(&m->items[i]))
-                continue;
-            struct cand *c = verify_pair(ps, i, k);
-            if (c->rc < 0) {
-                offer_failed(&cl, &m->items[i], c, name,
-                             m->items[i].predicate_type &&
-                                 tg_pred_is_sbom(m->items[i].predicate_type));
-                continue;
-            }
-            if (!c->s.predicate_type || !tg_pred_is_sbom(c->s.predicate_type))
+            struct cand *c = kind_cand(ps, &cl, i, k, name, tg_pred_is_sbom);
+            if (!c)
                 continue;
             struct tg_sbom sb = {0};
             int rc = tg_sbom_check(c->s.predicate_type, c->s.predicate, &sb);
@@ -603,14 +610,8 @@ static json_object *gate_vulnerabilities(struct pstate *ps)
                 closest_offer(&cl, 1, "authority %s: %s", name, ps->auths[k].error);
                 continue;
             }
-            struct cand *c = verify_pair(ps, i, k);
-            if (c->rc < 0) {
-                offer_failed(&cl, &m->items[i], c, name,
-                             m->items[i].predicate_type &&
-                                 tg_pred_is_vuln(m->items[i].predicate_type));
-                continue;
-            }
-            if (!c->s.predicate_type || !tg_pred_is_vuln(c->s.predicate_type))
+            struct cand *c = kind_cand(ps, &cl, i, k, name, tg_pred_is_vuln);
+            if (!c)
                 continue;
             struct tg_vuln_report *r = NULL;
             int rc = tg_vuln_parse(c->s.predicate_type, c->s.predicate, &r);

@@ -11,6 +11,7 @@
 #ifndef TG_TESTS_FAKE_HTTP_SERVER_H
 #define TG_TESTS_FAKE_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,8 @@ struct fake_server {
     fake_route_fn route; /* or NULL: the script */
     void *route_arg;
     char log[FAKE_LOG_MAX][FAKE_LOG_LINE]; /* the first requests, truncated */
+    uv_timer_t watchdog;                   /* FAKE_RUN_UNTIL's deadline, unref'd */
+    bool timed_out;                        /* the watchdog fired */
 };
 
 static void fake_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -169,7 +172,32 @@ static void fake_server_start(struct fake_server *srv, uv_loop_t *loop, const ch
     }
     uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
     srv->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    uv_timer_init(loop, &srv->watchdog);
+    srv->watchdog.data = srv;
+    uv_unref((uv_handle_t *)&srv->watchdog);
 }
+
+static void fake_watchdog_fired(uv_timer_t *t)
+{
+    struct fake_server *srv = t->data;
+
+    srv->timed_out = true;
+    uv_stop(srv->loop);
+}
+
+/*
+ * Runs srv's loop until cond holds; after 30 seconds fails the test (cmocka's fail_msg) with
+ * the printf-style message that follows cond.
+ */
+#define FAKE_RUN_UNTIL(srv, cond, ...)                                                             \
+    do {                                                                                           \
+        uv_timer_start(&(srv)->watchdog, fake_watchdog_fired, 30000, 0);                           \
+        while (!(cond) && !(srv)->timed_out)                                                       \
+            uv_run((srv)->loop, UV_RUN_ONCE);                                                      \
+        uv_timer_stop(&(srv)->watchdog);                                                           \
+        if ((srv)->timed_out)                                                                      \
+            fail_msg(__VA_ARGS__);                                                                 \
+    } while (0)
 
 static void fake_listener_closed(uv_handle_t *h)
 {
@@ -178,7 +206,7 @@ static void fake_listener_closed(uv_handle_t *h)
     srv->open_handles--;
 }
 
-/* Closes the listener and every connection; run the loop afterwards to finish. */
+/* Closes the listener, every connection and the watchdog; run the loop afterwards to finish. */
 static void fake_server_stop(struct fake_server *srv)
 {
     for (int i = 0; i < FAKE_MAX_CONNS; i++) {
@@ -188,6 +216,8 @@ static void fake_server_stop(struct fake_server *srv)
     }
     if (!uv_is_closing((uv_handle_t *)&srv->listener))
         uv_close((uv_handle_t *)&srv->listener, fake_listener_closed);
+    if (!uv_is_closing((uv_handle_t *)&srv->watchdog))
+        uv_close((uv_handle_t *)&srv->watchdog, NULL);
 }
 
 /* A route table for fake_server.route: the first entry whose match is in the request line and
@@ -224,6 +254,16 @@ static inline const char *fake_route_table(struct fake_server *srv, const char *
         return t->routes[i].response;
     }
     return t->fallback ? t->fallback : not_found;
+}
+
+/* Starts srv on loop answering through table, which gets routes (no entry yet) as its array. */
+static inline void fake_server_start_routed(struct fake_server *srv, uv_loop_t *loop,
+                                            struct fake_routes *table, struct fake_route *routes)
+{
+    fake_server_start(srv, loop, NULL, 0);
+    table->routes = routes;
+    srv->route = fake_route_table;
+    srv->route_arg = table;
 }
 
 #endif

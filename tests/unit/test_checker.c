@@ -56,38 +56,20 @@ struct world {
     long status;
     /* Free the checker from the next callback. */
     bool free_in_callback;
-    uv_timer_t watchdog;
-    bool timed_out;
 };
-
-static void on_watchdog(uv_timer_t *t)
-{
-    struct world *w = t->data;
-
-    w->timed_out = true;
-    uv_stop(&w->loop);
-}
 
 /* Runs the loop until n callbacks have run; fails after 10 s. */
 static void run_until(struct world *w, int n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
-    while (w->calls < n && !w->timed_out)
-        uv_run(&w->loop, UV_RUN_ONCE);
-    uv_timer_stop(&w->watchdog);
-    if (w->timed_out)
-        fail_msg("timed out waiting for %d callbacks (got %d)", n, w->calls);
+    FAKE_RUN_UNTIL(&w->srv, w->calls >= n, "timed out waiting for %d callbacks (got %d)", n,
+                   w->calls);
 }
 
 /* Runs the loop until the server has received n requests; fails after 10 s. */
 static void run_until_requests(struct world *w, size_t n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
-    while (w->srv.requests < n && !w->timed_out)
-        uv_run(&w->loop, UV_RUN_ONCE);
-    uv_timer_stop(&w->watchdog);
-    if (w->timed_out)
-        fail_msg("timed out waiting for %zu requests (got %zu)", n, w->srv.requests);
+    FAKE_RUN_UNTIL(&w->srv, w->srv.requests >= n, "timed out waiting for %zu requests (got %zu)", n,
+                   w->srv.requests);
 }
 
 static void world_start_with(struct world *w, const char *const *script, size_t n,
@@ -98,9 +80,6 @@ static void world_start_with(struct world *w, const char *const *script, size_t 
     fake_server_start(&w->srv, &w->loop, script, n);
     snprintf(w->base, sizeof(w->base), "http://127.0.0.1:%d", w->srv.port);
     assert_int_equal(tg_checker_new(&w->loop, o, &w->checker), 0);
-    uv_timer_init(&w->loop, &w->watchdog);
-    w->watchdog.data = w;
-    uv_unref((uv_handle_t *)&w->watchdog);
 }
 
 static void world_start(struct world *w, const char *const *script, size_t n)
@@ -114,7 +93,6 @@ static void world_end(struct world *w)
     tg_checker_free(w->checker);
     w->checker = NULL;
     fake_server_stop(&w->srv);
-    uv_close((uv_handle_t *)&w->watchdog, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&w->loop), 0);
 }
@@ -956,7 +934,6 @@ static void free_cancels_a_query_in_flight_once(void **state)
     assert_int_equal(w.last_rc, TG_ECANCELED);
     assert_false(w.had_result);
     fake_server_stop(&w.srv);
-    uv_close((uv_handle_t *)&w.watchdog, NULL);
     uv_run(&w.loop, UV_RUN_DEFAULT); /* returns: nothing is left open */
     assert_int_equal(w.calls, 1);
     assert_int_equal(uv_loop_close(&w.loop), 0);
@@ -996,7 +973,6 @@ static void free_cancels_a_pending_retry_once(void **state)
     assert_int_equal(w.last_rc, TG_ECANCELED);
     assert_false(w.passed);
     fake_server_stop(&w.srv);
-    uv_close((uv_handle_t *)&w.watchdog, NULL);
     uv_run(&w.loop, UV_RUN_DEFAULT); /* returns at once: the minute-long timer is closed */
     assert_int_equal(w.calls, 1);
     assert_int_equal(uv_loop_close(&w.loop), 0);
@@ -1023,7 +999,6 @@ static void free_from_a_callback_cancels_the_rest(void **state)
     assert_false(w.passed);
     assert_null(w.checker);
     fake_server_stop(&w.srv);
-    uv_close((uv_handle_t *)&w.watchdog, NULL);
     uv_run(&w.loop, UV_RUN_DEFAULT);
     assert_int_equal(w.calls, 2);
     assert_int_equal(uv_loop_close(&w.loop), 0);

@@ -216,17 +216,7 @@ struct world {
     uint64_t done_at[8];
     int closed_calls;
     char stream[512]; /* what watch data callbacks received */
-    uv_timer_t watchdog;
-    bool timed_out;
 };
-
-static void on_watchdog(uv_timer_t *t)
-{
-    struct world *w = t->data;
-
-    w->timed_out = true;
-    uv_stop(&w->loop);
-}
 
 static void world_start(struct world *w, const char *const *script, size_t n,
                         struct tg_client_options *opt)
@@ -242,19 +232,12 @@ static void world_start(struct world *w, const char *const *script, size_t n,
     if (!opt->backoff_base_ms)
         opt->backoff_base_ms = 1;
     assert_int_equal(tg_client_new(&w->loop, opt, &w->client), 0);
-    uv_timer_init(&w->loop, &w->watchdog);
-    w->watchdog.data = w;
-    uv_unref((uv_handle_t *)&w->watchdog);
 }
 
 static void run_until(struct world *w, int n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
-    while (w->done_calls < n && !w->timed_out)
-        uv_run(&w->loop, UV_RUN_ONCE);
-    uv_timer_stop(&w->watchdog);
-    if (w->timed_out)
-        fail_msg("timed out waiting for %d callbacks (got %d)", n, w->done_calls);
+    FAKE_RUN_UNTIL(&w->srv, w->done_calls >= n, "timed out waiting for %d callbacks (got %d)", n,
+                   w->done_calls);
 }
 
 static void on_closed(void *arg)
@@ -263,7 +246,6 @@ static void on_closed(void *arg)
 
     w->closed_calls++;
     fake_server_stop(&w->srv);
-    uv_close((uv_handle_t *)&w->watchdog, NULL);
 }
 
 static void world_end(struct world *w)

@@ -36,28 +36,14 @@ struct world {
     int rc;
     char message[1024];
     struct tg_verify_material *m;
-    uv_timer_t watchdog;
-    bool timed_out;
 };
 
 static struct world W;
 
-static void on_watchdog(uv_timer_t *t)
-{
-    struct world *w = t->data;
-
-    w->timed_out = true;
-    uv_stop(&w->loop);
-}
-
 static void run_until(struct world *w, int n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
-    while (w->calls < n && !w->timed_out)
-        uv_run(&w->loop, UV_RUN_ONCE);
-    uv_timer_stop(&w->watchdog);
-    if (w->timed_out)
-        fail_msg("timed out waiting for %d callbacks (got %d)", n, w->calls);
+    FAKE_RUN_UNTIL(&w->srv, w->calls >= n, "timed out waiting for %d callbacks (got %d)", n,
+                   w->calls);
 }
 
 /* A string made with printf, kept until world_end. */
@@ -111,18 +97,12 @@ static void world_start(struct world *w)
 
     memset(w, 0, sizeof(*w));
     assert_int_equal(uv_loop_init(&w->loop), 0);
-    fake_server_start(&w->srv, &w->loop, NULL, 0);
-    w->table.routes = w->routes;
-    w->srv.route = fake_route_table;
-    w->srv.route_arg = &w->table;
+    fake_server_start_routed(&w->srv, &w->loop, &w->table, w->routes);
     snprintf(w->host, sizeof(w->host), "127.0.0.1:%d", w->srv.port);
     hosts[0] = w->host;
     o.http_hosts = hosts;
     o.n_http_hosts = 1;
     assert_int_equal(tg_registry_new(&w->loop, &o, &w->reg), 0);
-    uv_timer_init(&w->loop, &w->watchdog);
-    w->watchdog.data = w;
-    uv_unref((uv_handle_t *)&w->watchdog);
     snprintf(w->image_digest, sizeof(w->image_digest), "%s", digest_of(w, IMAGE));
     route(w, keep(w, "/manifests/%s ", w->image_digest), ok(w, OCI_MANIFEST, IMAGE));
 }
@@ -131,7 +111,6 @@ static void world_end(struct world *w)
 {
     tg_registry_free(w->reg);
     fake_server_stop(&w->srv);
-    uv_close((uv_handle_t *)&w->watchdog, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&w->loop), 0);
     tg_verify_material_free(w->m);

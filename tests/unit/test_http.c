@@ -44,27 +44,13 @@ struct world {
     bool cancel_in_data;
     struct tg_http_request *req;
     int chain; /* how many more requests done_chain starts */
-    uv_timer_t watchdog;
-    bool timed_out;
 };
-
-static void on_watchdog(uv_timer_t *t)
-{
-    struct world *w = t->data;
-
-    w->timed_out = true;
-    uv_stop(&w->loop);
-}
 
 /* Runs the loop until n done callbacks have run; fails after 10 s. */
 static void run_until(struct world *w, int n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
-    while (w->done_calls < n && !w->timed_out)
-        uv_run(&w->loop, UV_RUN_ONCE);
-    uv_timer_stop(&w->watchdog);
-    if (w->timed_out)
-        fail_msg("timed out waiting for %d callbacks (got %d)", n, w->done_calls);
+    FAKE_RUN_UNTIL(&w->srv, w->done_calls >= n, "timed out waiting for %d callbacks (got %d)", n,
+                   w->done_calls);
 }
 
 static void world_start(struct world *w, const char *const *script, size_t n)
@@ -74,9 +60,6 @@ static void world_start(struct world *w, const char *const *script, size_t n)
     fake_server_start(&w->srv, &w->loop, script, n);
     snprintf(w->url, sizeof(w->url), "http://127.0.0.1:%d/version", w->srv.port);
     assert_int_equal(tg_http_new(&w->loop, NULL, &w->http), 0);
-    uv_timer_init(&w->loop, &w->watchdog);
-    w->watchdog.data = w;
-    uv_unref((uv_handle_t *)&w->watchdog);
 }
 
 static void on_closed(void *arg)
@@ -85,7 +68,6 @@ static void on_closed(void *arg)
 
     w->closed_calls++;
     fake_server_stop(&w->srv);
-    uv_close((uv_handle_t *)&w->watchdog, NULL);
 }
 
 /* Closes the client and the server and runs the loop dry: every handle must be closed. */

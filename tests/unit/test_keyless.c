@@ -21,6 +21,7 @@
 #include "util/error.h"
 #include "verify/crypto.h"
 #include "verify/keyless.h"
+#include "verify_testlib.h"
 
 #define DIR TG_FIXTURES_DIR "/verify/keyless/"
 
@@ -313,22 +314,6 @@ static struct tg_trusted_root *log_root(const struct log *l)
     return r;
 }
 
-/* ECDSA-SHA256 DER signature of msg; *len its length; the caller frees. */
-static unsigned char *sign(EVP_PKEY *key, const void *msg, size_t msg_len, size_t *len)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char *sig;
-
-    assert_non_null(ctx);
-    assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-    assert_int_equal(EVP_DigestSign(ctx, NULL, len, msg, msg_len), 1);
-    sig = malloc(*len);
-    assert_non_null(sig);
-    assert_int_equal(EVP_DigestSign(ctx, sig, len, msg, msg_len), 1);
-    EVP_MD_CTX_free(ctx);
-    return sig;
-}
-
 /* A signed note: "<origin>\n<size>\n<b64 root>\n\n— name b64(hint||sig)\n". */
 static char *checkpoint(const struct log *l, const char *origin, long long size,
                         const unsigned char root[32], const unsigned char hint[4])
@@ -338,7 +323,7 @@ static char *checkpoint(const struct log *l, const char *origin, long long size,
     size_t sig_len, cap;
 
     snprintf(note, sizeof(note), "%s\n%lld\n%s\nTimestamp: 1\n", origin, size, rb64);
-    sig = sign(l->key, note, strlen(note), &sig_len);
+    sig = vt_sign_der(l->key, note, strlen(note), &sig_len);
     raw = malloc(sig_len + 4);
     assert_non_null(raw);
     memcpy(raw, hint, 4);
@@ -631,7 +616,7 @@ static void set_entry(const struct log *l, struct tg_tlog_entry *e, const char *
     e->integrated_time = 1700000000;
     e->log_index = 42;
     memcpy(e->log_id, l->id, 32);
-    e->set = sign(l->key, canonical, strlen(canonical), &e->set_len);
+    e->set = vt_sign_der(l->key, canonical, strlen(canonical), &e->set_len);
 }
 
 static void set_canonical_json(void **state)

@@ -23,6 +23,7 @@
 #include "util/file.h"
 #include "verify/crypto.h"
 #include "verify/sigstore.h"
+#include "verify_testlib.h"
 
 #define SIGN_PREDICATE "https://sigstore.dev/cosign/sign/v1"
 #define SLSA_PREDICATE "https://slsa.dev/provenance/v1"
@@ -57,38 +58,11 @@ static EVP_PKEY *gen_key(void)
     return k;
 }
 
-/* An ECDSA P-256/SHA-256 DER signature of msg. */
-static unsigned char *sign_der(EVP_PKEY *key, const void *msg, size_t len, size_t *sig_len)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char *sig;
-
-    assert_non_null(ctx);
-    assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key), 1);
-    assert_int_equal(EVP_DigestSign(ctx, NULL, sig_len, msg, len), 1);
-    sig = malloc(*sig_len);
-    assert_non_null(sig);
-    assert_int_equal(EVP_DigestSign(ctx, sig, sig_len, msg, len), 1);
-    EVP_MD_CTX_free(ctx);
-    return sig;
-}
-
-/* The base64 of the DER signature of msg (the caller frees). */
-static char *sign_b64(EVP_PKEY *key, const void *msg, size_t len)
-{
-    size_t n;
-    unsigned char *sig = sign_der(key, msg, len, &n);
-    char *b = tg_b64_encode(sig, n);
-    free(sig);
-    assert_non_null(b);
-    return b;
-}
-
 /* The base64 of the P1363 r||s signature of msg. */
 static char *sign_p1363_b64(EVP_PKEY *key, const void *msg, size_t len)
 {
     size_t n;
-    unsigned char *der = sign_der(key, msg, len, &n), raw[64];
+    unsigned char *der = vt_sign_der(key, msg, len, &n), raw[64];
     const unsigned char *p = der;
     ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)n);
     char *b;
@@ -151,7 +125,7 @@ static char *envelope(const char *payload_type, const char *payload, EVP_PKEY **
         tg_dsse_pae(payload_type, (const unsigned char *)payload, strlen(payload), &pae, &pae_len),
         0);
     for (size_t i = 0; i < n; i++) {
-        char *sig = keys[i] ? sign_b64(keys[i], pae, pae_len) : b64s("garbage");
+        char *sig = keys[i] ? vt_sign_b64(keys[i], pae, pae_len) : b64s("garbage");
         char *next = fmt("%s%s{\"keyid\":\"\",\"sig\":\"%s\"}", sigs, i ? "," : "", sig);
         free(sig);
         free(sigs);
@@ -516,7 +490,7 @@ static void sig_verifies_with_the_key(void **state)
     EVP_PKEY *keys[2] = {gen_key(), gen_key()};
     struct tg_authority auth = key_authority(keys, 2);
     struct tg_signed out;
-    char *payload = simplesigning(digest), *sig = sign_b64(keys[1], payload, strlen(payload));
+    char *payload = simplesigning(digest), *sig = vt_sign_b64(keys[1], payload, strlen(payload));
     unsigned char *der;
     size_t der_len;
     char hex[65], *want;
@@ -560,7 +534,7 @@ static void sig_wrong_key_is_refused(void **state)
     EVP_PKEY *key = gen_key(), *signer = gen_key();
     struct tg_authority auth = key_authority(&key, 1);
     struct tg_signed out;
-    char *payload = simplesigning(digest), *sig = sign_b64(signer, payload, strlen(payload));
+    char *payload = simplesigning(digest), *sig = vt_sign_b64(signer, payload, strlen(payload));
     (void)state;
     assert_int_equal(verify_sig(payload, sig, &auth, digest, &out), TG_EINVALID);
     assert_error_has("signature does not verify with key of authority ci");
@@ -576,7 +550,7 @@ static void sig_tampered_payload_is_refused(void **state)
     EVP_PKEY *key = gen_key();
     struct tg_authority auth = key_authority(&key, 1);
     struct tg_signed out;
-    char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
+    char *payload = simplesigning(digest), *sig = vt_sign_b64(key, payload, strlen(payload));
     (void)state;
     payload[strlen(payload) - 2] = ' '; /* "null" -> "nul " */
     assert_int_equal(verify_sig(payload, sig, &auth, digest, &out), TG_EINVALID);
@@ -591,7 +565,7 @@ static void sig_payload_for_another_digest_is_refused(void **state)
     EVP_PKEY *key = gen_key();
     struct tg_authority auth = key_authority(&key, 1);
     struct tg_signed out;
-    char *payload = simplesigning(other_digest), *sig = sign_b64(key, payload, strlen(payload));
+    char *payload = simplesigning(other_digest), *sig = vt_sign_b64(key, payload, strlen(payload));
     (void)state;
     assert_int_equal(verify_sig(payload, sig, &auth, digest, &out), TG_EINVALID);
     assert_error_has("payload is for");
@@ -609,7 +583,7 @@ static void sig_wrong_simplesigning_type_is_refused(void **state)
     char *payload = fmt("{\"critical\":{\"image\":{\"docker-manifest-digest\":\"%s\"},"
                         "\"type\":\"something else\"},\"optional\":null}",
                         digest);
-    char *sig = sign_b64(key, payload, strlen(payload));
+    char *sig = vt_sign_b64(key, payload, strlen(payload));
     (void)state;
     assert_int_equal(verify_sig(payload, sig, &auth, digest, &out), TG_EINVALID);
     assert_error_has("critical.type");
@@ -970,7 +944,7 @@ static char *message_bundle_ex(EVP_PKEY *key, const char *manifest, bool p1363)
     tg_sha256(manifest, strlen(manifest), md);
     mdb = tg_b64_encode(md, 32);
     sig = p1363 ? sign_p1363_b64(key, manifest, strlen(manifest))
-                : sign_b64(key, manifest, strlen(manifest));
+                : vt_sign_b64(key, manifest, strlen(manifest));
     m = public_key_material(key);
     b = fmt("{\"mediaType\":\"" BUNDLE_V03 "\",\"verificationMaterial\":%s,\"messageSignature\":"
             "{\"messageDigest\":{\"algorithm\":\"SHA2_256\",\"digest\":\"%s\"},\"signature\":"
@@ -1064,7 +1038,7 @@ static void tlog_required_but_absent_is_refused(void **state)
     EVP_PKEY *key = gen_key(), *rekor = gen_key();
     struct tg_authority auth = key_authority(&key, 1);
     struct tg_signed out;
-    char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
+    char *payload = simplesigning(digest), *sig = vt_sign_b64(key, payload, strlen(payload));
     (void)state;
     auth.tlog_required = true;
     auth.rekor_key = rekor;
@@ -1092,23 +1066,6 @@ static void tlog_required_bundle_without_entries_is_refused(void **state)
     EVP_PKEY_free(rekor);
 }
 
-/* The PEM of key's public half, as the Rekor entry's publicKey.content holds it. */
-static char *pem_of(EVP_PKEY *key)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out;
-    long n;
-    assert_non_null(bio);
-    assert_int_equal(PEM_write_bio_PUBKEY(bio, key), 1);
-    n = BIO_get_mem_data(bio, &data);
-    out = malloc((size_t)n + 1);
-    assert_non_null(out);
-    memcpy(out, data, (size_t)n);
-    out[n] = '\0';
-    BIO_free(bio);
-    return out;
-}
-
 /*
  * A legacy cosign Rekor bundle annotation for body, its SET signed by rekor over the canonical
  * JSON {"body","integratedTime","logID","logIndex"}.
@@ -1125,7 +1082,7 @@ static char *legacy_rekor_bundle(EVP_PKEY *rekor, const char *body, long long in
     tg_hex(md, 32, log_id);
     canon = fmt("{\"body\":\"%s\",\"integratedTime\":%lld,\"logID\":\"%s\",\"logIndex\":%d}",
                 body_b64, integrated_time, log_id, 42);
-    set = sign_b64(rekor, canon, strlen(canon));
+    set = vt_sign_b64(rekor, canon, strlen(canon));
     annotation = fmt("{\"SignedEntryTimestamp\":\"%s\",\"Payload\":{\"body\":\"%s\","
                      "\"integratedTime\":%lld,\"logIndex\":%d,\"logID\":\"%s\"}}",
                      set, body_b64, integrated_time, 42, log_id);
@@ -1138,7 +1095,7 @@ static char *legacy_rekor_bundle(EVP_PKEY *rekor, const char *body, long long in
 /* A hashedrekord 0.0.1 body logging sig_b64 over payload by key. */
 static char *hashedrekord_body(EVP_PKEY *key, const char *sig_b64, const char *payload)
 {
-    char hex[65], *pem = pem_of(key), *pem_b64 = b64s(pem), *body;
+    char hex[65], *pem = vt_pub_pem(key), *pem_b64 = b64s(pem), *body;
     tg_sha256_hex(payload, strlen(payload), hex);
     body = fmt("{\"apiVersion\":\"0.0.1\",\"kind\":\"hashedrekord\",\"spec\":{\"data\":{\"hash\":"
                "{\"algorithm\":\"sha256\",\"value\":\"%s\"}},\"signature\":{\"content\":\"%s\","
@@ -1173,7 +1130,7 @@ static void tlog_legacy_rekor_bundle_is_accepted(void **state)
 {
     EVP_PKEY *key = gen_key(), *rekor = gen_key();
     struct tg_signed out;
-    char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
+    char *payload = simplesigning(digest), *sig = vt_sign_b64(key, payload, strlen(payload));
     char *body = hashedrekord_body(key, sig, payload);
     char *annotation = legacy_rekor_bundle(rekor, body, 1765000000);
     (void)state;
@@ -1194,7 +1151,7 @@ static void tlog_set_by_another_rekor_key_is_refused(void **state)
 {
     EVP_PKEY *key = gen_key(), *rekor = gen_key(), *stranger = gen_key();
     struct tg_signed out;
-    char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
+    char *payload = simplesigning(digest), *sig = vt_sign_b64(key, payload, strlen(payload));
     char *body = hashedrekord_body(key, sig, payload);
     char *annotation = legacy_rekor_bundle(stranger, body, 1765000000);
     (void)state;
@@ -1214,8 +1171,8 @@ static void tlog_entry_of_another_signature_is_refused(void **state)
 {
     EVP_PKEY *key = gen_key(), *rekor = gen_key();
     struct tg_signed out;
-    char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
-    char *sig2 = sign_b64(key, "something else", 14);
+    char *payload = simplesigning(digest), *sig = vt_sign_b64(key, payload, strlen(payload));
+    char *sig2 = vt_sign_b64(key, "something else", 14);
     char *body = hashedrekord_body(key, sig2, "something else");
     char *annotation = legacy_rekor_bundle(rekor, body, 1765000000);
     (void)state;
@@ -1236,8 +1193,8 @@ static void tlog_unbound_reason_survives_other_keys(void **state)
     EVP_PKEY *keys[2] = {gen_key(), gen_key()}, *rekor = gen_key();
     struct tg_authority auth = key_authority(keys, 2);
     struct tg_signed out;
-    char *payload = simplesigning(digest), *sig = sign_b64(keys[0], payload, strlen(payload));
-    char *sig2 = sign_b64(keys[0], "something else", 14);
+    char *payload = simplesigning(digest), *sig = vt_sign_b64(keys[0], payload, strlen(payload));
+    char *sig2 = vt_sign_b64(keys[0], "something else", 14);
     char *body = hashedrekord_body(keys[0], sig2, "something else");
     char *annotation = legacy_rekor_bundle(rekor, body, 1765000000);
     char *data = fmt("%s", payload);
@@ -1276,7 +1233,7 @@ static char *hashedrekord_tlog_entries(EVP_PKEY *rekor, const char *body)
     tg_hex(id, 32, log_hex);
     canon = fmt("{\"body\":\"%s\",\"integratedTime\":1765000000,\"logID\":\"%s\",\"logIndex\":7}",
                 body_b64, log_hex);
-    set = sign_b64(rekor, canon, strlen(canon));
+    set = vt_sign_b64(rekor, canon, strlen(canon));
     out =
         fmt("[{\"logIndex\":\"7\",\"logId\":{\"keyId\":\"%s\"},\"kindVersion\":{\"kind\":"
             "\"hashedrekord\",\"version\":\"0.0.1\"},\"integratedTime\":\"1765000000\","
@@ -1412,22 +1369,6 @@ static X509 *make_cert(EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, long n
     return x;
 }
 
-static char *cert_pem(X509 *x)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out;
-    long n;
-    assert_non_null(bio);
-    assert_int_equal(PEM_write_bio_X509(bio, x), 1);
-    n = BIO_get_mem_data(bio, &data);
-    out = malloc((size_t)n + 1);
-    assert_non_null(out);
-    memcpy(out, data, (size_t)n);
-    out[n] = '\0';
-    BIO_free(bio);
-    return out;
-}
-
 static char *cert_b64(X509 *x)
 {
     unsigned char *der = NULL;
@@ -1524,8 +1465,9 @@ static struct tg_authority keyless_authority(const struct keyless_fixture *f)
 static int verify_keyless_sig(struct keyless_fixture *f, long integrated_time,
                               struct tg_signed *out)
 {
-    char *payload = simplesigning(digest), *sig = sign_b64(f->leaf_key, payload, strlen(payload));
-    char *pem = cert_pem(f->leaf), *chain = cert_pem(f->ca), *pem_b64 = b64s(pem);
+    char *payload = simplesigning(digest),
+         *sig = vt_sign_b64(f->leaf_key, payload, strlen(payload));
+    char *pem = vt_cert_pem(f->leaf), *chain = vt_cert_pem(f->ca), *pem_b64 = b64s(pem);
     char hex[65], *body, *annotation;
     struct tg_vm_item it = item_of(TG_VM_SIMPLESIGNING, payload);
     struct tg_authority auth = keyless_authority(f);
@@ -1597,7 +1539,7 @@ static void keyless_certificate_expired_at_signing_time_is_refused(void **state)
 static char *keyless_bundle(struct keyless_fixture *f, long integrated_time)
 {
     char *st = statement(digest, SIGN_PREDICATE), *st_b64 = b64s(st), *env, *sig, *body, *body_b64;
-    char *leaf_b64 = cert_b64(f->leaf), *pem = cert_pem(f->leaf), *pem_b64 = b64s(pem);
+    char *leaf_b64 = cert_b64(f->leaf), *pem = vt_cert_pem(f->leaf), *pem_b64 = b64s(pem);
     char *canon, *set, *rekor_spki, *rekor_id, log_hex[65], env_hex[65], payload_hex[65], *b;
     unsigned char *pae, *id = NULL;
     size_t pae_len, id_len = 0;
@@ -1605,7 +1547,7 @@ static char *keyless_bundle(struct keyless_fixture *f, long integrated_time)
     assert_int_equal(tg_dsse_pae("application/vnd.in-toto+json", (const unsigned char *)st,
                                  strlen(st), &pae, &pae_len),
                      0);
-    sig = sign_b64(f->leaf_key, pae, pae_len);
+    sig = vt_sign_b64(f->leaf_key, pae, pae_len);
     env = fmt("{\"payload\":\"%s\",\"payloadType\":\"application/vnd.in-toto+json\","
               "\"signatures\":[{\"sig\":\"%s\"}]}",
               st_b64, sig);
@@ -1622,7 +1564,7 @@ static char *keyless_bundle(struct keyless_fixture *f, long integrated_time)
     tg_hex(id, 32, log_hex);
     canon = fmt("{\"body\":\"%s\",\"integratedTime\":%ld,\"logID\":\"%s\",\"logIndex\":42}",
                 body_b64, integrated_time, log_hex);
-    set = sign_b64(f->rekor, canon, strlen(canon));
+    set = vt_sign_b64(f->rekor, canon, strlen(canon));
     b = fmt("{\"mediaType\":\"" BUNDLE_V03 "\",\"verificationMaterial\":{\"certificate\":{"
             "\"rawBytes\":\"%s\"},\"tlogEntries\":[{\"logIndex\":\"42\",\"logId\":{\"keyId\":"
             "\"%s\"},\"kindVersion\":{\"kind\":\"dsse\",\"version\":\"0.0.1\"},"
@@ -1875,7 +1817,7 @@ static void legacy_item_truncated_anywhere_fails_cleanly(void **state)
 {
     EVP_PKEY *key = gen_key();
     struct tg_authority auth = key_authority(&key, 1);
-    char *payload = simplesigning(digest), *sig = sign_b64(key, payload, strlen(payload));
+    char *payload = simplesigning(digest), *sig = vt_sign_b64(key, payload, strlen(payload));
     size_t n = strlen(payload);
     (void)state;
     for (size_t i = 0; i < n; i++) {

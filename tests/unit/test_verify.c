@@ -22,6 +22,7 @@
 #include "verify/material.h"
 #include "verify/verifier.h"
 #include "verify/verify.h"
+#include "verify_testlib.h"
 
 #define NOW_S      1772366400LL /* 2026-03-01T12:00:00Z */
 #define IMAGE_REPO "registry.example:5000/shop/web"
@@ -38,28 +39,6 @@ struct fx {
     struct tg_verify_material *m;
 };
 
-static char *pub_pem(EVP_PKEY *k)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    char *data;
-    assert_int_equal(PEM_write_bio_PUBKEY(b, k), 1);
-    long n = BIO_get_mem_data(b, &data);
-    char *out = strndup(data, (size_t)n);
-    BIO_free(b);
-    return out;
-}
-
-static char *sign_b64(EVP_PKEY *k, const void *msg, size_t len)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char sig[256];
-    size_t sig_len = sizeof(sig);
-    assert_int_equal(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k), 1);
-    assert_int_equal(EVP_DigestSign(ctx, sig, &sig_len, msg, len), 1);
-    EVP_MD_CTX_free(ctx);
-    return tg_b64_encode(sig, sig_len);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -67,8 +46,8 @@ static int setup(void **state)
     f->k1 = EVP_EC_gen("P-256");
     f->k2 = EVP_EC_gen("P-256");
     f->k3 = EVP_EC_gen("P-256");
-    f->pem1 = pub_pem(f->k1);
-    f->pem2 = pub_pem(f->k2);
+    f->pem1 = vt_pub_pem(f->k1);
+    f->pem2 = vt_pub_pem(f->k2);
     tg_sha256_hex("the image manifest", 18, hex);
     snprintf(f->digest, sizeof(f->digest), "sha256:%s", hex);
     snprintf(f->image, sizeof(f->image), "%s@%s", IMAGE_REPO, f->digest);
@@ -99,7 +78,7 @@ static void add_sig(struct fx *f, EVP_PKEY *k, const char *digest)
              "\"docker-manifest-digest\":\"%s\"},\"type\":\"cosign container image signature\"},"
              "\"optional\":null}",
              IMAGE_REPO, digest);
-    char *sig = sign_b64(k, payload, strlen(payload));
+    char *sig = vt_sign_b64(k, payload, strlen(payload));
     struct tg_vm_item it = {.kind = TG_VM_SIMPLESIGNING,
                             .source = "sha256-x.sig layer 0",
                             .media_type = "application/vnd.dev.cosign.simplesigning.v1+json",
@@ -122,7 +101,7 @@ static void add_att(struct fx *f, EVP_PKEY *k, const char *digest, const char *p
              ptype, IMAGE_REPO, digest + 7, predicate);
     int n =
         snprintf(pae, sizeof(pae), "DSSEv1 %zu %s %zu %s", strlen(type), type, strlen(stmt), stmt);
-    char *sig = sign_b64(k, pae, (size_t)n);
+    char *sig = vt_sign_b64(k, pae, (size_t)n);
     char *payload = tg_b64_encode((const unsigned char *)stmt, strlen(stmt));
     char env[16384];
     snprintf(env, sizeof(env),

@@ -43,27 +43,14 @@ struct world {
     int calls, rc;
     char message[1024];
     json_object *verdict;
-    uv_timer_t watchdog;
-    bool timed_out;
 };
 
 static struct world W;
 
-static void on_watchdog(uv_timer_t *t)
-{
-    struct world *w = t->data;
-    w->timed_out = true;
-    uv_stop(&w->loop);
-}
-
 static void run_until(struct world *w, int n)
 {
-    uv_timer_start(&w->watchdog, on_watchdog, 30000, 0);
-    while (w->calls < n && !w->timed_out)
-        uv_run(&w->loop, UV_RUN_ONCE);
-    uv_timer_stop(&w->watchdog);
-    if (w->timed_out)
-        fail_msg("timed out waiting for %d callbacks (got %d)", n, w->calls);
+    FAKE_RUN_UNTIL(&w->srv, w->calls >= n, "timed out waiting for %d callbacks (got %d)", n,
+                   w->calls);
 }
 
 static void on_verdict(int rc, const char *message, json_object *verdict, void *arg)
@@ -85,10 +72,7 @@ static void world_start(struct world *w, int64_t ttl_ms, const char *manifest_re
 
     memset(w, 0, sizeof(*w));
     assert_int_equal(uv_loop_init(&w->loop), 0);
-    fake_server_start(&w->srv, &w->loop, NULL, 0);
-    w->table.routes = w->routes;
-    w->srv.route = fake_route_table;
-    w->srv.route_arg = &w->table;
+    fake_server_start_routed(&w->srv, &w->loop, &w->table, w->routes);
     snprintf(w->host, sizeof(w->host), "127.0.0.1:%d", w->srv.port);
     tg_sha256_hex(MANIFEST, strlen(MANIFEST), hex);
     snprintf(w->image, sizeof(w->image), "%s/shop/web@sha256:%s", w->host, hex);
@@ -104,16 +88,12 @@ static void world_start(struct world *w, int64_t ttl_ms, const char *manifest_re
     o.http_hosts = hosts;
     o.n_http_hosts = 1;
     assert_int_equal(tg_verifier_new(&w->loop, &o, ttl_ms, &w->v), 0);
-    uv_timer_init(&w->loop, &w->watchdog);
-    w->watchdog.data = w;
-    uv_unref((uv_handle_t *)&w->watchdog);
 }
 
 static void world_end(struct world *w)
 {
     tg_verifier_free(w->v);
     fake_server_stop(&w->srv);
-    uv_close((uv_handle_t *)&w->watchdog, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&w->loop), 0);
     json_object_put(w->verdict);
