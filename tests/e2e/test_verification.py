@@ -33,13 +33,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 from harness import source_dir
-from tollgate_e2e import (E2ETestCase, canary_strategy, digest, get, release_yaml,
-                          rollout_yaml)
+from tollgate_e2e import (DeploymentWatch, E2ETestCase, canary_strategy, digest, get,
+                          release_yaml, rollout_yaml)
 
 try:  # helper wt-reg's harness: a real docker-registry and cosign-format signatures
     import cosign_fixtures  # noqa: F401
@@ -86,36 +85,6 @@ def policy_yaml(name, images, mode="enforce", extra=None):
     spec.update(extra or {})
     return json.dumps({"apiVersion": "tollgate.io/v1alpha1", "kind": "VerificationPolicy",
                        "metadata": {"name": name}, "spec": spec})
-
-
-class DeploymentWatch:
-    """Records every Deployment state (name, generation, template images) seen from now on, so
-    that a test can assert that one was never created or changed."""
-
-    def __init__(self, env):
-        self.env = env
-        self.seen = {}
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stop_flag.is_set():
-            try:
-                for d in self.env.deployments():
-                    name = d["metadata"]["name"]
-                    images = tuple(c.get("image") for c in
-                                   get(d, "spec", "template", "spec", "containers", default=[]))
-                    self.seen.setdefault(name, set()).add(
-                        (d["metadata"].get("generation"), images))
-            except Exception:  # kubesim going away at the end of a test
-                pass
-            self.stop_flag.wait(0.05)
-
-    def stop(self):
-        self.stop_flag.set()
-        self.thread.join(5)
-        return self.seen
 
 
 class VerificationWithoutRegistryTest(E2ETestCase):

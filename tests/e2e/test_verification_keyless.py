@@ -38,10 +38,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import unittest
 
-from tollgate_e2e import E2ETestCase, canary_strategy, get, release_yaml, rollout_yaml
+from tollgate_e2e import (DeploymentWatch, E2ETestCase, canary_strategy, get, release_yaml,
+                          rollout_yaml)
 
 import cosign_fixtures as cf
 from registry_harness import HTPASSWD_BIN, REGISTRY_BIN, SKOPEO_BIN, Registry, push_image
@@ -87,34 +87,6 @@ def sigstore_js_accepts(summary, subject_regexp):
     if p.returncode not in (0, 1):
         raise AssertionError("verify.mjs failed (%d): %s %s" % (p.returncode, p.stdout, p.stderr))
     return p.returncode == 0
-
-
-class DeploymentWatch:
-    """Records every Deployment (name -> set of (generation, images)) seen from now on."""
-
-    def __init__(self, env):
-        self.env = env
-        self.seen = {}
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stop_flag.is_set():
-            try:
-                for d in self.env.deployments():
-                    images = tuple(c.get("image") for c in
-                                   get(d, "spec", "template", "spec", "containers", default=[]))
-                    self.seen.setdefault(d["metadata"]["name"], set()).add(
-                        (d["metadata"].get("generation"), images))
-            except Exception:  # kubesim going away at the end of a test
-                pass
-            self.stop_flag.wait(0.05)
-
-    def stop(self):
-        self.stop_flag.set()
-        self.thread.join(5)
-        return self.seen
 
 
 @unittest.skipIf(MISSING, "missing: %s" % ", ".join(MISSING))

@@ -238,6 +238,36 @@ OPERATOR_USER = "system:serviceaccount:%s:%s" % (OPERATOR_SA_NAMESPACE, OPERATOR
 E2E_ADMISSION_PLUGINS = "OwnerReferencesPermissionEnforcement"
 
 
+class DeploymentWatch:
+    """Records every Deployment state (name, generation, template images) seen from now on, so
+    that a test can assert that one was never created or changed."""
+
+    def __init__(self, env):
+        self.env = env
+        self.seen = {}
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop_flag.is_set():
+            try:
+                for d in self.env.deployments():
+                    name = d["metadata"]["name"]
+                    images = tuple(c.get("image") for c in
+                                   get(d, "spec", "template", "spec", "containers", default=[]))
+                    self.seen.setdefault(name, set()).add(
+                        (d["metadata"].get("generation"), images))
+            except Exception:  # kubesim going away at the end of a test
+                pass
+            self.stop_flag.wait(0.05)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(5)
+        return self.seen
+
+
 class Env:
     """A kubesim with the CRDs (and optionally the HTTPRoute CRD) and a running operator.
     ``orderings``: see orderings_options (None: $TOLLGATE_E2E_ORDERINGS decides).
