@@ -598,16 +598,16 @@ static int judge_scan(const struct tg_vuln_report *r, const struct tg_vuln_polic
             ok = r->scanner_uri && pol->scanners[i] &&
                  strncmp(r->scanner_uri, pol->scanners[i], strlen(pol->scanners[i])) == 0;
         if (!ok)
-            return tg_error_set(TG_EINVALID, "vuln: scanner %s is not an allowed scanner",
+            return tg_error_set(TG_EINVALID, "scanner %s is not an allowed scanner",
                                 r->scanner_uri ? r->scanner_uri : "(unnamed)");
     }
     if (pol->max_scan_age_s > 0) {
         human_age(pol->max_scan_age_s, max, sizeof(max));
         if (r->scanned_at <= 0)
-            return tg_error_set(TG_EINVALID, "vuln: the scan time is unknown (max age %s)", max);
+            return tg_error_set(TG_EINVALID, "the scan time is unknown (max age %s)", max);
         if (now_s - r->scanned_at > pol->max_scan_age_s) {
             human_age(now_s - r->scanned_at, age, sizeof(age));
-            return tg_error_set(TG_EINVALID, "vuln: scan is %s old (max %s)", age, max);
+            return tg_error_set(TG_EINVALID, "the scan is %s old (max %s)", age, max);
         }
     }
     return 0;
@@ -681,8 +681,8 @@ int tg_vuln_judge(const struct tg_vuln_report *r, const struct tg_vuln_policy *p
         if (max < 0 || eff[s] <= max)
             continue;
         used += (size_t)snprintf(msg + used, sizeof(msg) - used,
-                                 "%s%d %s vulnerabilities (max %d):", used ? "; " : "", eff[s],
-                                 sev_names[s], max);
+                                 "%s%d %s %s (max %d):", used ? "; " : "", eff[s], sev_names[s],
+                                 eff[s] == 1 ? "vulnerability" : "vulnerabilities", max);
         for (int k = 0; k < eff[s] && k < VULN_MSG_IDS && used < sizeof(msg); k++)
             used +=
                 (size_t)snprintf(msg + used, sizeof(msg) - used, "%s %s", k ? "," : "", ids[s][k]);
@@ -692,6 +692,6 @@ int tg_vuln_judge(const struct tg_vuln_report *r, const struct tg_vuln_policy *p
             used = sizeof(msg) - 1;
     }
     if (msg[0])
-        return tg_error_set(TG_EINVALID, "vuln: %s", msg);
+        return tg_error_set(TG_EINVALID, "%s", msg);
     return 0;
 }

@@ -665,9 +665,14 @@ static json_object *gate_vulnerabilities(struct pstate *ps)
     put_int(e, "unknown", counts.unknown);
     put_int(e, "suppressed", counts.suppressed);
     char scanner[600];
+    /* The version, unless the scanner's URI already ends with it ("pkg:...trivy@0.57.1"). */
+    const char *ver = best->scanner_version && best->scanner_uri ? best->scanner_version : NULL;
+    size_t ul = best->scanner_uri ? strlen(best->scanner_uri) : 0, vl = ver ? strlen(ver) : 0;
+    if (ver && ul > vl && best->scanner_uri[ul - vl - 1] == '@' &&
+        strcmp(best->scanner_uri + ul - vl, ver) == 0)
+        ver = NULL;
     snprintf(scanner, sizeof(scanner), "%s%s%s", best->scanner_uri ? best->scanner_uri : "",
-             best->scanner_version && best->scanner_uri ? " " : "",
-             best->scanner_version && best->scanner_uri ? best->scanner_version : "");
+             ver ? " " : "", ver ? ver : "");
     if (scanner[0])
         put_str(e, "scanner", scanner);
     if (best->scanned_at > 0) {

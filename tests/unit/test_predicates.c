@@ -697,7 +697,7 @@ static void test_judge_over_ceiling(void **state)
     (void)state;
     p.max_critical = 0;
     assert_int_equal(judge("trivy_cosign_vuln.json", &p, NULL, &c), TG_EINVALID);
-    assert_msg("1 critical vulnerabilities (max 0): CVE-2024-45491");
+    assert_msg("1 critical vulnerability (max 0): CVE-2024-45491");
     assert_int_equal(c.critical, 1);
 }
 
@@ -876,7 +876,7 @@ static void test_judge_unknown_as_high(void **state)
     p.allowlist = a;
     p.n_allowlist = 3;
     assert_int_equal(judge("trivy_cosign_vuln.json", &p, NULL, &c), TG_EINVALID);
-    assert_msg("1 high vulnerabilities (max 0): CVE-2025-0001");
+    assert_msg("1 high vulnerability (max 0): CVE-2025-0001");
     assert_int_equal(c.high, 0);
     assert_int_equal(c.unknown, 1);
     assert_int_equal(c.suppressed, 3);
