@@ -1065,7 +1065,7 @@ static void render_verification(json_object *rel, struct out *o)
     static const char *const gates[] = {"signature", "provenance", "sbom", "vulnerabilities",
                                         "attestations"};
     json_object *ver = tg_cli_jget(rel, "status.verification");
-    char detail[3 * TG_CLI_VERIFY_VALUE], result[16];
+    char detail[5 * TG_CLI_VERIFY_VALUE], result[16];
 
     if (!ver || !json_object_is_type(ver, json_type_object)) {
         if (streq_opt(tg_cli_jstr(tg_cli_jget(rel, "status.phase")), "Verifying"))
