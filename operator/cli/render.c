@@ -2,6 +2,7 @@
 #define _XOPEN_SOURCE 700 /* strptime */
 #include "cli/render.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,7 +458,7 @@ static void attention_conditions(json_object *obj, const char *what, struct tabl
             continue;
         bool bad_true = strcmp(status, "True") == 0 &&
                         (strcmp(type, "InvalidSpec") == 0 || strcmp(type, "Paused") == 0 ||
-                         strcmp(type, "Failed") == 0);
+                         strcmp(type, "Failed") == 0 || strcmp(type, "Stalled") == 0);
         bool bad_false = strcmp(status, "True") != 0 && strcmp(type, "Healthy") == 0;
         if (!bad_true && !bad_false)
             continue;
@@ -467,7 +468,11 @@ static void attention_conditions(json_object *obj, const char *what, struct tabl
     }
 }
 
-static void render_conditions(const struct tg_cli_status_view *v, struct out *o)
+/*
+ * The conditions that need attention (InvalidSpec, Paused, Failed or Stalled True, Healthy not
+ * True) of the Rollout and of the Release shown (the one in flight, else the last finished one).
+ */
+static void render_conditions(const struct tg_cli_status_view *v, json_object *rel, struct out *o)
 {
     struct table t;
     char ro_label[300], rel_label[300];
@@ -475,12 +480,12 @@ static void render_conditions(const struct tg_cli_status_view *v, struct out *o)
     snprintf(ro_label, sizeof(ro_label), "rollout/%s",
              tg_cli_or(tg_cli_jstr(tg_cli_jget(v->rollout, "metadata.name")), "?"));
     snprintf(rel_label, sizeof(rel_label), "release/%s",
-             tg_cli_or(tg_cli_jstr(tg_cli_jget(v->current_release, "metadata.name")), "?"));
+             tg_cli_or(tg_cli_jstr(tg_cli_jget(rel, "metadata.name")), "?"));
     table_init(&t, 5);
     table_row(&t, (const char *const[]){"OBJECT", "TYPE", "STATUS", "REASON", "MESSAGE"});
     attention_conditions(v->rollout, ro_label, &t);
-    if (v->current_release)
-        attention_conditions(v->current_release, rel_label, &t);
+    if (rel)
+        attention_conditions(rel, rel_label, &t);
     if (t.nrows > 1) {
         put(o, "Conditions:\n");
         table_write(&t, o, "  ");
@@ -858,6 +863,266 @@ static void render_analysis(json_object *ro, json_object *rel, int64_t now_ms, s
         put(o, "  ... and %zu more runs\n", more);
 }
 
+/*
+ * Copies s into buf (size > 4) with control characters as spaces, cut at max bytes (never in
+ * the middle of a UTF-8 sequence) with "..." appended. An empty string for NULL.
+ */
+static void clip(const char *s, size_t max, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    if (max + 4 > size)
+        max = size - 4;
+    for (; s && s[n] && n < max; n++)
+        buf[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? ' ' : s[n];
+    if (s && s[n]) {
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+}
+
+/* Appends a formatted string to the string in buf of size (always NUL-terminated). */
+static void append(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void append(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t len = strlen(buf);
+    va_list ap;
+
+    if (len + 1 >= size)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, size - len, fmt, ap);
+    va_end(ap);
+}
+
+/* s without a leading "git+" and "https://" (source repositories and builder ids). */
+static const char *short_uri(const char *s)
+{
+    if (!s)
+        return NULL;
+    if (strncmp(s, "git+", 4) == 0)
+        s += 4;
+    if (strncmp(s, "https://", 8) == 0)
+        s += 8;
+    return s;
+}
+
+/* The signer with a "sha256:<hex>" in it cut to 12 hex digits, then clipped. */
+static void short_signer(const char *signer, char *buf, size_t size)
+{
+    char tmp[160];
+    const char *d = signer ? strstr(signer, "sha256:") : NULL;
+    size_t hex = 0;
+
+    for (; d && isxdigit((unsigned char)d[7 + hex]); hex++)
+        ;
+    if (!d || hex <= 12) {
+        clip(signer, TG_CLI_VERIFY_VALUE, buf, size);
+        return;
+    }
+    snprintf(tmp, sizeof(tmp), "%.*ssha256:%.12s...%.60s", (int)(d - signer > 60 ? 60 : d - signer),
+             signer, d + 7, d + 7 + hex);
+    clip(tmp, TG_CLI_VERIFY_VALUE, buf, size);
+}
+
+/* A timestamp as "2026-11-26T08:12Z", or clipped as it is when it cannot be read. */
+static void short_time(const char *ts, char *buf, size_t size)
+{
+    int64_t ms;
+    struct tm tm;
+
+    if (tg_cli_parse_time(ts, &ms)) {
+        time_t t = (time_t)(ms / 1000);
+        if (gmtime_r(&t, &tm) && strftime(buf, size, "%Y-%m-%dT%H:%MZ", &tm) > 0)
+            return;
+    }
+    clip(ts, 32, buf, size);
+}
+
+/* A non-negative count of a gate entry, -1 when absent or not an integer. */
+static int64_t gate_count(json_object *gate, const char *key)
+{
+    json_object *n = tg_cli_jget(gate, key);
+    if (!n || !json_object_is_type(n, json_type_int))
+        return -1;
+    return json_object_get_int64(n) < 0 ? 0 : json_object_get_int64(n);
+}
+
+/* What a passed (or failed) gate checked, in a few words; empty when nothing is known. */
+static void gate_detail(const char *name, json_object *g, char *buf, size_t size)
+{
+    char a[TG_CLI_VERIFY_VALUE + 4], b[TG_CLI_VERIFY_VALUE + 4], c[48];
+    const char *authority = tg_cli_jstr(tg_cli_jget(g, "authority"));
+
+    buf[0] = '\0';
+    if (strcmp(name, "signature") == 0 || strcmp(name, "attestations") == 0) {
+        json_object *types = tg_cli_jget(g, "predicateType");
+        if (types && json_object_is_type(types, json_type_array)) {
+            for (size_t i = 0; i < json_object_array_length(types); i++) {
+                const char *t = tg_cli_jstr(json_object_array_get_idx(types, i));
+                if (t) {
+                    clip(short_uri(t), TG_CLI_VERIFY_VALUE, a, sizeof(a));
+                    append(buf, size, "%s%s", buf[0] ? ", " : "", a);
+                }
+            }
+        } else if (tg_cli_jstr(types)) {
+            clip(short_uri(tg_cli_jstr(types)), TG_CLI_VERIFY_VALUE, a, sizeof(a));
+            append(buf, size, "%s", a);
+        }
+        if (tg_cli_jstr(tg_cli_jget(g, "signer"))) {
+            short_signer(tg_cli_jstr(tg_cli_jget(g, "signer")), a, sizeof(a));
+            append(buf, size, "%s%s", buf[0] ? " by " : "", a);
+        }
+    } else if (strcmp(name, "provenance") == 0) {
+        const char *builder = short_uri(tg_cli_jstr(tg_cli_jget(g, "builder")));
+        const char *repo = short_uri(tg_cli_jstr(tg_cli_jget(g, "sourceRepository")));
+        const char *ref = tg_cli_jstr(tg_cli_jget(g, "ref"));
+        const char *commit = tg_cli_jstr(tg_cli_jget(g, "commit"));
+        if (builder) {
+            clip(builder, TG_CLI_VERIFY_VALUE, a, sizeof(a));
+            append(buf, size, "builder %s", a);
+        }
+        if (repo) {
+            clip(repo, TG_CLI_VERIFY_VALUE, a, sizeof(a));
+            clip(ref, TG_CLI_VERIFY_VALUE, b, sizeof(b));
+            append(buf, size, "%s%s%s%s", buf[0] ? ", " : "", a, ref ? "@" : "", b);
+        }
+        if (commit) {
+            clip(commit, 7, c, sizeof(c));
+            c[7 < strlen(c) ? 7 : strlen(c)] = '\0';
+            append(buf, size, "%s%s", buf[0] ? " " : "", c);
+        }
+    } else if (strcmp(name, "sbom") == 0) {
+        const char *format = tg_cli_jstr(tg_cli_jget(g, "format"));
+        const char *version = tg_cli_jstr(tg_cli_jget(g, "specVersion"));
+        int64_t n = gate_count(g, "components");
+        if (streq_opt(format, "cyclonedx"))
+            format = "CycloneDX";
+        else if (streq_opt(format, "spdx"))
+            format = "SPDX";
+        if (version && strncmp(version, "SPDX-", 5) == 0)
+            version += 5;
+        clip(format, 32, a, sizeof(a));
+        clip(version, 16, b, sizeof(b));
+        append(buf, size, "%s%s%s", a, format && version ? " " : "", b);
+        if (n >= 0)
+            append(buf, size, "%s%lld component%s", buf[0] ? ", " : "", (long long)n,
+                   n == 1 ? "" : "s");
+    } else if (strcmp(name, "vulnerabilities") == 0) {
+        static const char *const always[] = {"critical", "high", "medium"};
+        static const char *const some[] = {"low", "unknown", "suppressed"};
+        const char *scanner = tg_cli_jstr(tg_cli_jget(g, "scanner"));
+        const char *scanned = tg_cli_jstr(tg_cli_jget(g, "scannedAt"));
+        const char *until = tg_cli_jstr(tg_cli_jget(g, "validUntil"));
+        for (size_t i = 0; i < 3; i++) {
+            int64_t n = gate_count(g, always[i]);
+            if (n >= 0)
+                append(buf, size, "%s%lld %s", buf[0] ? ", " : "", (long long)n, always[i]);
+        }
+        for (size_t i = 0; i < 3; i++) {
+            int64_t n = gate_count(g, some[i]);
+            if (n > 0)
+                append(buf, size, "%s%lld %s", buf[0] ? ", " : "", (long long)n, some[i]);
+        }
+        if (scanner || scanned || until) {
+            const char *slash = scanner ? strrchr(scanner, '/') : NULL;
+            append(buf, size, "%s(", buf[0] ? " " : "");
+            if (scanner) {
+                clip(slash && slash[1] ? slash + 1 : scanner, 32, a, sizeof(a));
+                append(buf, size, "%s", a);
+            }
+            if (scanned) {
+                short_time(scanned, c, sizeof(c));
+                append(buf, size, "%sscanned %s", scanner ? ", " : "", c);
+            }
+            if (until) {
+                short_time(until, c, sizeof(c));
+                append(buf, size, "%svalid until %s", scanner || scanned ? "; " : "", c);
+            }
+            append(buf, size, ")");
+        }
+        return;
+    }
+    if (authority) {
+        clip(authority, 40, a, sizeof(a));
+        append(buf, size, "%s(%s)", buf[0] ? " " : "", a);
+    }
+}
+
+/*
+ * The verification of a Release (status.verification): the verdict on one line, then a line
+ * per gate present with its result, what it checked and, when it did not pass, its reason. A
+ * Release still Verifying without a verdict shows "in progress". Nothing for a Release without
+ * either.
+ */
+static void render_verification(json_object *rel, struct out *o)
+{
+    static const char *const gates[] = {"signature", "provenance", "sbom", "vulnerabilities",
+                                        "attestations"};
+    json_object *ver = tg_cli_jget(rel, "status.verification");
+    char detail[5 * TG_CLI_VERIFY_VALUE], result[16];
+
+    if (!ver || !json_object_is_type(ver, json_type_object)) {
+        if (streq_opt(tg_cli_jstr(tg_cli_jget(rel, "status.phase")), "Verifying"))
+            put(o, "Verification: in progress\n");
+        return;
+    }
+    const char *verdict = tg_cli_or(tg_cli_jstr(tg_cli_jget(ver, "result")), "Unknown");
+    const char *msg = tg_cli_jstr(tg_cli_jget(ver, "message"));
+    const char *retry = tg_cli_jstr(tg_cli_jget(ver, "retryMessage"));
+    bool retrying = strcmp(verdict, "Retrying") == 0;
+    int64_t attempts = tg_cli_jint(tg_cli_jget(ver, "attempts"), 0);
+
+    if (retrying && retry && *retry)
+        msg = retry;
+    put(o, "Verification: ");
+    if (strcmp(verdict, "NotRequired") == 0)
+        put(o, "not required");
+    else
+        put_clean(o, verdict);
+    if (msg && *msg && strcmp(verdict, "Passed") != 0) {
+        put(o, ": ");
+        put_clean(o, msg);
+    }
+    /* The operator's retry message already counts its attempts. */
+    if (retrying && attempts > 0 && !(msg && strstr(msg, "(attempt ")))
+        put(o, " (attempt %lld)", (long long)attempts);
+    /* A re-check keeps the verdict reached before, next to its retries. */
+    if (!retrying && retry && *retry && tg_cli_jget(ver, "nextAttemptAt")) {
+        put(o, "; re-check: ");
+        put_clean(o, retry);
+    }
+    put(o, "\n");
+    for (size_t i = 0; i < sizeof(gates) / sizeof(gates[0]); i++) {
+        json_object *g = tg_cli_jget(ver, gates[i]);
+        if (!g || !json_object_is_type(g, json_type_object))
+            continue;
+        const char *r = tg_cli_or(tg_cli_jstr(tg_cli_jget(g, "result")), "Unknown");
+        const char *reason = tg_cli_jstr(tg_cli_jget(g, "reason"));
+        bool ok =
+            strcmp(r, "Verified") == 0 || strcmp(r, "Present") == 0 || strcmp(r, "Passed") == 0;
+        clip(r, 11, result, sizeof(result));
+        gate_detail(gates[i], g, detail, sizeof(detail));
+        put(o, "  %-15s  %-8s  ", gates[i], result);
+        if (!detail[0] && reason && !ok) {
+            put_clean(o, reason);
+            put(o, "\n");
+            continue;
+        }
+        put(o, "%s\n", detail);
+        if (reason && *reason && !ok) {
+            put(o, "  %-15s  %-8s  ", "", "");
+            put_clean(o, reason);
+            put(o, "\n");
+        }
+    }
+}
+
 const char *tg_cli_last_finished_release(json_object *rollout)
 {
     json_object *hist = jarray(rollout, "status.history");
@@ -921,9 +1186,10 @@ int tg_cli_render_status(const struct tg_cli_status_view *v, struct tg_buf *buf)
         shown = v->last_release;
     }
 
+    render_verification(shown, &o);
     render_tracks(ro, &o);
     render_analysis(ro, shown, v->now_ms, &o);
-    render_conditions(v, &o);
+    render_conditions(v, shown, &o);
     render_events(v, &o);
     return o.rc;
 }

@@ -33,6 +33,12 @@
 /* The operator keeps the last 10 measurements of a metric; the page shows the latest only. */
 #define TG_CLI_ANALYSIS_MEASUREMENTS 10
 
+/*
+ * The longest value of a verification gate shown (a signer, a builder, a source repository),
+ * in bytes; longer ones are cut with "...".
+ */
+#define TG_CLI_VERIFY_VALUE 60
+
 /* The width of the step progress bar, in characters between the brackets. */
 #define TG_CLI_BAR_WIDTH 20
 
@@ -49,12 +55,15 @@ struct tg_cli_status_view {
 /*
  * Appends the status page of a Rollout to out: phase (with the pause reason), strategy, step
  * n/m with a progress bar, weights, the stable and current Releases with their versions (and
- * the last finished Release when none is in flight), the tracks with their ready replicas, the
- * analysis of the Release shown (its status.analysis: runs, metrics with their counts and
- * latest measurement, smoke tests; the metric or smoke test that paused or rolled the Release
- * back is marked "X"), the conditions that need attention and the newest Events. Malformed
- * analysis entries are skipped. Returns 0, TG_EINVALID (no Rollout), TG_ENOMEM or TG_ETOOBIG
- * (the buffer's cap).
+ * the last finished Release when none is in flight), the verification of the Release shown (its
+ * status.verification: the verdict, then a line per gate with what it checked and, when it did
+ * not pass, its reason; values longer than TG_CLI_VERIFY_VALUE are cut), the tracks with their
+ * ready replicas, the analysis of the Release shown (its status.analysis: runs, metrics with
+ * their counts and latest measurement, smoke tests; the metric or smoke test that paused or
+ * rolled the Release back is marked "X"), the conditions that need attention (InvalidSpec,
+ * Paused, Failed or Stalled True, Healthy not True) of the Rollout and the Release shown, and
+ * the newest Events. Malformed analysis and verification entries are skipped. Returns 0,
+ * TG_EINVALID (no Rollout), TG_ENOMEM or TG_ETOOBIG (the buffer's cap).
  */
 int tg_cli_render_status(const struct tg_cli_status_view *view, struct tg_buf *out);
 

@@ -188,6 +188,228 @@ static void test_status_analysis_malformed(void **state)
     check_status_fixture("analysis-malformed");
 }
 
+static void test_status_verify_passed(void **state)
+{
+    (void)state;
+    check_status_fixture("verify-passed");
+}
+
+static void test_status_verify_failed(void **state)
+{
+    (void)state;
+    check_status_fixture("verify-failed");
+}
+
+static void test_status_verify_warned(void **state)
+{
+    (void)state;
+    check_status_fixture("verify-warned");
+}
+
+static void test_status_verify_retrying(void **state)
+{
+    (void)state;
+    check_status_fixture("verify-retrying");
+}
+
+static void test_status_verify_not_required(void **state)
+{
+    (void)state;
+    check_status_fixture("verify-not-required");
+}
+
+static void test_status_stalled(void **state)
+{
+    (void)state;
+    check_status_fixture("stalled");
+}
+
+/* Renders a Rollout of a fixture with rel (JSON text) as its Release in flight. */
+static char *render_with_release(const char *fixture, const char *rel_json)
+{
+    json_object *fx = load_fixture(fixture);
+    json_object *rel = json_tokener_parse(rel_json);
+    assert_non_null(rel);
+    struct tg_cli_status_view v = {
+        .rollout = member(fx, "rollout"), .current_release = rel, .now_ms = fixture_now(fx)};
+    struct tg_buf out;
+    tg_buf_init(&out, 1 << 20);
+    assert_int_equal(tg_cli_render_status(&v, &out), 0);
+    assert_non_null(out.data);
+    json_object_put(rel);
+    json_object_put(fx);
+    return tg_buf_take(&out, NULL);
+}
+
+/* The verification lines a user reads, asserted directly so that a careless regeneration fails. */
+static void test_verify_passed_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("verify-passed");
+    /* Right after the Release's line, before the tracks. */
+    assert_non_null(strstr(text,
+                           "setWeight 50\nVerification: Passed\n"
+                           "  signature        Verified  key sha256:ab12cd34ef56... (ci)\n"
+                           "  provenance       Verified  builder github.com/slsa-framework/"));
+    assert_non_null(strstr(text, "..., github.com/shop/web@refs/heads/main 1a2b3c4 (gha)\n"));
+    assert_non_null(strstr(text, "  sbom             Present   CycloneDX 1.5, 42 components\n"));
+    assert_non_null(strstr(text, "  vulnerabilities  Passed    0 critical, 1 high, 3 medium, 1 "
+                                 "suppressed (trivy, scanned 2026-11-26T08:12Z; valid until "
+                                 "2026-12-03T08:12Z)\n"));
+    assert_non_null(strstr(text, "  attestations     Verified  cosign.sigstore.dev/attestation/v1 "
+                                 "by key ci (ci)\nTracks:\n"));
+    assert_null(strstr(text, "Conditions:")); /* nothing needs attention */
+    free(text);
+}
+
+static void test_verify_failed_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("verify-failed");
+    /* Nothing in flight: the verdict of the Release on the Last line. */
+    assert_non_null(strstr(text, "\nLast:        web-1-2-4 (1.2.4), Failed: "));
+    assert_non_null(strstr(text, "\nVerification: Failed: vulnerabilities: 2 critical "
+                                 "vulnerabilities (max 0): CVE-2026-1111, CVE-2026-2222\n"));
+    /* A failed gate without details has its reason in their place. */
+    assert_non_null(strstr(text, "  provenance       Failed    no signed SLSA provenance by "
+                                 "builder https://github.com/"));
+    /* One with details has its reason on the next line, in the same column. */
+    assert_non_null(strstr(text, "  vulnerabilities  Failed    2 critical, 5 high, 3 medium, 1 "
+                                 "suppressed (trivy, "));
+    assert_non_null(strstr(text, ")\n                             2 critical vulnerabilities (max "
+                                 "0): CVE-2026-1111, CVE-2026-2222\nTracks:"));
+    /* A passed gate has no reason line. */
+    assert_non_null(strstr(text, "  signature        Verified  key sha256:ab12cd34ef56... (ci)\n"
+                                 "  provenance"));
+    free(text);
+}
+
+static void test_verify_warned_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("verify-warned");
+    assert_non_null(strstr(text, "\nVerification: Warned: sbom: no signed CycloneDX or SPDX "
+                                 "attestation\n"
+                                 "  signature        Verified  key sha256:ab12cd34ef56... (ci)\n"
+                                 "  sbom             Missing   no signed CycloneDX or SPDX "
+                                 "attestation\nTracks:"));
+    /* Gates no policy asks for are absent. */
+    assert_null(strstr(text, "provenance"));
+    assert_null(strstr(text, "vulnerabilities"));
+    free(text);
+}
+
+static void test_verify_retrying_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("verify-retrying");
+    /* The operator's retry message counts the attempts already: no second count. */
+    assert_non_null(strstr(text, "\nVerification: Retrying: registry unreachable: connect to "
+                                 "registry.example:443: connection refused (attempt 3, retrying "
+                                 "in 20s)\nTracks:"));
+    assert_int_equal(count_of(text, "(attempt"), 2); /* the Current line and the verdict */
+    free(text);
+}
+
+/* A retry message that does not count them gets the attempt from status.verification. */
+static void test_verify_retrying_attempt(void **state)
+{
+    (void)state;
+    char *text = render_with_release(
+        "canary-mid-step",
+        "{\"metadata\":{\"name\":\"web-1-2-4\"},\"spec\":{\"version\":\"1.2.4\"},"
+        "\"status\":{\"phase\":\"Verifying\",\"verification\":{\"result\":\"Retrying\","
+        "\"message\":\"registry.example: timeout\",\"attempts\":4}}}");
+    assert_non_null(strstr(text, "\nVerification: Retrying: registry.example: timeout "
+                                 "(attempt 4)\nTracks:"));
+    free(text);
+}
+
+static void test_verify_not_required_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("verify-not-required");
+    assert_non_null(strstr(text, "setWeight 50\nVerification: not required\nTracks:"));
+    free(text);
+}
+
+/* A Release still Verifying without a verdict; one with neither shows no block at all. */
+static void test_verify_in_progress(void **state)
+{
+    (void)state;
+    char *text = render_with_release("canary-mid-step", "{\"metadata\":{\"name\":\"web-1-2-4\"},"
+                                                        "\"status\":{\"phase\":\"Verifying\"}}");
+    assert_non_null(strstr(text, ", Verifying\nVerification: in progress\nTracks:"));
+    free(text);
+    text = render_with_release("canary-mid-step", "{\"metadata\":{\"name\":\"web-1-2-4\"},"
+                                                  "\"status\":{\"phase\":\"Progressing\"}}");
+    assert_null(strstr(text, "Verification"));
+    free(text);
+}
+
+/* A re-check that cannot reach the registry keeps the verdict reached before beside it. */
+static void test_verify_recheck_retrying(void **state)
+{
+    (void)state;
+    char *text = render_with_release(
+        "canary-mid-step",
+        "{\"metadata\":{\"name\":\"web-1-2-4\"},\"status\":{\"phase\":\"Progressing\","
+        "\"verification\":{\"result\":\"Passed\",\"attempts\":2,\"nextAttemptAt\":"
+        "\"2026-11-26T12:00:10Z\",\"retryMessage\":\"registry unreachable: timeout (attempt 2, "
+        "retrying in 10s)\"}}}");
+    assert_non_null(strstr(text, "\nVerification: Passed; re-check: registry unreachable: "
+                                 "timeout (attempt 2, retrying in 10s)\n"));
+    free(text);
+}
+
+/*
+ * Long values are cut with "..." (never inside a UTF-8 sequence), control characters become
+ * spaces, and malformed entries (a gate that is not an object, counts that are not integers) are
+ * skipped rather than shown wrong.
+ */
+static void test_verify_malformed_and_long(void **state)
+{
+    (void)state;
+    /* 59 ASCII bytes, then "é" (2 bytes) across the 60-byte cut. */
+    char *text = render_with_release(
+        "canary-mid-step",
+        "{\"metadata\":{\"name\":\"web-1-2-4\"},\"status\":{\"phase\":\"Progressing\","
+        "\"verification\":{\"result\":\"Passed\",\"message\":\"\","
+        "\"signature\":{\"result\":\"Verified\",\"authority\":\"a\\nb\",\"signer\":"
+        "\"01234567890123456789012345678901234567890123456789012345678\\u00e9tail\"},"
+        "\"sbom\":\"Present\","
+        "\"vulnerabilities\":{\"result\":\"Passed\",\"critical\":\"0\",\"high\":2},"
+        "\"provenance\":{}}}}");
+    assert_non_null(strstr(text, "  signature        Verified  "
+                                 "01234567890123456789012345678901234567890123456789012345678"
+                                 "... (a b)\n"));
+    assert_null(strstr(text, "  sbom"));
+    assert_non_null(strstr(text, "  vulnerabilities  Passed    2 high\n"));
+    assert_non_null(strstr(text, "  provenance       Unknown   \n"));
+    free(text);
+}
+
+/* Stalled=True is a condition that needs attention, with its reason and message. */
+static void test_stalled_lines(void **state)
+{
+    (void)state;
+    char *text = render_fixture("stalled");
+    assert_non_null(strstr(text, "Conditions:\n"
+                                 "  OBJECT        TYPE      STATUS   REASON             MESSAGE\n"
+                                 "  rollout/web   Stalled   True     ResourceConflict   Service "
+                                 "shop/web exists and is not owned by this Rollout\n"));
+    assert_null(strstr(text, "NotReconciling")); /* False conditions are not shown */
+    free(text);
+    text = render_fixture("verify-failed");
+    assert_non_null(strstr(text, "  release/web-1-2-4   Stalled   True     VerificationFailed   "
+                                 "vulnerabilities: 2 critical vulnerabilities (max 0)\n"));
+    free(text);
+    /* Stalled False is not. */
+    text = render_fixture("canary-mid-step");
+    assert_null(strstr(text, "Stalled"));
+    free(text);
+}
+
 /* The analysis lines a user reads, asserted directly so that a careless regeneration fails. */
 static void test_analysis_running_lines(void **state)
 {
@@ -609,6 +831,22 @@ int main(void)
         cmocka_unit_test(test_status_analysis_inconclusive),
         cmocka_unit_test(test_status_analysis_smoke_failed),
         cmocka_unit_test(test_status_analysis_malformed),
+        cmocka_unit_test(test_status_verify_passed),
+        cmocka_unit_test(test_status_verify_failed),
+        cmocka_unit_test(test_status_verify_warned),
+        cmocka_unit_test(test_status_verify_retrying),
+        cmocka_unit_test(test_status_verify_not_required),
+        cmocka_unit_test(test_status_stalled),
+        cmocka_unit_test(test_verify_passed_lines),
+        cmocka_unit_test(test_verify_failed_lines),
+        cmocka_unit_test(test_verify_warned_lines),
+        cmocka_unit_test(test_verify_retrying_lines),
+        cmocka_unit_test(test_verify_retrying_attempt),
+        cmocka_unit_test(test_verify_not_required_lines),
+        cmocka_unit_test(test_verify_in_progress),
+        cmocka_unit_test(test_verify_recheck_retrying),
+        cmocka_unit_test(test_verify_malformed_and_long),
+        cmocka_unit_test(test_stalled_lines),
         cmocka_unit_test(test_analysis_running_lines),
         cmocka_unit_test(test_analysis_rolled_back_lines),
         cmocka_unit_test(test_analysis_inconclusive_lines),
