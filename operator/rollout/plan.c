@@ -332,7 +332,14 @@ static void release_patches(struct plan_ctx *ctx)
                  jint(rel->in->obj, "metadata.generation", 0));
         const char *was = jstr(old, "phase");
         const char *now = rel_phase(rel);
-        if (!streq(was, now) && !(was == NULL && streq(now, PHASE_PENDING)))
+        /*
+         * An Event on every change of phase, and on a pause that follows a pause: a timed pause
+         * that ends into a manual one (directly, or over a step already done, as after a
+         * restart that finds the canary scaled) is Paused to Paused, at another step.
+         */
+        bool next_pause = streq(was, PHASE_PAUSED) && streq(now, PHASE_PAUSED) &&
+                          jint(old, "currentStep", -1) != jint(rel->status, "currentStep", -1);
+        if ((!streq(was, now) && !(was == NULL && streq(now, PHASE_PENDING))) || next_pause)
             release_event(ctx, rel,
                           streq(now, PHASE_FAILED) ||
                               (streq(now, PHASE_ROLLED_BACK) && rel->reason &&
