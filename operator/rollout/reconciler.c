@@ -802,16 +802,21 @@ static void on_smoke(int rc, bool passed, long status, const char *message, void
 /* ---- verification gates --------------------------------------------------------------------
  *
  * A verification gate reads what its policies reference (tg_verify_policy_refs: Secrets and
- * ConfigMaps, one GET each) and the registry credentials of the Rollout's imagePullSecrets, then
- * runs the verifier. A reference that is not found is left out (the verifier fails its authority
- * with a clear reason); any other failure to read is a gate error, retried by the planner.
+ * ConfigMaps, one GET each) and the registry credentials of the Release's
+ * spec.artifact.pullSecrets, then of the Rollout's imagePullSecrets (in that order: the first
+ * credentials for a host win, whatever order the GETs answer in), then runs the verifier. A
+ * reference that is not found is left out (the verifier fails its authority with a clear reason;
+ * a missing pull secret leaves the registry anonymous); any other failure to read is a gate
+ * error, retried by the planner.
  */
 
 /* One GET of a verification job. */
 struct ref_get {
     struct verify_job *job;
     bool secret;
-    bool pull_secret; /* an imagePullSecret: credentials, not material */
+    bool pull_secret; /* a pull secret: credentials, not material */
+    char *config;     /* a pull secret's docker config, once read; added to creds in order */
+    size_t config_len;
     char ns[128];
     char name[256];
     char key[256];
@@ -833,6 +838,8 @@ static void job_free(struct verify_job *job)
 {
     json_object_put(job->materials);
     tg_registry_creds_free(job->creds);
+    for (size_t i = 0; job->gets && i < job->n_gets; i++)
+        free(job->gets[i].config);
     free(job->gets);
     free(job);
 }
@@ -866,6 +873,19 @@ static void job_run(struct verify_job *job)
     };
     int rc = job->rc;
 
+    for (size_t i = 0; !rc && i < job->n_gets; i++) {
+        struct ref_get *rg = &job->gets[i];
+        int arc = rg->config
+                      ? tg_registry_creds_add_dockerconfig(job->creds, rg->config, rg->config_len)
+                      : 0;
+        if (arc) {
+            if (arc == TG_ENOMEM)
+                rc = arc;
+            else
+                tg_log(TG_LOG_WARN, "a pull secret holds no docker config", "namespace", rg->ns,
+                       "name", rg->name, "message", tg_error_last());
+        }
+    }
     if (!rc && !job->r->verifier)
         rc = tg_error_set(TG_EUNREACHABLE, "the operator has no verifier");
     if (!rc)
@@ -908,9 +928,9 @@ static void on_ref(const struct tg_client_result *res, void *arg)
         if (g->pull_secret && !v)
             v = ref_value(res->body, true, ".dockercfg", &len);
         if (v && g->pull_secret) {
-            if (tg_registry_creds_add_dockerconfig(job->creds, v, len) != 0)
-                tg_log(TG_LOG_WARN, "an imagePullSecret holds no docker config", "namespace", g->ns,
-                       "name", g->name, "message", tg_error_last());
+            g->config = v;
+            g->config_len = len;
+            v = NULL;
         } else if (v) {
             char k[700];
             snprintf(k, sizeof(k), "%s/%s/%s/%s", g->secret ? "Secret" : "ConfigMap", g->ns,
@@ -942,18 +962,38 @@ static json_object *pull_secrets(struct tg_rollout_reconciler *r, const char *ns
     return json_object_object_get(json_object_object_get(tmpl, "spec"), "imagePullSecrets");
 }
 
+/* The spec.artifact.pullSecrets of the Release whose gate g is (its id begins "<release>/"). */
+static json_object *release_pull_secrets(struct tg_rollout_reconciler *r, const char *ns,
+                                         const struct tg_gate *g)
+{
+    char name[256];
+    const char *slash = g->id ? strchr(g->id, '/') : NULL;
+
+    if (!slash || (size_t)(slash - g->id) >= sizeof(name))
+        return NULL;
+    memcpy(name, g->id, (size_t)(slash - g->id));
+    name[slash - g->id] = '\0';
+    json_object *rel = cached(r->caches.releases, ns, name);
+    json_object *art = json_object_object_get(json_object_object_get(rel, "spec"), "artifact");
+    return json_object_object_get(art, "pullSecrets");
+}
+
 /* Starts the verification gate of slot s: the GETs, then the verifier. */
 static int start_verify(struct run *run, struct gate_slot *s)
 {
     const struct tg_gate *g = s->gate;
     struct verify_job *job = calloc(1, sizeof(*job));
     json_object *refs = json_object_new_array();
-    json_object *pulls = pull_secrets(run->r, run->ns, run->name);
-    size_t n_pulls =
-        pulls && json_object_is_type(pulls, json_type_array) ? json_object_array_length(pulls) : 0;
+    /* The Release's pull secrets first, then the template's: the first for a host wins. */
+    json_object *pulls[2] = {release_pull_secrets(run->r, run->ns, g),
+                             pull_secrets(run->r, run->ns, run->name)};
+    size_t n_pulls = 0;
     const char *ns = g->namespace ? g->namespace : run->ns;
     int rc = 0;
 
+    for (size_t k = 0; k < 2; k++)
+        if (pulls[k] && json_object_is_type(pulls[k], json_type_array))
+            n_pulls += json_object_array_length(pulls[k]);
     if (!job || !refs)
         goto nomem;
     job->slot = s;
@@ -991,16 +1031,21 @@ static int start_verify(struct run *run, struct gate_slot *s)
         snprintf(rg->key, sizeof(rg->key), "%s",
                  jstr(ref, "key", NULL) ? jstr(ref, "key", NULL) : "");
     }
-    for (size_t i = 0; i < n_pulls; i++) {
-        const char *name = jstr(json_object_array_get_idx(pulls, i), "name", NULL);
-        if (!name)
-            continue;
-        struct ref_get *rg = &job->gets[job->n_gets++];
-        rg->job = job;
-        rg->secret = true;
-        rg->pull_secret = true;
-        snprintf(rg->ns, sizeof(rg->ns), "%s", run->ns);
-        snprintf(rg->name, sizeof(rg->name), "%s", name);
+    for (size_t k = 0; k < 2; k++) {
+        size_t len = pulls[k] && json_object_is_type(pulls[k], json_type_array)
+                         ? json_object_array_length(pulls[k])
+                         : 0;
+        for (size_t i = 0; i < len; i++) {
+            const char *name = jstr(json_object_array_get_idx(pulls[k], i), "name", NULL);
+            if (!name)
+                continue;
+            struct ref_get *rg = &job->gets[job->n_gets++];
+            rg->job = job;
+            rg->secret = true;
+            rg->pull_secret = true;
+            snprintf(rg->ns, sizeof(rg->ns), "%s", run->ns);
+            snprintf(rg->name, sizeof(rg->name), "%s", name);
+        }
     }
     json_object_put(refs);
     refs = NULL;

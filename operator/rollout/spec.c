@@ -1202,6 +1202,50 @@ static bool parse_date_time(const char *s, int64_t *out)
     return true;
 }
 
+/* spec.artifact.pullSecrets: [{name}], at most 16, each a Secret name. */
+static void parse_pull_secrets(struct tg_field_errors *errs, json_object *artifact,
+                               struct tg_release_spec *out)
+{
+    static const char *const known[] = {"name"};
+    json_object *list = member(artifact, "pullSecrets");
+
+    if (!list)
+        return;
+    if (!json_object_is_type(list, json_type_array)) {
+        tg_field_errors_add(errs, "spec.artifact.pullSecrets", "must be a list");
+        return;
+    }
+    size_t n = json_object_array_length(list);
+    if (n > 16) {
+        tg_field_errors_add(errs, "spec.artifact.pullSecrets",
+                            "must have at most 16 entries (got %zu)", n);
+        return;
+    }
+    if (n == 0)
+        return;
+    out->pull_secrets = calloc(n, sizeof(*out->pull_secrets));
+    if (!out->pull_secrets) {
+        errs->nomem = true;
+        return;
+    }
+    out->n_pull_secrets = n;
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX_LEN];
+        json_object *e = json_object_array_get_idx(list, i);
+        path_index(path, sizeof(path), "spec.artifact.pullSecrets", i);
+        if (!e || !json_object_is_type(e, json_type_object)) {
+            tg_field_errors_add(errs, path, "must be an object");
+            continue;
+        }
+        check_known_keys(errs, e, path, known, sizeof(known) / sizeof(known[0]));
+        if (get_string(errs, e, "name", path, true, &out->pull_secrets[i])) {
+            char field[PATH_MAX_LEN];
+            path_join(field, sizeof(field), path, "name");
+            check_object_name(errs, field, out->pull_secrets[i]);
+        }
+    }
+}
+
 static void parse_artifact(struct tg_field_errors *errs, json_object *spec,
                            struct tg_release_spec *out)
 {
@@ -1215,6 +1259,7 @@ static void parse_artifact(struct tg_field_errors *errs, json_object *spec,
         !is_dns_name(out->container, 63, false, false))
         tg_field_errors_add(errs, "spec.artifact.container",
                             "must be a container name: a DNS label (got \"%s\")", out->container);
+    parse_pull_secrets(errs, a, out);
     if (!get_string(errs, a, "image", path, true, &out->image))
         return;
     int rc = tg_image_check(out->image, out->allow_tags, &out->digest);
@@ -1324,6 +1369,20 @@ static bool release_hash(struct tg_release_spec *r)
     if (!put_string(art, "image", r->image) || !put_string(art, "container", r->container) ||
         json_object_object_add(art, "allowTags", json_object_new_boolean(r->allow_tags)) != 0)
         goto out_free;
+    if (r->n_pull_secrets) {
+        json_object *ps = json_object_new_array();
+        if (!ps || json_object_object_add(art, "pullSecrets", ps) != 0) {
+            json_object_put(ps);
+            goto out_free;
+        }
+        for (size_t i = 0; i < r->n_pull_secrets; i++) {
+            json_object *name = json_object_new_string(r->pull_secrets[i]);
+            if (!name || json_object_array_add(ps, name) != 0) {
+                json_object_put(name);
+                goto out_free;
+            }
+        }
+    }
     json_object_object_add(doc, "artifact", art);
     art = NULL;
     if (!put_string(src, "repository", r->source_repository) ||
@@ -1537,6 +1596,9 @@ void tg_release_spec_free(struct tg_release_spec *spec)
     free(spec->image);
     free(spec->digest);
     free(spec->container);
+    for (size_t i = 0; i < spec->n_pull_secrets; i++)
+        free(spec->pull_secrets[i]);
+    free(spec->pull_secrets);
     free(spec->source_repository);
     free(spec->source_commit);
     free(spec->notes);

@@ -275,6 +275,11 @@ struct tg_release_spec {
     char *digest;    /* "sha256:<64 hex>" from the image, or NULL (only with allow_tags) */
     char *container; /* spec.artifact.container, or NULL: the template's first container */
     bool allow_tags; /* default false */
+    /* spec.artifact.pullSecrets[].name: Secrets in the Release's namespace with registry
+     * credentials for verification, read before the Rollout template's imagePullSecrets (the
+     * first credentials for a host win); n_pull_secrets names, at most 16, owned. */
+    char **pull_secrets;
+    size_t n_pull_secrets;
 
     char *source_repository; /* or NULL */
     char *source_commit;     /* or NULL */

@@ -15,7 +15,7 @@ Every part is real and independent of tollgate's C code:
   - the two runs' trusted roots (each run has its own mock CA and logs) merged into one
     trusted_root.json, in a ConfigMap in tollgate-system;
   - the registry credentials in a kubernetes.io/dockerconfigjson Secret named by the Rollout's
-    pod template imagePullSecrets;
+    pod template imagePullSecrets, or by the Release's spec.artifact.pullSecrets;
   - @sigstore/verify (tests/sigstore/verify.mjs) as a second verifier, which must agree.
 The operator runs as install.yaml's ServiceAccount (any 403 fails the test) with
 --registry-http for the loopback registry.
@@ -126,8 +126,9 @@ class KeylessVerificationTest(E2ETestCase):
         shutil.rmtree(cls.work, ignore_errors=True)
 
     # -- the cluster side ----------------------------------------------------------------------
-    def start(self, pull_secret=True):
-        """The trusted root ConfigMap, the pull Secret, the Rollout, then the operator."""
+    def start(self, pull_secret=True, in_template=True):
+        """The trusted root ConfigMap, the pull Secret (named by the Rollout's pod template
+        imagePullSecrets when in_template), the Rollout, then the operator."""
         env = self.env
         env.apply(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
                               "metadata": {"name": TRUST_CM, "namespace": TRUST_NS},
@@ -140,6 +141,7 @@ class KeylessVerificationTest(E2ETestCase):
                     "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
                     "metadata": {"name": "regcred", "namespace": "default"},
                     "stringData": {".dockerconfigjson": f.read()}}))
+        if pull_secret and in_template:
             ro = ro.replace("    spec:\n      containers:",
                             "    spec:\n      imagePullSecrets: [{name: regcred}]\n"
                             "      containers:")
@@ -164,9 +166,15 @@ class KeylessVerificationTest(E2ETestCase):
                                    "kind": "VerificationPolicy",
                                    "metadata": {"name": "shop-keyless"}, "spec": spec}))
 
-    def release(self, name="web-1"):
-        self.env.apply(release_yaml(name, "web", "1.0.0", self.image,
-                                    "  source: {repository: %s, commit: %s}\n" % (SOURCE, COMMIT)))
+    def release(self, name="web-1", pull_secrets=None):
+        rel = release_yaml(name, "web", "1.0.0", self.image,
+                           "  source: {repository: %s, commit: %s}\n" % (SOURCE, COMMIT))
+        if pull_secrets:
+            art = 'artifact: {image: "%s"' % self.image
+            self.assertIn(art, rel)
+            rel = rel.replace(art, "%s, pullSecrets: [%s]" % (
+                art, ", ".join("{name: %s}" % n for n in pull_secrets)))
+        self.env.apply(rel)
 
     def operator_gets(self, part):
         return [r for r in self.env.sim.request_log()
@@ -247,6 +255,22 @@ class KeylessVerificationTest(E2ETestCase):
         self.release()
         message = self.assert_failed_untouched("web-1", watch)
         self.assertIn("subject %s) does not match" % SUBJECT, message)
+
+    def test_release_pull_secrets_give_the_credentials(self):
+        # No imagePullSecrets in the Rollout's template: the Release names the Secret itself.
+        env = self.env
+        self.start(in_template=False)
+        self.assertNotIn("imagePullSecrets", json.dumps(env.rollout("web")))
+        self.policy({"issuer": ISSUER, "subjectRegExp": SUBJECT_RE})
+        self.release(pull_secrets=["regcred"])
+        self.assertEqual(get(env.release("web-1"), "spec", "artifact", "pullSecrets"),
+                         [{"name": "regcred"}])
+        env.wait(lambda: env.release_phase("web-1") == "Succeeded", message="web-1 Succeeded")
+        v = get(env.release("web-1"), "status", "verification")
+        self.assertEqual((v["result"], v["digest"]), ("Passed", self.digest), v)
+        self.assertEqual(env.deployment_image("web-stable"), self.image)
+        self.assertTrue(self.operator_gets("/namespaces/default/secrets/regcred"))
+        self.stop_operator_cleanly()
 
     def test_without_pull_secret_the_release_waits_in_verifying(self):
         env = self.env
