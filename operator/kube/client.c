@@ -304,6 +304,12 @@ static void wait_insert(struct tg_client *c, struct tg_client_call *call, uint64
 {
     struct tg_client_call **p = &c->waiting;
 
+    /*
+     * delay_ms counts from the bucket's clock reading, which is now; the loop's cached time
+     * may be older (calls made in one callback, a slow one), and a due time counted from it
+     * would send the call early, faster than the rate.
+     */
+    uv_update_time(c->loop);
     call->due_ms = uv_now(c->loop) + delay_ms;
     while (*p && (*p)->due_ms <= call->due_ms)
         p = &(*p)->wnext;

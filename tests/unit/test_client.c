@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -520,6 +521,32 @@ static void rate_limit_spaces_requests_on_timers(void **state)
     world_end(&w);
 }
 
+/*
+ * The rate counts from when a call is made, not from the loop's cached time: a call made late in
+ * a slow callback (here 300 ms of work after the first one, the loop never running) must still
+ * wait its full interval after the first, not be sent at once because the interval already
+ * passed on the stale clock.
+ */
+static void rate_limit_counts_from_the_call_not_a_stale_loop_time(void **state)
+{
+    static const char *const script[] = {OBJ_200};
+    struct tg_client_options opt = {.qps = 2, .burst = 1};
+    struct timespec busy = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
+    struct world w;
+
+    (void)state;
+    world_start(&w, script, 1, &opt);
+    uv_update_time(&w.loop);
+    uint64_t start = uv_now(&w.loop);
+    assert_int_equal(tg_client_get(w.client, &pods, "default", "web", on_done, &w, NULL), 0);
+    nanosleep(&busy, NULL);
+    assert_int_equal(tg_client_get(w.client, &pods, "default", "web", on_done, &w, NULL), 0);
+    run_until(&w, 2);
+    /* 2 a second, burst 1: the second goes 500 ms after the first, 300 of them spent above. */
+    assert_true(w.done_at[1] >= start + 490);
+    world_end(&w);
+}
+
 static int ignore_data(const char *data, size_t len, void *arg)
 {
     (void)data;
@@ -745,6 +772,7 @@ int main(void)
         cmocka_unit_test(writes_carry_the_field_manager),
         cmocka_unit_test(refuses_bad_requests_without_calling_back),
         cmocka_unit_test(rate_limit_spaces_requests_on_timers),
+        cmocka_unit_test(rate_limit_counts_from_the_call_not_a_stale_loop_time),
         cmocka_unit_test(close_ends_waiting_and_in_flight_calls_once),
         cmocka_unit_test(cancel_a_waiting_call),
         cmocka_unit_test(counts_by_verb_and_status),
