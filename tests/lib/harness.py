@@ -21,6 +21,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -36,6 +37,25 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (servers retry if it is taken)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_process(proc, timeout):
+    """SIGTERM proc if it still runs, wait up to timeout seconds, then SIGKILL it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def source_dir():

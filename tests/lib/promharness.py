@@ -17,7 +17,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,16 +24,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import source_dir
+from harness import free_port, source_dir, stop_process
 
 PROMETHEUS_BIN = os.environ.get("TOLLGATE_PROMETHEUS_BIN", "/usr/bin/prometheus")
 TRAFFICSIM = os.path.join(source_dir(), "tests", "trafficsim", "trafficsim.py")
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _http(method, url, body=None, timeout=10):
@@ -156,13 +149,7 @@ class Prometheus:
     def _terminate(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
         self.proc = None
         if self._log:
             self._log.close()

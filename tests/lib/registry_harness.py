@@ -36,7 +36,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import tarfile
@@ -45,6 +44,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from harness import free_port, stop_process
 
 REGISTRY_BIN = os.environ.get("TOLLGATE_REGISTRY_BIN", "/usr/bin/docker-registry")
 SKOPEO_BIN = "/usr/bin/skopeo"
@@ -66,12 +67,6 @@ def sha256_digest(data):
 
 class _PortTaken(Exception):
     pass
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(args, **kw):
@@ -192,13 +187,7 @@ class Registry:
         raise RuntimeError("docker-registry did not answer within 30 s: " + self.log())
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         self.proc = None
         if self._log:
             self._log.close()
